@@ -1,0 +1,369 @@
+// Package manifest reads Kubernetes objects from the files users hand over:
+// multi-document YAML, JSON (one object, several concatenated objects, or an
+// array), and `kind: List` (or any `*List` kind with items) as
+// `kubectl get -o yaml|json` prints it, from files, directories or stdin.
+//
+// Every error names the source (the file, or "<stdin>") and the 0-based
+// index of the document that failed, so a user can find the broken object in
+// a directory of hundreds of files.
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/yaml"
+)
+
+// Stdin is the path that names standard input in Load and LoadFrom.
+const Stdin = "-"
+
+// StdinSource is the source name errors use for standard input.
+const StdinSource = "<stdin>"
+
+// ErrNoManifests reports a directory that holds no manifest file.
+var ErrNoManifests = errors.New("no manifest files (.yaml, .yml, .json)")
+
+// Error is a problem with one document of one source. Doc is -1 when the
+// problem is not tied to a document (a read error, say).
+type Error struct {
+	Source string // the file name, or StdinSource
+	Doc    int    // 0-based index of the document in the source, -1 if none
+	Line   int    // 1-based line where the document starts (YAML only), 0 if unknown
+	Item   int    // 0-based index in a List's items, -1 if not in a List
+	Err    error
+}
+
+// Error implements error: "shop.yaml: document 3 (line 57): items[2]: object has no kind".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Source)
+	if e.Doc >= 0 {
+		fmt.Fprintf(&b, ": document %d", e.Doc)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, " (line %d)", e.Line)
+		}
+	}
+	if e.Item >= 0 {
+		fmt.Fprintf(&b, ": items[%d]", e.Item)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Decode reads every object in r. source names r in errors. Documents that
+// are empty or hold only comments are skipped; a document that is not an
+// object, or an object without apiVersion or kind, is an error. A list
+// (kind "List" or any kind ending in "List" that has an "items" array) is
+// replaced by its items, each of which must be a full object. The objects
+// come back in input order; numbers are int64 where integral, as
+// Kubernetes' own decoders give them.
+func Decode(r io.Reader, source string) ([]*unstructured.Unstructured, error) {
+	br := bufio.NewReader(r)
+	first, err := firstNonSpace(br)
+	if err != nil {
+		if err == io.EOF {
+			return nil, nil
+		}
+		return nil, &Error{Source: source, Doc: -1, Item: -1, Err: err}
+	}
+	if first == '{' || first == '[' {
+		return decodeJSONStream(br, source)
+	}
+	return decodeYAMLStream(br, source)
+}
+
+// firstNonSpace peeks at the first byte that is not white space.
+func firstNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case 0xEF: // a UTF-8 byte order mark: let the YAML path handle it
+			_ = br.UnreadByte()
+			return b, nil
+		}
+		if err := br.UnreadByte(); err != nil {
+			return 0, err
+		}
+		return b, nil
+	}
+}
+
+func decodeJSONStream(br *bufio.Reader, source string) ([]*unstructured.Unstructured, error) {
+	dec := json.NewDecoder(br)
+	var out []*unstructured.Unstructured
+	for doc := 0; ; doc++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if err == io.EOF {
+				return out, nil
+			}
+			return nil, &Error{Source: source, Doc: doc, Item: -1, Err: fmt.Errorf("invalid JSON: %w", err)}
+		}
+		objs, err := fromJSON(raw, source, doc, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+}
+
+func decodeYAMLStream(br *bufio.Reader, source string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	s := newDocScanner(br)
+	for doc := 0; ; doc++ {
+		data, line, err := s.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: err}
+		}
+		js, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return nil, &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: fmt.Errorf("invalid YAML: %w", err)}
+		}
+		objs, err := fromJSON(js, source, doc, line)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+}
+
+// fromJSON turns one document into objects, expanding lists.
+func fromJSON(js []byte, source string, doc, line int) ([]*unstructured.Unstructured, error) {
+	fail := func(item int, err error) error {
+		return &Error{Source: source, Doc: doc, Line: line, Item: item, Err: err}
+	}
+	var v any
+	if err := utiljson.Unmarshal(js, &v); err != nil {
+		return nil, fail(-1, fmt.Errorf("invalid JSON: %w", err))
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil, nil // an empty or comment-only document
+	case []any:
+		out := make([]*unstructured.Unstructured, 0, len(v))
+		for i, it := range v {
+			u, err := object(it)
+			if err != nil {
+				return nil, fail(i, err)
+			}
+			out = append(out, u)
+		}
+		return out, nil
+	case map[string]any:
+		if items, ok := listItems(v); ok {
+			out := make([]*unstructured.Unstructured, 0, len(items))
+			for i, it := range items {
+				u, err := object(it)
+				if err != nil {
+					return nil, fail(i, err)
+				}
+				out = append(out, u)
+			}
+			return out, nil
+		}
+		u, err := object(v)
+		if err != nil {
+			return nil, fail(-1, err)
+		}
+		return []*unstructured.Unstructured{u}, nil
+	default:
+		return nil, fail(-1, fmt.Errorf("document is a %T, not an object", v))
+	}
+}
+
+// listItems returns the items of a list object: kind "List" or "<Kind>List"
+// with an "items" member that is an array (or null, for an empty list).
+func listItems(m map[string]any) ([]any, bool) {
+	kind, _ := m["kind"].(string)
+	if !strings.HasSuffix(kind, "List") {
+		return nil, false
+	}
+	raw, present := m["items"]
+	if !present {
+		return nil, false
+	}
+	if raw == nil {
+		return []any{}, true
+	}
+	items, ok := raw.([]any)
+	return items, ok
+}
+
+func object(v any) (*unstructured.Unstructured, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not an object (a %T)", v)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	switch {
+	case u.GetKind() == "":
+		return nil, errors.New("object has no kind")
+	case u.GetAPIVersion() == "":
+		return nil, fmt.Errorf("%s %q has no apiVersion", u.GetKind(), u.GetName())
+	}
+	return u, nil
+}
+
+// docScanner splits a YAML stream into documents at "---" separator lines
+// (which may carry a trailing comment), keeping the line each document starts
+// on for error messages. Unlike a bufio.Scanner it has no line length limit.
+type docScanner struct {
+	br   *bufio.Reader
+	line int // lines consumed so far
+	eof  bool
+}
+
+func newDocScanner(br *bufio.Reader) *docScanner { return &docScanner{br: br} }
+
+// next returns the next document's bytes and its first line (1-based), or
+// io.EOF after the last one. Documents made only of separators are skipped.
+func (s *docScanner) next() ([]byte, int, error) {
+	var buf bytes.Buffer
+	start := 0
+	for !s.eof {
+		l, err := s.br.ReadBytes('\n')
+		if err == io.EOF {
+			s.eof = true
+		} else if err != nil {
+			return nil, s.line + 1, err
+		}
+		if len(l) == 0 {
+			break
+		}
+		s.line++
+		if isSeparator(l) {
+			if buf.Len() > 0 {
+				return buf.Bytes(), start, nil
+			}
+			continue
+		}
+		if buf.Len() == 0 {
+			start = s.line
+		}
+		buf.Write(l)
+	}
+	if buf.Len() > 0 {
+		return buf.Bytes(), start, nil
+	}
+	return nil, 0, io.EOF
+}
+
+func isSeparator(l []byte) bool {
+	if !bytes.HasPrefix(l, []byte("---")) {
+		return false
+	}
+	rest := bytes.TrimSpace(l[3:])
+	return len(rest) == 0 || rest[0] == '#'
+}
+
+// Load reads the objects of every path in order. A path is a file (decoded
+// whatever its extension), a directory (every .yaml, .yml and .json file
+// below it, recursively, in lexical order, skipping names that start with
+// "."), or Stdin ("-") for standard input. A directory without manifest files
+// is an error wrapping ErrNoManifests. See Decode for the accepted formats.
+func Load(paths ...string) ([]*unstructured.Unstructured, error) {
+	return LoadFrom(os.Stdin, paths...)
+}
+
+// LoadFrom is Load with stdin read from the given reader.
+func LoadFrom(stdin io.Reader, paths ...string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	stdinUsed := false
+	for _, p := range paths {
+		if p == Stdin {
+			if stdinUsed {
+				return nil, errors.New(`standard input ("-") given more than once`)
+			}
+			stdinUsed = true
+			objs, err := Decode(stdin, StdinSource)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+			continue
+		}
+		files, err := Files(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			objs, err := decodeFile(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+		}
+	}
+	return out, nil
+}
+
+// Files returns the manifest files Load reads for path: path itself when it
+// is a file, the manifest files below it when it is a directory.
+func Files(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != path && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: %w", path, ErrNoManifests)
+	}
+	return files, nil
+}
+
+func decodeFile(path string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Decode(f, path)
+}
