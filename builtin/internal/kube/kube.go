@@ -1,0 +1,132 @@
+// Package kube holds what rigging's built-in item actions share about
+// Kubernetes objects: the group-resources they name in additional and related
+// items, and helpers that read items and report errors naming the item.
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/rigging-dev/rigging"
+)
+
+// Group-resources the built-in actions return, as Velero's kuberesource
+// package names them.
+var (
+	Pods                   = schema.GroupResource{Resource: "pods"}
+	PersistentVolumeClaims = schema.GroupResource{Resource: "persistentvolumeclaims"}
+	PersistentVolumes      = schema.GroupResource{Resource: "persistentvolumes"}
+	ServiceAccounts        = schema.GroupResource{Resource: "serviceaccounts"}
+	PriorityClasses        = schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}
+	ClusterRoleBindings    = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}
+	ClusterRoles           = schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}
+)
+
+// ErrNilItem reports an action called without an item.
+var ErrNilItem = errors.New("nil item")
+
+// Ref returns "namespace/name", or "name" for a cluster-scoped object, for
+// messages.
+func Ref(item *unstructured.Unstructured) string {
+	if item == nil {
+		return "<nil>"
+	}
+	if ns := item.GetNamespace(); ns != "" {
+		return ns + "/" + item.GetName()
+	}
+	return item.GetName()
+}
+
+// Errorf returns an error prefixed with the plugin's name, the item's kind
+// and its namespace/name: "plugin velero.io/pod: Pod shop/web: <msg>". A %w
+// verb in format wraps as fmt.Errorf does.
+func Errorf(plugin string, item *unstructured.Unstructured, format string, args ...any) error {
+	kind := "item"
+	if item != nil && item.GetKind() != "" {
+		kind = item.GetKind()
+	}
+	return fmt.Errorf("plugin %s: %s %s: %w", plugin, kind, Ref(item), fmt.Errorf(format, args...))
+}
+
+// Decode converts item into out, a pointer to a typed k8s.io/api struct.
+// Errors name the plugin and the item and wrap the converter's error.
+func Decode(plugin string, item *unstructured.Unstructured, out any) error {
+	if item == nil {
+		return fmt.Errorf("plugin %s: %w", plugin, ErrNilItem)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.UnstructuredContent(), out); err != nil {
+		return Errorf(plugin, item, "decode: %w", err)
+	}
+	return nil
+}
+
+// ClaimIdentifier names the PersistentVolumeClaim name in namespace.
+func ClaimIdentifier(namespace, name string) rigging.ResourceIdentifier {
+	return rigging.ResourceIdentifier{GroupResource: PersistentVolumeClaims, Namespace: namespace, Name: name}
+}
+
+// VolumeIdentifier names the (cluster-scoped) PersistentVolume name.
+func VolumeIdentifier(name string) rigging.ResourceIdentifier {
+	return rigging.ResourceIdentifier{GroupResource: PersistentVolumes, Name: name}
+}
+
+// RemoveKeys deletes keys from the map at fields in obj (labels,
+// annotations, a selector's matchLabels, a Secret's data) and removes that
+// map when it ends up empty, as a typed round trip with omitempty would. It
+// reports whether anything was deleted. A value at fields that is not a map
+// is an error; a missing one is not.
+func RemoveKeys(obj map[string]any, keys []string, fields ...string) (bool, error) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if err != nil || !found || v == nil {
+		return false, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false, fmt.Errorf("%s: is %T, not an object", strings.Join(fields, "."), v)
+	}
+	removed := false
+	for _, k := range keys {
+		if _, ok := m[k]; ok {
+			delete(m, k)
+			removed = true
+		}
+	}
+	if removed && len(m) == 0 {
+		unstructured.RemoveNestedField(obj, fields...)
+	}
+	return removed, nil
+}
+
+// NestedSlice returns the list at fields in obj without copying it; a
+// missing or null field is an empty list, a value that is not a list is an
+// error naming the field.
+func NestedSlice(obj map[string]any, fields ...string) ([]any, error) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if err != nil || !found || v == nil {
+		return nil, err
+	}
+	s, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: is %T, not a list", strings.Join(fields, "."), v)
+	}
+	return s, nil
+}
+
+// NestedString returns the string at fields in obj; a missing or null field
+// is "", a value that is not a string is an error naming the field.
+func NestedString(obj map[string]any, fields ...string) (string, error) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if err != nil || !found || v == nil {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s: is %T, not a string", strings.Join(fields, "."), v)
+	}
+	return s, nil
+}

@@ -1,0 +1,110 @@
+package pod
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
+)
+
+// RestoreAction is the RestoreItemAction velero.io/pod. It prepares a pod
+// to be created in a new cluster: the scheduler picks the node again, the
+// admission controller resolves the priority again, and the legacy
+// service-account token (whose Secret the new cluster generates under another
+// name) is no longer mounted. It is safe for concurrent use.
+type RestoreAction struct {
+	log *slog.Logger
+}
+
+var _ rigging.RestoreItemAction = (*RestoreAction)(nil)
+
+// AppliesTo selects pods.
+func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
+	return selector(), nil
+}
+
+// Execute returns a modified copy of input.Item (the input is not changed):
+//   - spec.nodeName and spec.priority are removed;
+//   - the volumes whose name starts with "<spec.serviceAccountName>-token-",
+//     and the volumeMounts of that name in containers and init containers,
+//     are removed (a list left empty is removed too);
+//
+// and, when spec.priorityClassName is set, the PriorityClass (group
+// scheduling.k8s.io) as the additional item to restore first.
+func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
+	if input == nil || input.Item == nil {
+		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
+	}
+	pod := input.Item.DeepCopy()
+	spec, ok := pod.Object["spec"].(map[string]any)
+	if !ok {
+		if pod.Object["spec"] != nil {
+			return nil, kube.Errorf(Name, input.Item, "spec: is %T, not an object", pod.Object["spec"])
+		}
+		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: pod}, nil
+	}
+	delete(spec, "nodeName")
+	delete(spec, "priority")
+
+	serviceAccount, err := kube.NestedString(spec, "serviceAccountName")
+	if err != nil {
+		return nil, kube.Errorf(Name, input.Item, "spec.%w", err)
+	}
+	tokenPrefix := serviceAccount + "-token-"
+	if err := dropNamed(spec, tokenPrefix, "volumes"); err != nil {
+		return nil, kube.Errorf(Name, input.Item, "spec.%w", err)
+	}
+	for _, field := range []string{"containers", "initContainers"} {
+		containers, err := kube.NestedSlice(spec, field)
+		if err != nil {
+			return nil, kube.Errorf(Name, input.Item, "spec.%w", err)
+		}
+		for i, c := range containers {
+			container, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			if err := dropNamed(container, tokenPrefix, "volumeMounts"); err != nil {
+				return nil, kube.Errorf(Name, input.Item, "spec.%s[%d].%w", field, i, err)
+			}
+		}
+	}
+
+	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: pod}
+	priorityClass, err := kube.NestedString(spec, "priorityClassName")
+	if err != nil {
+		return nil, kube.Errorf(Name, input.Item, "spec.%w", err)
+	}
+	if priorityClass != "" {
+		out.AdditionalItems = []rigging.ResourceIdentifier{{GroupResource: kube.PriorityClasses, Name: priorityClass}}
+	}
+	return out, nil
+}
+
+// dropNamed removes from the list obj[field] the entries whose "name"
+// starts with prefix, and removes the field when the list ends up empty.
+func dropNamed(obj map[string]any, prefix, field string) error {
+	list, err := kube.NestedSlice(obj, field)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	kept := list[:0:0]
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			if name, _ := m["name"].(string); strings.HasPrefix(name, prefix) {
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == 0 {
+		unstructured.RemoveNestedField(obj, field)
+		return nil
+	}
+	obj[field] = kept
+	return nil
+}
