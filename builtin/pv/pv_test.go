@@ -1,0 +1,171 @@
+package pv
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+func set(obj *unstructured.Unstructured, value any, fields ...string) {
+	if err := unstructured.SetNestedField(obj.Object, value, fields...); err != nil {
+		panic(err)
+	}
+}
+
+func TestBackupActionExecute(t *testing.T) {
+	objs := actiontest.ClusterExport(t)
+	claim := func(ns, name string) *unstructured.Unstructured {
+		return actiontest.Find(t, objs, "PersistentVolumeClaim", ns, name).DeepCopy()
+	}
+	backup := &rigging.Backup{}
+	backup.Name = "nightly-20240314"
+
+	tests := []struct {
+		name   string
+		item   *unstructured.Unstructured
+		setup  func(in *unstructured.Unstructured)   // applied to the input
+		expect func(want *unstructured.Unstructured) // applied to a copy of the input, gives the wanted output
+		wantPV string                                // "" when the claim is not bound: item returned as is
+	}{
+		{name: "bound CSI claim unchanged", item: claim("shop", "data-postgres-0"),
+			wantPV: "pvc-ed173a47-6f0a-45a4-831a-17d847759f56"},
+		{name: "json list claim", item: claim("monitoring", "grafana-storage"),
+			wantPV: "pvc-4bfcbf27-8286-49ad-9281-8d33906bb842"},
+		{name: "statically bound claim", item: claim("shop", "shop-assets"), wantPV: "shop-assets-nfs"},
+		{
+			name: "data source of an earlier restore and selector removed", item: claim("shop", "redis-data"),
+			setup: func(in *unstructured.Unstructured) {
+				set(in, map[string]any{"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "velero-redis-data-abcde"}, "spec", "dataSource")
+				set(in, map[string]any{"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "velero-redis-data-abcde"}, "spec", "dataSourceRef")
+				set(in, map[string]any{"matchLabels": map[string]any{"app": "redis"}}, "spec", "selector")
+			},
+			expect: func(want *unstructured.Unstructured) {
+				unstructured.RemoveNestedField(want.Object, "spec", "dataSource")
+				unstructured.RemoveNestedField(want.Object, "spec", "dataSourceRef")
+				unstructured.RemoveNestedField(want.Object, "spec", "selector")
+			},
+			wantPV: "pvc-fdaa0c8d-a004-43bb-8405-675f02589234",
+		},
+		{
+			name: "static claim keeps selector minus velero.io keys", item: claim("shop", "shop-assets"),
+			setup: func(in *unstructured.Unstructured) {
+				set(in, map[string]any{"matchLabels": map[string]any{"app": "assets", "velero.io/restore-name": "r1"}}, "spec", "selector")
+			},
+			expect: func(want *unstructured.Unstructured) {
+				unstructured.RemoveNestedField(want.Object, "spec", "selector", "matchLabels", "velero.io/restore-name")
+			},
+			wantPV: "shop-assets-nfs",
+		},
+		{
+			name: "stale velero labels removed, own backup label kept", item: claim("monitoring", "prometheus-data-prometheus-0"),
+			setup: func(in *unstructured.Unstructured) {
+				labels := in.GetLabels()
+				labels["velero.io/restore-name"] = "restore-1"
+				labels["velero.io/volume-snapshot-name"] = "velero-prometheus-data-x"
+				labels["backup.velero.io/must-include-additional-items"] = "true"
+				labels["velero.io/backup-name"] = "nightly-20240314"
+				in.SetLabels(labels)
+			},
+			expect: func(want *unstructured.Unstructured) {
+				labels := want.GetLabels()
+				delete(labels, "velero.io/restore-name")
+				delete(labels, "velero.io/volume-snapshot-name")
+				delete(labels, "backup.velero.io/must-include-additional-items")
+				want.SetLabels(labels)
+			},
+			wantPV: "pvc-6799d81d-c5fd-4290-b3ba-9ca9c35cdfcf",
+		},
+		{
+			name: "backup label of another backup removed", item: claim("shop", "data-postgres-0"),
+			setup: func(in *unstructured.Unstructured) {
+				in.SetLabels(map[string]string{"velero.io/backup-name": "older"})
+			},
+			expect: func(want *unstructured.Unstructured) {
+				unstructured.RemoveNestedField(want.Object, "metadata", "labels")
+			},
+			wantPV: "pvc-ed173a47-6f0a-45a4-831a-17d847759f56",
+		},
+		{
+			name: "pending claim", item: claim("shop", "redis-data"),
+			setup: func(in *unstructured.Unstructured) { set(in, "Pending", "status", "phase") },
+		},
+		{
+			name: "bound phase without volume name", item: claim("shop", "redis-data"),
+			setup: func(in *unstructured.Unstructured) { unstructured.RemoveNestedField(in.Object, "spec", "volumeName") },
+		},
+	}
+	a := &BackupAction{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup(tc.item)
+			}
+			before := tc.item.DeepCopy()
+			got, extra, err := a.Execute(context.Background(), tc.item, backup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(tc.item.Object, before.Object) {
+				t.Error("Execute modified its input")
+			}
+			if tc.wantPV == "" {
+				if got != tc.item || extra != nil {
+					t.Errorf("unbound claim: got item %p (input %p), additional %v; want the input and none", got, tc.item, extra)
+				}
+				return
+			}
+			want := before.DeepCopy()
+			if tc.expect != nil {
+				tc.expect(want)
+			}
+			if !reflect.DeepEqual(got.Object, want.Object) {
+				t.Errorf("item\n got %v\nwant %v", got.Object, want.Object)
+			}
+			wantExtra := []rigging.ResourceIdentifier{{GroupResource: kube.PersistentVolumes, Name: tc.wantPV}}
+			if !reflect.DeepEqual(extra, wantExtra) {
+				t.Errorf("additional items %v, want %v", extra, wantExtra)
+			}
+		})
+	}
+}
+
+func TestBackupActionErrors(t *testing.T) {
+	a := &BackupAction{}
+	bad := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+		"metadata": map[string]any{"name": "broken", "namespace": "shop"},
+		"spec":     map[string]any{"volumeName": []any{"x"}},
+	}}
+	for name, item := range map[string]*unstructured.Unstructured{"wrong type": bad, "nil": nil} {
+		_, _, err := a.Execute(context.Background(), item, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), "plugin velero.io/pv: ") {
+			t.Errorf("%s: error %v, want one naming the plugin", name, err)
+		}
+		if item != nil && !strings.Contains(err.Error(), "PersistentVolumeClaim shop/broken") {
+			t.Errorf("%s: error %v does not name the claim", name, err)
+		}
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	e, ok := registry.Default.Lookup(rigging.KindBackupItemAction, Name)
+	if !ok {
+		t.Fatal("velero.io/pv not registered")
+	}
+	v, err := e.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, _ := v.(rigging.BackupItemAction).AppliesTo(context.Background())
+	if !reflect.DeepEqual(sel.IncludedResources, []string{"persistentvolumeclaims"}) {
+		t.Errorf("AppliesTo = %+v", sel)
+	}
+}
