@@ -31,7 +31,7 @@ func (a *AddPVCFromPodAction) Execute(_ context.Context, input *rigging.RestoreI
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(AddPVCFromPodName, nil, "%w", kube.ErrNilItem)
 	}
-	claims, err := claimNames(input.Item)
+	claims, err := kube.PodClaimNames(input.Item)
 	if err != nil {
 		return nil, kube.Errorf(AddPVCFromPodName, input.Item, "%w", err)
 	}

@@ -66,7 +66,7 @@ func relatedItems(plugin string, item *unstructured.Unstructured) ([]rigging.Res
 	if err != nil {
 		return nil, kube.Errorf(plugin, item, "%w", err)
 	}
-	claims, err := claimNames(item)
+	claims, err := kube.PodClaimNames(item)
 	if err != nil {
 		return nil, kube.Errorf(plugin, item, "%w", err)
 	}
@@ -78,38 +78,4 @@ func relatedItems(plugin string, item *unstructured.Unstructured) ([]rigging.Res
 		out = append(out, kube.ClaimIdentifier(item.GetNamespace(), c))
 	}
 	return out, nil
-}
-
-// claimNames returns the claims the pod's volumes name, in volume order,
-// each once; volumes with an empty claim name are ignored.
-func claimNames(item *unstructured.Unstructured) ([]string, error) {
-	volumes, err := kube.NestedSlice(item.Object, "spec", "volumes")
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, v := range volumes {
-		vol, ok := v.(map[string]any)
-		if !ok {
-			continue
-		}
-		name, err := kube.NestedString(vol, "persistentVolumeClaim", "claimName")
-		if err != nil {
-			return nil, err
-		}
-		if name == "" || contains(names, name) {
-			continue
-		}
-		names = append(names, name)
-	}
-	return names, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

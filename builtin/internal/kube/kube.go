@@ -6,6 +6,7 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -129,4 +130,30 @@ func NestedString(obj map[string]any, fields ...string) (string, error) {
 		return "", fmt.Errorf("%s: is %T, not a string", strings.Join(fields, "."), v)
 	}
 	return s, nil
+}
+
+// PodClaimNames returns the PersistentVolumeClaims a pod's
+// persistentVolumeClaim volumes name, in the order of spec.volumes, each once;
+// an empty claim name is ignored. It reads the item without decoding it into
+// a typed Pod. A field of the wrong type is an error naming the field.
+func PodClaimNames(pod *unstructured.Unstructured) ([]string, error) {
+	volumes, err := NestedSlice(pod.Object, "spec", "volumes")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, v := range volumes {
+		vol, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, err := NestedString(vol, "persistentVolumeClaim", "claimName")
+		if err != nil {
+			return nil, fmt.Errorf("spec.volumes: %w", err)
+		}
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }

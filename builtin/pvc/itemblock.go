@@ -1,0 +1,104 @@
+package pvc
+
+import (
+	"context"
+	"log/slog"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
+)
+
+// ItemBlockAction is the ItemBlockAction velero.io/pvc. It finds pods and
+// claims through the rigging.Lookup in the context (rigging.LookupFrom); with
+// none, a claim's block holds only its volume. It keeps no state between
+// calls and is safe for concurrent use.
+type ItemBlockAction struct {
+	log *slog.Logger
+}
+
+var _ rigging.ItemBlockAction = (*ItemBlockAction)(nil)
+
+// Name returns the registered name, velero.io/pvc.
+func (a *ItemBlockAction) Name() string { return Name }
+
+// AppliesTo selects PersistentVolumeClaims.
+func (a *ItemBlockAction) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
+	return selector(), nil
+}
+
+// GetRelatedItems returns nothing for a claim that is not bound (status.phase
+// not Bound, or no spec.volumeName). For a bound claim it returns, in this
+// order:
+//   - the PersistentVolume spec.volumeName;
+//   - the pods of the claim's namespace that mount it and are running
+//     (scheduled to a node, phase Running, not being deleted), in Lookup
+//     order, so that pods sharing a ReadWriteMany claim are backed up
+//     together;
+//   - when the claim has a non-empty value for the backup's
+//     spec.volumeGroupSnapshotLabelKey (DefaultVolumeGroupLabelKey when
+//     empty), the other claims of its namespace with the same value, in
+//     Lookup order.
+//
+// A Lookup error fails the call, naming the claim.
+func (a *ItemBlockAction) GetRelatedItems(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) ([]rigging.ResourceIdentifier, error) {
+	var pvc corev1.PersistentVolumeClaim
+	if err := kube.Decode(Name, item, &pvc); err != nil {
+		return nil, err
+	}
+	if !bound(&pvc) {
+		return nil, nil
+	}
+	related := []rigging.ResourceIdentifier{kube.VolumeIdentifier(pvc.Spec.VolumeName)}
+	lookup := rigging.LookupFrom(ctx)
+
+	pods, err := lookup.List(ctx, kube.Pods, pvc.Namespace)
+	if err != nil {
+		return nil, kube.Errorf(Name, item, "list pods in namespace %q: %w", pvc.Namespace, err)
+	}
+	for _, pod := range pods {
+		if !running(pod) {
+			continue
+		}
+		claims, err := kube.PodClaimNames(pod)
+		if err != nil {
+			return nil, kube.Errorf(Name, item, "pod %s: %w", kube.Ref(pod), err)
+		}
+		for _, c := range claims {
+			if c == pvc.Name {
+				related = append(related, rigging.ResourceIdentifier{GroupResource: kube.Pods, Namespace: pvc.Namespace, Name: pod.GetName()})
+				break
+			}
+		}
+	}
+
+	key := DefaultVolumeGroupLabelKey
+	if backup != nil && backup.Spec.VolumeGroupSnapshotLabelKey != "" {
+		key = backup.Spec.VolumeGroupSnapshotLabelKey
+	}
+	if group := pvc.Labels[key]; group != "" {
+		claims, err := lookup.List(ctx, kube.PersistentVolumeClaims, pvc.Namespace)
+		if err != nil {
+			return nil, kube.Errorf(Name, item, "list claims of volume group %s=%s: %w", key, group, err)
+		}
+		for _, c := range claims {
+			if c.GetName() != pvc.Name && c.GetLabels()[key] == group {
+				related = append(related, kube.ClaimIdentifier(pvc.Namespace, c.GetName()))
+			}
+		}
+	}
+	if a.log != nil {
+		a.log.Debug("related items", "claim", kube.Ref(item), "count", len(related))
+	}
+	return related, nil
+}
+
+// running reports what Velero's IsPodRunning does: the pod is scheduled to
+// a node, its phase is Running, and it is not being deleted.
+func running(pod *unstructured.Unstructured) bool {
+	node, _, _ := unstructured.NestedString(pod.Object, "spec", "nodeName")
+	phase, _, _ := unstructured.NestedString(pod.Object, "status", "phase")
+	return node != "" && phase == string(corev1.PodRunning) && pod.GetDeletionTimestamp() == nil
+}
