@@ -68,7 +68,7 @@ func (e *OpError) Code() string {
 
 func (e *OpError) kind() error {
 	switch {
-	case errors.Is(e.Err, ErrBucketNotFound), isNoSuchBucket(e.Err):
+	case isNoSuchBucket(e.Err):
 		return ErrBucketNotFound
 	case isNotFoundKey(e.Err):
 		return rigging.ErrNotFound
@@ -113,11 +113,18 @@ func isAccessDenied(err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-			"InvalidToken", "TokenRefreshRequired", "Forbidden":
+		case "AccessDenied", "Forbidden",
+			"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
+			"XAdminUserNotFound": // versitygw's answer (with a 404) to an unknown access key
 			return true
 		}
 	}
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
+}
+
+// isCode reports whether err carries S3 error code code.
+func isCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
 }

@@ -204,11 +204,17 @@ func (o *ObjectStore) ObjectExists(ctx context.Context, bucket, key string) (boo
 		return false, o.fail("head", bucket, key, err)
 	}
 	// A HEAD answer has no body, so a missing bucket looks like a missing
-	// key: tell them apart, or a typo in the bucket would read as "no backup".
-	// A HeadBucket refused for lack of permission leaves the answer "missing key".
-	_, berr := o.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
-	if berr != nil && (isNotFoundKey(berr) || isNoSuchBucket(berr)) {
-		return false, o.fail("head", bucket, key, fmt.Errorf("%w: %w", ErrBucketNotFound, berr))
+	// key, and some S3-compatible stores answer a HEAD with an unknown access
+	// key with a bare 404 too. A one-key list of the same name has a body
+	// with S3's error code: it tells these apart. A list refused for lack of
+	// s3:ListBucket leaves the answer "missing key".
+	_, lerr := o.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket: aws.String(bucket), Prefix: aws.String(key), MaxKeys: aws.Int32(1),
+	})
+	switch {
+	case lerr == nil, isCode(lerr, "AccessDenied"):
+	default: // NoSuchBucket, bad credentials, the network
+		return false, o.fail("head", bucket, key, lerr)
 	}
 	return false, nil
 }
