@@ -1,0 +1,267 @@
+package crd
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+func loadCRDs(t *testing.T) map[string]*unstructured.Unstructured {
+	t.Helper()
+	out := map[string]*unstructured.Unstructured{}
+	for _, f := range []string{"testdata/upgraded-crds.yaml", "testdata/crd-status-subresource.yaml", "testdata/cluster-scoped.yaml"} {
+		for _, o := range testmanifest.Load(t, f) {
+			if o.GetKind() == "CustomResourceDefinition" {
+				out[o.GetName()] = o
+			}
+		}
+	}
+	if len(out) != 5 {
+		t.Fatalf("loaded %d CRDs, want 5", len(out))
+	}
+	return out
+}
+
+func fromYAML(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestPreserveFields(t *testing.T) {
+	crds := loadCRDs(t)
+	tests := []struct {
+		name          string
+		item          *unstructured.Unstructured
+		wantChanged   bool
+		wantPreserved []bool // x-preserve-unknown-fields per version
+	}{
+		{"no schema: flag dropped, nothing to mark", crds["crontabs.stable.example.com"], true, []bool{false}},
+		{"two schemas marked", crds["certificates.certmanager.k8s.io"], true, []bool{true, true}},
+		{"structural CRD untouched", crds["featureflags.shop.example.com"], false, []bool{false}},
+		{"upstream example untouched", crds["foos.samplecontroller.k8s.io"], false, []bool{false}},
+		{"flag false untouched", crds["widgets.example.com"], false, []bool{false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.item.DeepCopy()
+			out, err := NewPreserveFieldsAction(nil).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: tt.item, ItemFromBackup: before, Restore: &rigging.Restore{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(tt.item, before) {
+				t.Error("Execute modified its input")
+			}
+			got := out.UpdatedItem
+			if changed := !reflect.DeepEqual(got, before); changed != tt.wantChanged {
+				t.Fatalf("changed = %v, want %v", changed, tt.wantChanged)
+			}
+			if _, found, _ := unstructured.NestedFieldNoCopy(got.Object, "spec", "preserveUnknownFields"); found && tt.wantChanged {
+				t.Error("spec.preserveUnknownFields still set")
+			}
+			versions, _, _ := unstructured.NestedSlice(got.Object, "spec", "versions")
+			var marks []bool
+			for _, v := range versions {
+				b, _, _ := unstructured.NestedBool(v.(map[string]any), "schema", "openAPIV3Schema", "x-preserve-unknown-fields")
+				marks = append(marks, b)
+			}
+			if !reflect.DeepEqual(marks, tt.wantPreserved) {
+				t.Errorf("x-preserve-unknown-fields = %v, want %v", marks, tt.wantPreserved)
+			}
+			// Only spec changes.
+			a, b := got.DeepCopy(), before.DeepCopy()
+			delete(a.Object, "spec")
+			delete(b.Object, "spec")
+			if !reflect.DeepEqual(a, b) {
+				t.Error("fields outside spec changed")
+			}
+		})
+	}
+
+	// A v1beta1 CRD is restored as it is, even with preserveUnknownFields.
+	beta, err := Convert(crds["certificates.certmanager.k8s.io"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := NewPreserveFieldsAction(nil).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: beta})
+	if err != nil || out.UpdatedItem != beta {
+		t.Errorf("v1beta1: out %v, err %v; want the input back", out, err)
+	}
+}
+
+func TestRemapVersion(t *testing.T) {
+	crds := loadCRDs(t)
+	wantSpecs := map[string]string{
+		"crontabs.stable.example.com": `
+conversion: {strategy: None}
+group: stable.example.com
+names: {kind: CronTab, listKind: CronTabList, plural: crontabs, shortNames: [ct], singular: crontab}
+preserveUnknownFields: true
+scope: Namespaced
+version: v1
+versions:
+- {name: v1, served: true, storage: true}
+`,
+		"certificates.certmanager.k8s.io": `
+additionalPrinterColumns:
+- {JSONPath: '.status.conditions[?(@.type=="Ready")].status', name: Ready, type: string}
+- {JSONPath: .spec.secretName, name: Secret, type: string}
+conversion:
+  strategy: Webhook
+  conversionReviewVersions: [v1beta1]
+  webhookClientConfig:
+    caBundle: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==
+    service: {name: cert-manager-webhook, namespace: cert-manager, path: /convert, port: 443}
+group: certmanager.k8s.io
+names: {kind: Certificate, listKind: CertificateList, plural: certificates, shortNames: [cert], singular: certificate}
+preserveUnknownFields: true
+scope: Namespaced
+subresources: {status: {}}
+validation:
+  openAPIV3Schema:
+    type: object
+    properties:
+      spec:
+        type: object
+        required: [secretName]
+        properties: {secretName: {type: string}}
+version: v1alpha1
+versions:
+- {name: v1alpha1, served: true, storage: false}
+- {name: v1alpha2, served: true, storage: true}
+`,
+		"widgets.example.com": `
+conversion: {strategy: None}
+group: example.com
+names: {kind: Widget, listKind: WidgetList, plural: widgets, singular: widget}
+preserveUnknownFields: false
+scope: Cluster
+validation:
+  openAPIV3Schema:
+    properties: {spec: {properties: {size: {minimum: 1}}}}
+version: v1
+versions:
+- name: v1
+  served: true
+  storage: true
+  additionalPrinterColumns:
+  - {JSONPath: .spec.size, name: Size, type: integer}
+- name: v2
+  served: true
+  storage: false
+  additionalPrinterColumns:
+  - {JSONPath: .spec.size, name: Size, type: integer}
+  - {JSONPath: .spec.color, name: Color, priority: 1, type: string}
+`,
+	}
+	for _, serves := range []bool{false, true} {
+		for name, crd := range crds {
+			t.Run(name, func(t *testing.T) {
+				a := NewRemapVersionAction(nil)
+				if serves {
+					if err := a.Configure(map[string]string{ConfigServesV1beta1: "true"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := crd.DeepCopy()
+				got, extra, err := a.Execute(context.Background(), crd, &rigging.Backup{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(crd, before) {
+					t.Error("Execute modified its input")
+				}
+				if len(extra) != 0 {
+					t.Errorf("additional items %v", extra)
+				}
+				want, remapped := wantSpecs[name]
+				if !serves || !remapped {
+					if got != crd {
+						t.Errorf("servesV1beta1=%v: CRD changed", serves)
+					}
+					return
+				}
+				if got.GetAPIVersion() != V1beta1 || got.GetKind() != "CustomResourceDefinition" {
+					t.Errorf("apiVersion/kind = %s/%s", got.GetAPIVersion(), got.GetKind())
+				}
+				if spec := got.Object["spec"]; !reflect.DeepEqual(spec, fromYAML(t, want)) {
+					y, _ := yaml.Marshal(spec)
+					t.Errorf("spec =\n%s\nwant\n%s", y, want)
+				}
+				for _, f := range []string{"metadata", "status"} {
+					if !reflect.DeepEqual(got.Object[f], before.Object[f]) {
+						t.Errorf("%s changed", f)
+					}
+				}
+			})
+		}
+	}
+
+	// A CRD already saved as v1beta1 is left alone.
+	a := NewRemapVersionAction(nil)
+	_ = a.Configure(map[string]string{ConfigServesV1beta1: "1"})
+	beta, _ := Convert(crds["crontabs.stable.example.com"])
+	if got, _, err := a.Execute(context.Background(), beta, &rigging.Backup{}); err != nil || got != beta {
+		t.Errorf("v1beta1 input: %v, %v", got, err)
+	}
+}
+
+func TestRemapVersionConfigure(t *testing.T) {
+	for _, tt := range []struct {
+		config  map[string]string
+		wantErr string
+	}{
+		{map[string]string{ConfigServesV1beta1: "false"}, ""},
+		{map[string]string{}, ""},
+		{map[string]string{ConfigServesV1beta1: "sometimes"}, `"sometimes" is not a boolean`},
+		{map[string]string{"servesv1beta1": "true"}, `unknown key "servesv1beta1"`},
+	} {
+		err := NewRemapVersionAction(nil).Configure(tt.config)
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%v: %v", tt.config, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%v: %v, want ErrInvalidConfig with %q", tt.config, err, tt.wantErr)
+		}
+	}
+}
+
+func TestErrorsNameTheCRD(t *testing.T) {
+	bad := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": V1, "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "bad.example.com"},
+		"spec":     map[string]any{"versions": "v1", "preserveUnknownFields": true},
+	}}
+	a := NewRemapVersionAction(nil)
+	_ = a.Configure(map[string]string{ConfigServesV1beta1: "true"})
+	if _, _, err := a.Execute(context.Background(), bad, &rigging.Backup{}); err == nil || !strings.HasPrefix(err.Error(), "plugin velero.io/crd-remap-version: CustomResourceDefinition bad.example.com: ") {
+		t.Errorf("remap error = %v", err)
+	}
+	if _, err := NewPreserveFieldsAction(nil).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: bad}); err == nil || !strings.HasPrefix(err.Error(), "plugin velero.io/crd-preserve-fields: CustomResourceDefinition bad.example.com: ") {
+		t.Errorf("preserve error = %v", err)
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	if _, ok := registry.Default.Lookup(rigging.KindBackupItemAction, RemapVersionName); !ok {
+		t.Error("remap not registered")
+	}
+	if _, ok := registry.Default.Lookup(rigging.KindRestoreItemAction, PreserveFieldsName); !ok {
+		t.Error("preserve not registered")
+	}
+}
