@@ -14,12 +14,13 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
+	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
 
 func twoClaimPod(t *testing.T) *unstructured.Unstructured {
 	t.Helper()
-	objs := actiontest.LoadFile(t, filepath.Join("testdata", "pod-two-claims.yaml"))
+	objs := testmanifest.Load(t, filepath.Join("testdata", "pod-two-claims.yaml"))
 	if len(objs) != 1 {
 		t.Fatalf("pod-two-claims.yaml holds %d objects, want 1", len(objs))
 	}
@@ -41,7 +42,7 @@ func relatedCases(t *testing.T) []struct {
 	want []rigging.ResourceIdentifier
 } {
 	objs := actiontest.ClusterExport(t)
-	pod := func(ns, name string) *unstructured.Unstructured { return actiontest.Find(t, objs, "Pod", ns, name) }
+	pod := func(ns, name string) *unstructured.Unstructured { return testmanifest.Find(t, objs, "Pod", ns, name) }
 	return []struct {
 		name string
 		pod  *unstructured.Unstructured
@@ -63,7 +64,7 @@ func TestBackupActionExecute(t *testing.T) {
 	a := &BackupAction{}
 	for _, tc := range relatedCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			before := actiontest.Clone(tc.pod)
+			before := tc.pod.DeepCopy()
 			got, extra, err := a.Execute(context.Background(), tc.pod, &rigging.Backup{})
 			if err != nil {
 				t.Fatal(err)
@@ -167,14 +168,14 @@ func TestRestoreAction(t *testing.T) {
 		},
 		{
 			name:          "statefulset pod",
-			pod:           actiontest.Find(t, objs, "Pod", "shop", "postgres-0"),
+			pod:           testmanifest.Find(t, objs, "Pod", "shop", "postgres-0"),
 			wantVolumes:   []string{"data", "init"},
 			wantMounts:    map[string][]string{"postgres": {"data", "init"}},
 			wantAdditions: []rigging.ResourceIdentifier{priorityClass("shop-critical")},
 		},
 		{
 			name:        "hostPath volumes kept",
-			pod:         actiontest.Find(t, objs, "Pod", "kube-system", "ebs-csi-node-8hzrk"),
+			pod:         testmanifest.Find(t, objs, "Pod", "kube-system", "ebs-csi-node-8hzrk"),
 			wantVolumes: nil, // filled below from the input minus the token
 			wantAdditions: []rigging.ResourceIdentifier{
 				priorityClass("system-node-critical"),
@@ -182,7 +183,7 @@ func TestRestoreAction(t *testing.T) {
 		},
 		{
 			name:        "no priority class",
-			pod:         actiontest.Find(t, objs, "Pod", "shop", "redis-7f9c8b6d5-k4rjc"),
+			pod:         testmanifest.Find(t, objs, "Pod", "shop", "redis-7f9c8b6d5-k4rjc"),
 			wantVolumes: []string{"data"},
 			wantMounts:  map[string][]string{"redis": {"data"}},
 		},
@@ -205,7 +206,7 @@ func TestRestoreAction(t *testing.T) {
 					}
 				}
 			}
-			before := actiontest.Clone(tc.pod)
+			before := tc.pod.DeepCopy()
 			out, err := a.Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: tc.pod, ItemFromBackup: before, Restore: &rigging.Restore{}})
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
+	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -23,7 +24,7 @@ func set(obj *unstructured.Unstructured, value any, fields ...string) {
 func TestBackupActionExecute(t *testing.T) {
 	objs := actiontest.ClusterExport(t)
 	claim := func(ns, name string) *unstructured.Unstructured {
-		return actiontest.Find(t, objs, "PersistentVolumeClaim", ns, name).DeepCopy()
+		return testmanifest.Find(t, objs, "PersistentVolumeClaim", ns, name).DeepCopy()
 	}
 	backup := &rigging.Backup{}
 	backup.Name = "nightly-20240314"

@@ -14,6 +14,7 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
+	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -59,7 +60,7 @@ func (failingLookup) List(context.Context, schema.GroupResource, string) ([]*uns
 func TestItemBlockActionGetRelatedItems(t *testing.T) {
 	objs := actiontest.ClusterExport(t)
 	find := func(kind, ns, name string) *unstructured.Unstructured {
-		return actiontest.Find(t, objs, kind, ns, name)
+		return testmanifest.Find(t, objs, kind, ns, name)
 	}
 	storefront := find("Pod", "shop", "storefront-6d4cf56db6-2jxkq")
 	notRunning := []*unstructured.Unstructured{
@@ -138,7 +139,7 @@ func TestItemBlockActionGetRelatedItems(t *testing.T) {
 func TestRestoreAction(t *testing.T) {
 	objs := actiontest.ClusterExport(t)
 	find := func(ns, name string) *unstructured.Unstructured {
-		return actiontest.Find(t, objs, "PersistentVolumeClaim", ns, name)
+		return testmanifest.Find(t, objs, "PersistentVolumeClaim", ns, name)
 	}
 	// stripped is what a host hands a restore action: status removed.
 	stripped := func(u *unstructured.Unstructured) *unstructured.Unstructured {
