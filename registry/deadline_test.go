@@ -24,7 +24,9 @@ func TestCallCtx(t *testing.T) {
 			}
 		}},
 		{name: "earlier parent deadline adds nothing", timeout: hour,
-			parent: func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), time.Minute) },
+			parent: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), time.Minute)
+			},
 			steps: func(t *testing.T, ctx context.Context, c *callCtx, _ context.CancelFunc) {
 				if c != nil {
 					t.Error("a context was added")

@@ -115,7 +115,7 @@ func (s *fakeStore) ListCommonPrefixes(context.Context, string, string, string) 
 	return nil, nil
 }
 func (s *fakeStore) ListObjects(context.Context, string, string) ([]string, error) { return nil, nil }
-func (s *fakeStore) DeleteObject(context.Context, string, string) error         { return nil }
+func (s *fakeStore) DeleteObject(context.Context, string, string) error            { return nil }
 func (s *fakeStore) CreateSignedURL(_ context.Context, bucket, key string, _ time.Duration) (string, error) {
 	return "mem://" + s.tag + "/" + bucket + "/" + key, nil
 }

@@ -508,13 +508,22 @@ func TestDeadline(t *testing.T) {
 		{name: "deadline exceeded: Err before Done, then Done", timeout: 20 * time.Millisecond, waitDone: true, wantExceed: true,
 			parent: func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
 		{name: "default timeout applies", parent: noCancel(context.Background()),
-			wantDL: func(start, got time.Time) bool { d := got.Sub(start); return d > 14*time.Minute && d <= 15*time.Minute+time.Second }},
+			wantDL: func(start, got time.Time) bool {
+				d := got.Sub(start)
+				return d > 14*time.Minute && d <= 15*time.Minute+time.Second
+			}},
 		{name: "caller's earlier deadline is kept", timeout: time.Hour,
-			parent: func() (context.Context, context.CancelFunc) { return context.WithDeadline(context.Background(), farFuture.Add(-23*time.Hour)) },
+			parent: func() (context.Context, context.CancelFunc) {
+				return context.WithDeadline(context.Background(), farFuture.Add(-23*time.Hour))
+			},
 			wantDL: func(_, got time.Time) bool { return got.Equal(farFuture.Add(-23 * time.Hour)) }},
 		{name: "caller's later deadline is shortened", timeout: time.Minute,
-			parent: func() (context.Context, context.CancelFunc) { return context.WithDeadline(context.Background(), farFuture) },
-			wantDL: func(start, got time.Time) bool { return got.Sub(start) <= time.Minute+time.Second && got.Before(farFuture) }},
+			parent: func() (context.Context, context.CancelFunc) {
+				return context.WithDeadline(context.Background(), farFuture)
+			},
+			wantDL: func(start, got time.Time) bool {
+				return got.Sub(start) <= time.Minute+time.Second && got.Before(farFuture)
+			}},
 		{name: "negative timeout: none", timeout: -1, parent: noCancel(context.Background()), wantNoDL: true},
 	}
 	for _, tt := range tests {
