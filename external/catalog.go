@@ -1,0 +1,185 @@
+package external
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// Options configure discovery and supervision. Zero values mean the
+// documented defaults.
+type Options struct {
+	// Dir is the plugin directory, scanned recursively for executables as
+	// Velero does. A missing directory holds no plugins.
+	Dir string
+	// Strict makes any discovery problem (a binary that fails to start or
+	// answers badly, a duplicate plugin) fatal; by default such a binary is
+	// reported in Problems and skipped.
+	Strict bool
+	// CacheFile keeps the ListPlugins answers keyed by each binary's stat
+	// identity (path, size, inode, mtime, ctime), so a start with unchanged
+	// binaries launches nothing. "": no cache.
+	CacheFile string
+	// Args are passed to every plugin process (Velero passes its server
+	// flags, e.g. --log-level=debug, --features=EnableCSI).
+	Args []string
+	// Logger receives the catalog's logs and the plugins' re-emitted log
+	// lines. Nil: slog.Default().
+	Logger *slog.Logger
+	// ProbeTimeout bounds starting a binary and asking it for its plugins
+	// during discovery. Default 10s.
+	ProbeTimeout time.Duration
+	// StartTimeout bounds a plugin's start-up handshake at first use.
+	// Default 1m (Velero's).
+	StartTimeout time.Duration
+	// StopGrace is how long Close waits after go-plugin's graceful
+	// Shutdown before killing a process. Default 2s (Velero's).
+	StopGrace time.Duration
+	// MaxCrashes crashes within CrashWindow quarantine a binary. Defaults
+	// 5 and 1m.
+	MaxCrashes  int
+	CrashWindow time.Duration
+	// Parallelism bounds concurrent probes. Default GOMAXPROCS.
+	Parallelism int
+	// Checksums pins binaries by SHA-256 (go-plugin's SecureConfig): path
+	// (as found in Dir) to digest. Non-nil: a binary without an entry is
+	// refused. Load a sha256sum-format file with LoadChecksums.
+	Checksums map[string][]byte
+	// AutoMTLS asks go-plugin to negotiate mutual TLS on the plugin
+	// connection. go-plugin servers (Velero's framework and rigging's SDK)
+	// support it; Velero's own host never enables it.
+	AutoMTLS bool
+	// AllowWritable accepts a plugin directory or binary writable by users
+	// other than its owner; by default such binaries are refused.
+	AllowWritable bool
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = 10 * time.Second
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = time.Minute
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 2 * time.Second
+	}
+	if o.MaxCrashes <= 0 {
+		o.MaxCrashes = 5
+	}
+	if o.CrashWindow <= 0 {
+		o.CrashWindow = time.Minute
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
+	}
+}
+
+// Problem is a binary discovery could not use, and why.
+type Problem struct {
+	Path string
+	Err  error
+}
+
+func (p Problem) Error() string { return p.Path + ": " + p.Err.Error() }
+
+// Catalog is the set of external plugins found in a plugin directory. It
+// implements registry.Source: Open returns clients backed by one supervised
+// process per binary, started at first use. Safe for concurrent use.
+type Catalog struct {
+	opts     Options
+	plugins  []registry.Info
+	byKey    map[kindName]string // -> binary path
+	problems []Problem
+
+	mu     sync.Mutex
+	procs  map[string]*process
+	closed bool
+}
+
+type kindName struct {
+	kind rigging.Kind
+	name rigging.Name
+}
+
+// Plugins lists the plugins found, with the binary's path as Source.
+func (c *Catalog) Plugins() []registry.Info { return slices.Clone(c.plugins) }
+
+// Problems lists the binaries discovery skipped and why.
+func (c *Catalog) Problems() []Problem { return slices.Clone(c.problems) }
+
+// Open returns a new client of plugin (kind, name), implementing kind's
+// interface. Its process starts at its first call.
+func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
+	path, ok := c.byKey[kindName{kind, name}]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s %s in plugin directory %s", rigging.ErrPluginNotFound, kind, name, c.opts.Dir)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	p := c.procs[path]
+	if p == nil {
+		p = &process{path: path, opts: &c.opts, log: c.opts.Logger, sec: c.secure(path)}
+		c.procs[path] = p
+	}
+	return newClient(kind, name, &instance{p: p, name: name})
+}
+
+func (c *Catalog) secure(path string) *goplugin.SecureConfig {
+	sum, ok := c.opts.Checksums[path]
+	if !ok {
+		return nil
+	}
+	return &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+}
+
+// Close stops every process the catalog started, in parallel: a graceful
+// Shutdown, then a kill after StopGrace. Later calls fail with ErrClosed.
+func (c *Catalog) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	procs := c.procs
+	c.procs = map[string]*process{}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(func() { p.stop(c.opts.StopGrace) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Binaries returns the paths of the binaries that provide plugins.
+func (c *Catalog) Binaries() []string {
+	var out []string
+	for _, i := range c.plugins {
+		if !slices.Contains(out, i.Source) {
+			out = append(out, i.Source)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c *Catalog) String() string {
+	return fmt.Sprintf("plugin directory %s (%d plugins in %s)", c.opts.Dir, len(c.plugins), strings.Join(c.Binaries(), ", "))
+}
+
+var _ registry.Source = (*Catalog)(nil)

@@ -1,0 +1,299 @@
+package external
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external/generated"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// Discover scans opts.Dir for plugin binaries as Velero does (recursively;
+// a file is a candidate when any execute bit is set or its name ends in
+// .exe), asks each for its plugins (in parallel, each within ProbeTimeout;
+// answers cached by stat identity in CacheFile) and returns the catalog. A
+// binary that fails is recorded in Problems and skipped, unless
+// opts.Strict, which makes any problem an error wrapping ErrBrokenPlugin.
+func Discover(ctx context.Context, opts Options) (*Catalog, error) {
+	opts.defaults()
+	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
+	bins, err := c.scan()
+	if err != nil {
+		return nil, err
+	}
+	cache := loadCache(opts.CacheFile, opts.Logger)
+	answers := make([][]ident, len(bins))
+	errs := make([]error, len(bins))
+	sem := make(chan struct{}, opts.Parallelism)
+	var wg sync.WaitGroup
+	for i, b := range bins {
+		if e, ok := cache.lookup(b); ok {
+			answers[i] = e
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			answers[i], errs[i] = probe(ctx, b.Path, &c.opts)
+		})
+	}
+	wg.Wait()
+	fresh := diskCache{Version: cacheVersion}
+	for i, b := range bins {
+		if errs[i] != nil {
+			c.problem(b.Path, errs[i])
+			continue
+		}
+		if err := validate(answers[i]); err != nil {
+			c.problem(b.Path, err)
+			continue
+		}
+		fresh.Entries = append(fresh.Entries, cacheEntry{binaryID: b, Plugins: answers[i]})
+		for _, id := range answers[i] {
+			k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
+			if prev, dup := c.byKey[k]; dup {
+				c.problem(b.Path, fmt.Errorf("%s %s is already provided by %s; skipped", id.Kind, id.Name, prev))
+				continue
+			}
+			c.byKey[k] = b.Path
+			c.plugins = append(c.plugins, registry.Info{Kind: k.kind, Name: k.name, Source: b.Path})
+		}
+	}
+	if opts.CacheFile != "" {
+		if err := fresh.save(opts.CacheFile); err != nil {
+			opts.Logger.Warn("cannot write plugin cache", "file", opts.CacheFile, "err", err)
+		}
+	}
+	if opts.Strict && len(c.problems) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrBrokenPlugin, errors.Join(asErrors(c.problems)...))
+	}
+	return c, nil
+}
+
+func asErrors(ps []Problem) []error {
+	out := make([]error, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
+func (c *Catalog) problem(path string, err error) {
+	c.opts.Logger.Warn("skipping plugin binary", "path", path, "err", err)
+	c.problems = append(c.problems, Problem{Path: path, Err: err})
+}
+
+// scan lists the candidate binaries in lexical order, with their identity.
+func (c *Catalog) scan() ([]binaryID, error) {
+	dir := c.opts.Dir
+	if dir == "" {
+		return nil, nil
+	}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plugin directory: %w", err)
+	}
+	if fi.Mode().Perm()&0o002 != 0 && !c.opts.AllowWritable {
+		return nil, fmt.Errorf("plugin directory %s is writable by any user (mode %s); refusing to run binaries from it", dir, fi.Mode().Perm())
+	}
+	var out []binaryID
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&0o111 == 0 && !strings.HasSuffix(path, ".exe") {
+			c.opts.Logger.Warn("skipping non-executable file in plugin directory", "path", path)
+			return nil
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			c.problem(path, err)
+			return nil
+		}
+		if st.Mode().Perm()&0o002 != 0 && !c.opts.AllowWritable {
+			c.problem(path, fmt.Errorf("writable by any user (mode %s); refused", st.Mode().Perm()))
+			return nil
+		}
+		if c.opts.Checksums != nil {
+			if _, ok := c.opts.Checksums[path]; !ok {
+				c.problem(path, errors.New("no SHA-256 checksum pinned for this binary; refused"))
+				return nil
+			}
+		}
+		ino, ctime := inodeCtime(st)
+		out = append(out, binaryID{Path: path, Size: st.Size(), Inode: ino, MTime: st.ModTime().UnixNano(), CTime: ctime})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plugin directory %s: %w", dir, err)
+	}
+	return out, nil
+}
+
+// probe starts a binary, asks for its plugins and stops it.
+func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
+	defer cancel()
+	var sec = (&Catalog{opts: *opts}).secure(path)
+	client, cmd, cc, err := launch(path, opts, opts.Logger, sec, opts.ProbeTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer stopClient(client, cmd, cc, opts.StopGrace)
+	res, err := generated.NewPluginListerClient(cc).ListPlugins(ctx, &generated.Empty{})
+	if err != nil {
+		return nil, fmt.Errorf("ListPlugins: %w", err)
+	}
+	var out []ident
+	for _, p := range res.Plugins {
+		out = append(out, ident{Kind: p.Kind, Name: p.Name})
+	}
+	return out, nil
+}
+
+// validate checks a ListPlugins answer as Velero's host does: known kinds,
+// valid fully-qualified names, no duplicates.
+func validate(ids []ident) error {
+	seen := map[ident]bool{}
+	for _, id := range ids {
+		if _, err := rigging.ParseKind(id.Kind); err != nil {
+			return fmt.Errorf("ListPlugins: %w", err)
+		}
+		if !strings.Contains(id.Name, "/") {
+			return fmt.Errorf("ListPlugins: %s %q: %w: want <dns-subdomain>/<name>", id.Kind, id.Name, rigging.ErrInvalidName)
+		}
+		if _, err := rigging.ParseName(id.Name); err != nil {
+			return fmt.Errorf("ListPlugins: %s: %w", id.Kind, err)
+		}
+		if seen[id] {
+			return fmt.Errorf("ListPlugins: %s %s listed twice", id.Kind, id.Name)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// ident is one plugin a binary lists.
+type ident struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// binaryID is a binary's identity as stat reports it.
+type binaryID struct {
+	Path  string `json:"path"`
+	Size  int64  `json:"size"`
+	Inode uint64 `json:"inode"`
+	MTime int64  `json:"mtime"`
+	CTime int64  `json:"ctime"`
+}
+
+const cacheVersion = 1
+
+type diskCache struct {
+	Version int          `json:"version"`
+	Entries []cacheEntry `json:"entries"`
+}
+
+type cacheEntry struct {
+	binaryID
+	Plugins []ident `json:"plugins"`
+}
+
+func loadCache(path string, log interface{ Warn(string, ...any) }) diskCache {
+	var c diskCache
+	if path == "" {
+		return c
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.Version != cacheVersion {
+		log.Warn("ignoring unreadable plugin cache", "file", path, "err", err)
+		return diskCache{}
+	}
+	return c
+}
+
+func (c diskCache) lookup(b binaryID) ([]ident, bool) {
+	for _, e := range c.Entries {
+		if e.binaryID == b {
+			return e.Plugins, true
+		}
+	}
+	return nil, false
+}
+
+func (c diskCache) save(path string) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".plugin-cache-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// LoadChecksums reads a sha256sum-format file ("<hex digest>  <path>" per
+// line) into Options.Checksums form. Relative paths are taken relative to
+// dir.
+func LoadChecksums(file, dir string) (map[string][]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("checksums: %w", err)
+	}
+	defer f.Close()
+	out := map[string][]byte{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		sum, path, ok := strings.Cut(line, " ")
+		path = strings.TrimLeft(strings.TrimSpace(path), "*")
+		d, err := hex.DecodeString(sum)
+		if !ok || err != nil || len(d) != 32 || path == "" {
+			return nil, fmt.Errorf("checksums %s:%d: want \"<sha256 hex>  <path>\"", file, n)
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		out[path] = d
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,31 @@
+// Package external is rigging's host side for plugin binaries: discovery of
+// a plugin directory, a Catalog of the plugins found (a registry.Source),
+// supervised go-plugin processes (one per binary, started at first use,
+// restarted when they die) and the gRPC client of every kind, speaking
+// Velero v1.18's plugin protocol.
+package external
+
+import (
+	"errors"
+
+	"github.com/rigging-dev/rigging/external/internal/wire"
+)
+
+// RemoteError is an error a plugin returned: its message unchanged, its gRPC
+// code (Unknown for an ordinary error, Aborted for a panic) and the stack the
+// plugin attached (Frames). A panic matches rigging.ErrPanic.
+type RemoteError = wire.RemoteError
+
+// StackFrame is one frame of a plugin's stack.
+type StackFrame = wire.StackFrame
+
+// Sentinel errors.
+var (
+	// ErrQuarantined reports a plugin binary that crashed too often; the
+	// catalog no longer starts it.
+	ErrQuarantined = errors.New("plugin quarantined after repeated crashes")
+	// ErrBrokenPlugin reports a binary that discovery could not use.
+	ErrBrokenPlugin = errors.New("broken plugin binary")
+	// ErrClosed reports a call after Catalog.Close.
+	ErrClosed = errors.New("plugin catalog closed")
+)

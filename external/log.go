@@ -1,0 +1,103 @@
+package external
+
+import (
+	"context"
+	"io"
+	"log"
+	"log/slog"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// hclogAdapter re-emits go-plugin's logging through slog. go-plugin parses
+// each line a plugin writes to stderr (hclog JSON or plain text) and logs it
+// through a logger named after the binary: those lines keep the plugin's
+// level and gain plugin=<binary>. go-plugin's own chatter (process started,
+// exited, ...) is logged at debug.
+type hclogAdapter struct {
+	log    *slog.Logger
+	name   string // "" for go-plugin's own logger
+	binary string
+	args   []any
+}
+
+func newHCLog(l *slog.Logger, binary string) hclog.Logger {
+	return &hclogAdapter{log: l, binary: binary}
+}
+
+func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	lv := slog.LevelDebug
+	if a.name != "" { // a line from the plugin itself
+		switch level {
+		case hclog.Trace:
+			lv = slog.LevelDebug - 4
+		case hclog.Info:
+			lv = slog.LevelInfo
+		case hclog.Warn:
+			lv = slog.LevelWarn
+		case hclog.Error:
+			lv = slog.LevelError
+		}
+	} else if level >= hclog.Error {
+		lv = slog.LevelWarn
+	}
+	ctx := context.Background()
+	if !a.log.Enabled(ctx, lv) {
+		return
+	}
+	all := append([]any{"plugin", a.binary}, a.args...)
+	a.log.Log(ctx, lv, msg, append(all, args...)...)
+}
+
+func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
+func (a *hclogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
+func (a *hclogAdapter) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
+func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
+func (a *hclogAdapter) IsTrace() bool                 { return a.log.Enabled(context.Background(), slog.LevelDebug-4) }
+func (a *hclogAdapter) IsDebug() bool                 { return a.log.Enabled(context.Background(), slog.LevelDebug) }
+func (a *hclogAdapter) IsInfo() bool                  { return a.log.Enabled(context.Background(), slog.LevelInfo) }
+func (a *hclogAdapter) IsWarn() bool                  { return a.log.Enabled(context.Background(), slog.LevelWarn) }
+func (a *hclogAdapter) IsError() bool                 { return a.log.Enabled(context.Background(), slog.LevelError) }
+func (a *hclogAdapter) ImpliedArgs() []any            { return a.args }
+func (a *hclogAdapter) Name() string                  { return a.name }
+func (a *hclogAdapter) SetLevel(hclog.Level)          {}
+
+// GetLevel is Trace so that go-plugin forwards every line; slog filters.
+func (a *hclogAdapter) GetLevel() hclog.Level { return hclog.Trace }
+
+func (a *hclogAdapter) With(args ...any) hclog.Logger {
+	c := *a
+	c.args = append(append([]any{}, a.args...), args...)
+	return &c
+}
+
+func (a *hclogAdapter) Named(name string) hclog.Logger {
+	c := *a
+	if c.name != "" {
+		name = c.name + "." + name
+	}
+	c.name = name
+	return &c
+}
+
+func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
+	c := *a
+	c.name = name
+	return &c
+}
+
+func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+	return log.New(a.StandardWriter(opts), "", 0)
+}
+
+func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		a.Log(hclog.Debug, string(p))
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

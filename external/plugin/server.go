@@ -1,0 +1,166 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external/generated"
+	biav2 "github.com/rigging-dev/rigging/external/generated/backupitemaction/v2"
+	ibav1 "github.com/rigging-dev/rigging/external/generated/itemblockaction/v1"
+	riav2 "github.com/rigging-dev/rigging/external/generated/restoreitemaction/v2"
+	"github.com/rigging-dev/rigging/external/internal/wire"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// NewGRPCServer returns a gRPC server with every service of Velero's plugin
+// protocol registered and serving the plugins opts selects, with rigging's
+// message limit (256 MiB each way, wire.MaxMessageSize) and the error and
+// panic encoding Velero's hosts expect. Serve uses it under go-plugin; tests
+// and embedders can serve it on any listener (an in-memory one, say).
+// extra options are appended after rigging's.
+func NewGRPCServer(opts ServeOptions, extra ...grpc.ServerOption) *grpc.Server {
+	m := newMux(opts)
+	s := grpc.NewServer(append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(wire.MaxMessageSize),
+		grpc.MaxSendMsgSize(wire.MaxMessageSize),
+		grpc.ChainUnaryInterceptor(unaryErrors),
+		grpc.ChainStreamInterceptor(streamErrors),
+	}, extra...)...)
+	generated.RegisterPluginListerServer(s, listerServer{m})
+	generated.RegisterObjectStoreServer(s, objectStoreServer{m})
+	generated.RegisterVolumeSnapshotterServer(s, volumeSnapshotterServer{m})
+	generated.RegisterBackupItemActionServer(s, backupItemActionServer{m})
+	biav2.RegisterBackupItemActionServer(s, backupItemActionV2Server{m})
+	generated.RegisterRestoreItemActionServer(s, restoreItemActionServer{m})
+	riav2.RegisterRestoreItemActionServer(s, restoreItemActionV2Server{m})
+	generated.RegisterDeleteItemActionServer(s, deleteItemActionServer{m})
+	ibav1.RegisterItemBlockActionServer(s, itemBlockActionServer{m})
+	return s
+}
+
+// mux routes a request to the instance of (kind, name), creating it on
+// first use. Unlike Velero's, it is safe under concurrent first calls: each
+// instance is built exactly once.
+type mux struct {
+	opts ServeOptions
+	reg  *registry.Registry
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	handlers map[handlerKey]*handler
+}
+
+type handlerKey struct {
+	kind rigging.Kind
+	name rigging.Name
+}
+
+type handler struct {
+	once sync.Once
+	v    any
+	err  error
+}
+
+func newMux(opts ServeOptions) *mux {
+	reg := opts.Registry
+	if reg == nil {
+		reg = registry.Default
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &mux{opts: opts, reg: reg, log: log, handlers: map[handlerKey]*handler{}}
+}
+
+// entries returns the served plugins in Velero's listing order.
+func (m *mux) entries() []registry.Entry {
+	var out []registry.Entry
+	for _, e := range m.reg.All() {
+		if m.opts.Select == nil || m.opts.Select(e.Kind, e.Name) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// handlerFor returns the instance of kind T serving the plugin named by a
+// request's plugin field.
+func handlerFor[T any](m *mux, kind rigging.Kind, plugin string) (T, error) {
+	var zero T
+	name, err := rigging.ParseName(plugin)
+	if err != nil {
+		return zero, fmt.Errorf("%s plugin: %s was not found or has an invalid name format: %w", kind, plugin, err)
+	}
+	e, ok := m.reg.Lookup(kind, name)
+	if !ok || (m.opts.Select != nil && !m.opts.Select(kind, name)) {
+		return zero, fmt.Errorf("%s plugin: %s was not found or has an invalid name format: %w", kind, plugin, rigging.ErrPluginNotFound)
+	}
+	k := handlerKey{kind, name}
+	m.mu.Lock()
+	h := m.handlers[k]
+	if h == nil {
+		h = &handler{}
+		m.handlers[k] = h
+	}
+	m.mu.Unlock()
+	h.once.Do(func() {
+		h.v, h.err = e.New(m.log.With("kind", string(kind), "plugin", string(name)))
+		if h.err != nil {
+			h.err = fmt.Errorf("%s plugin %s: create: %w", kind, name, h.err)
+		}
+	})
+	if h.err != nil {
+		return zero, h.err
+	}
+	v, ok := h.v.(T)
+	if !ok {
+		return zero, fmt.Errorf("%s plugin %s: %T is not a %s", kind, name, h.v, kind)
+	}
+	return v, nil
+}
+
+// unaryErrors encodes a handler's error or panic as Velero does (§3.4).
+func unaryErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, panicStatus(p)
+		}
+	}()
+	resp, err = h(ctx, req)
+	return resp, wire.Status(err)
+}
+
+func streamErrors(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicStatus(p)
+		}
+	}()
+	return wire.Status(h(srv, ss))
+}
+
+func panicStatus(p any) error {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(3, pcs)
+	return wire.PanicStatus(p, pcs[:n])
+}
+
+type listerServer struct{ m *mux }
+
+// ListPlugins answers with this process's argv[0] as the command, kinds in
+// Velero's order and names sorted.
+func (s listerServer) ListPlugins(context.Context, *generated.Empty) (*generated.ListPluginsResponse, error) {
+	res := &generated.ListPluginsResponse{}
+	cmd := s.m.opts.command()
+	for _, e := range s.m.entries() {
+		res.Plugins = append(res.Plugins, &generated.PluginIdentifier{Command: cmd, Kind: string(e.Kind), Name: string(e.Name)})
+	}
+	return res, nil
+}

@@ -1,0 +1,329 @@
+package external
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external/internal/wire"
+	"github.com/rigging-dev/rigging/external/plugin"
+)
+
+// process supervises one plugin binary: started at first use, shared by
+// every kind and instance it serves, restarted on the next call after it
+// dies, backed off and finally quarantined when it keeps crashing.
+type process struct {
+	path string
+	opts *Options
+	log  *slog.Logger
+	sec  *goplugin.SecureConfig
+
+	mu          sync.Mutex
+	client      *goplugin.Client
+	cmd         *exec.Cmd
+	cc          *grpc.ClientConn
+	gen         uint64 // incremented at each start
+	crashes     []time.Time
+	lastErr     error
+	quarantined error
+	closed      bool
+}
+
+// conn returns a connection to a running process, starting or restarting
+// it first when needed, and the generation it belongs to.
+func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, 0, ErrClosed
+	}
+	if p.quarantined != nil {
+		return nil, 0, p.quarantined
+	}
+	if p.client != nil {
+		if !p.client.Exited() {
+			return p.cc, p.gen, nil
+		}
+		p.brokenLocked("process exited")
+	}
+	recent := p.recentCrashesLocked()
+	if recent >= p.opts.MaxCrashes {
+		p.quarantined = fmt.Errorf("plugin binary %s: %w: %d crashes within %s (last: %v); fix or replace the binary and restart",
+			p.path, ErrQuarantined, recent, p.opts.CrashWindow, p.lastErr)
+		p.log.Error("plugin quarantined", "path", p.path, "crashes", recent, "last_error", p.lastErr)
+		return nil, 0, p.quarantined
+	}
+	if recent > 0 {
+		// Back off: none for the first restart, then 100ms, 200ms, ...
+		if d := backoff(recent); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, 0, ctx.Err()
+			case <-t.C:
+			}
+		}
+		p.log.Info("restarting plugin process", "path", p.path, "recent_crashes", recent)
+	}
+	if err := p.startLocked(p.opts.StartTimeout); err != nil {
+		p.crashes = append(p.crashes, time.Now())
+		p.lastErr = err
+		return nil, 0, err
+	}
+	return p.cc, p.gen, nil
+}
+
+func backoff(recent int) time.Duration {
+	if recent <= 1 {
+		return 0
+	}
+	d := 100 * time.Millisecond << (recent - 2)
+	return min(d, 5*time.Second)
+}
+
+func (p *process) recentCrashesLocked() int {
+	cut := time.Now().Add(-p.opts.CrashWindow)
+	kept := p.crashes[:0]
+	for _, t := range p.crashes {
+		if t.After(cut) {
+			kept = append(kept, t)
+		}
+	}
+	p.crashes = kept
+	return len(kept)
+}
+
+// startLocked launches the binary and connects to it.
+func (p *process) startLocked(timeout time.Duration) error {
+	client, cmd, cc, err := launch(p.path, p.opts, p.log, p.sec, timeout)
+	if err != nil {
+		return err
+	}
+	p.client, p.cmd, p.cc = client, cmd, cc
+	p.gen++
+	return nil
+}
+
+// launch starts one plugin process with Velero's handshake.
+func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *exec.Cmd, *grpc.ClientConn, error) {
+	cmd := exec.Command(path, opts.Args...)
+	setParentDeath(cmd)
+	base := filepath.Base(path)
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  plugin.Handshake,
+		Plugins:          goplugin.PluginSet{pluginKey: hostPlugin{}},
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           newHCLog(log, base),
+		StartTimeout:     timeout,
+		SecureConfig:     sec,
+		AutoMTLS:         opts.AutoMTLS,
+		SyncStdout:       lineLogger(log, base, "stdout"),
+		SyncStderr:       lineLogger(log, base, "stderr"),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(wire.MaxMessageSize), grpc.MaxCallSendMsgSize(wire.MaxMessageSize))},
+	})
+	rpcClient, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, nil, nil, fmt.Errorf("start plugin %s: %w", path, err)
+	}
+	gc, ok := rpcClient.(*goplugin.GRPCClient)
+	if !ok {
+		client.Kill()
+		return nil, nil, nil, fmt.Errorf("start plugin %s: not a gRPC plugin", path)
+	}
+	return client, cmd, gc.Conn, nil
+}
+
+// lineLogger re-emits what a plugin writes to its (redirected) stdout or
+// stderr after the handshake, one log record per line.
+func lineLogger(log *slog.Logger, binary, stream string) io.Writer {
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			log.Info(sc.Text(), "plugin", binary, "stream", stream)
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return pw
+}
+
+const pluginKey = "velero"
+
+// hostPlugin is the host half of the go-plugin plugin map; rigging uses the
+// raw connection.
+type hostPlugin struct{ goplugin.NetRPCUnsupportedPlugin }
+
+func (hostPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("external: the host side serves nothing")
+}
+
+func (hostPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	return cc, nil
+}
+
+// failed classifies a failed call on generation gen. A dead connection
+// marks the process broken (the next call restarts it) and returns true: the
+// call may be retried. A call whose deadline expired is abandoned and the
+// process killed, since the plugin may still be running it (Velero's plugins
+// never look at their context).
+func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted bool) {
+	code := status.Code(err)
+	switch {
+	case ctx.Err() != nil && (code == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)):
+		p.broken(gen, "call outlived its deadline; killing the plugin")
+		return false
+	case code == codes.Unavailable:
+		p.broken(gen, "connection lost: "+status.Convert(err).Message())
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen == p.gen && p.client != nil && p.client.Exited() {
+		p.brokenLocked("process exited")
+		return true
+	}
+	return false
+}
+
+func (p *process) broken(gen uint64, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen == p.gen && p.client != nil {
+		p.brokenLocked(why)
+	}
+}
+
+// brokenLocked kills the current process and records a crash.
+func (p *process) brokenLocked(why string) {
+	p.log.Warn("plugin process failed", "path", p.path, "reason", why)
+	p.crashes = append(p.crashes, time.Now())
+	p.lastErr = errors.New(why)
+	client, cmd := p.client, p.cmd
+	p.client, p.cmd, p.cc = nil, nil, nil
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
+	go client.Kill() // reaps and cleans up; the process is already dead
+}
+
+// stop shuts the process down: go-plugin's graceful Shutdown, then a kill
+// once grace has passed. Later calls fail with ErrClosed.
+func (p *process) stop(grace time.Duration) {
+	p.mu.Lock()
+	p.closed = true
+	client, cmd, cc := p.client, p.cmd, p.cc
+	p.client, p.cmd, p.cc = nil, nil, nil
+	p.mu.Unlock()
+	if client != nil {
+		stopClient(client, cmd, cc, grace)
+	}
+}
+
+func stopClient(client *goplugin.Client, cmd *exec.Cmd, cc *grpc.ClientConn, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	// Shutdown's reply may never come: the server stops while answering.
+	_ = cc.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !client.Exited() {
+		select {
+		case <-ctx.Done():
+			if cmd.Process != nil {
+				_ = cmd.Process.Kill()
+			}
+			client.Kill()
+			return
+		case <-tick.C:
+		}
+	}
+	client.Kill()
+}
+
+// instance is the supervised invoker of one client instance.
+type instance struct {
+	p    *process
+	name rigging.Name
+
+	mu      sync.Mutex
+	init    func(context.Context, grpc.ClientConnInterface) error
+	initGen uint64
+}
+
+func (in *instance) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
+	for attempt := 0; ; attempt++ {
+		cc, gen, err := in.p.conn(ctx)
+		if err != nil {
+			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
+		}
+		if err = in.replay(ctx, cc, gen); err == nil {
+			err = fn(ctx, cc)
+		}
+		if err == nil {
+			return nil
+		}
+		var be *bodyError
+		if errors.As(err, &be) {
+			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
+		}
+		if in.p.failed(ctx, gen, err) && idempotent && attempt == 0 && ctx.Err() == nil {
+			in.p.log.Info("retrying idempotent call after plugin restart", "plugin", string(in.name), "call", op)
+			continue
+		}
+		return fmt.Errorf("plugin %s: %s: %w", in.name, op, wire.FromStatus(err))
+	}
+}
+
+// replay re-runs Init in a process that has not seen it (a restarted one).
+func (in *instance) replay(ctx context.Context, cc grpc.ClientConnInterface, gen uint64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.init == nil || in.initGen == gen {
+		return nil
+	}
+	if err := in.init(ctx, cc); err != nil {
+		return fmt.Errorf("replay Init after restart: %w", err)
+	}
+	in.initGen = gen
+	return nil
+}
+
+func (in *instance) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
+	in.mu.Lock()
+	already := in.init != nil
+	in.mu.Unlock()
+	if already {
+		return fmt.Errorf("plugin %s: Init: %w", in.name, rigging.ErrAlreadyInitialized)
+	}
+	cc, gen, err := in.p.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("plugin %s: Init: %w", in.name, err)
+	}
+	if err := fn(ctx, cc); err != nil {
+		in.p.failed(ctx, gen, err)
+		return fmt.Errorf("plugin %s: Init: %w", in.name, wire.FromStatus(err))
+	}
+	in.mu.Lock()
+	in.init, in.initGen = fn, gen
+	in.mu.Unlock()
+	return nil
+}
