@@ -3,9 +3,6 @@ package pod
 import (
 	"context"
 	"log/slog"
-	"strings"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
@@ -55,7 +52,7 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		return nil, kube.Errorf(Name, input.Item, "spec.%w", err)
 	}
 	tokenPrefix := serviceAccount + "-token-"
-	if err := dropNamed(spec, tokenPrefix, "volumes"); err != nil {
+	if _, err := kube.RemoveByNamePrefix(spec, tokenPrefix, "volumes"); err != nil {
 		return nil, kube.Errorf(Name, input.Item, "spec.%w", err)
 	}
 	for _, field := range []string{"containers", "initContainers"} {
@@ -68,7 +65,7 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 			if !ok {
 				continue
 			}
-			if err := dropNamed(container, tokenPrefix, "volumeMounts"); err != nil {
+			if _, err := kube.RemoveByNamePrefix(container, tokenPrefix, "volumeMounts"); err != nil {
 				return nil, kube.Errorf(Name, input.Item, "spec.%s[%d].%w", field, i, err)
 			}
 		}
@@ -83,28 +80,4 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		out.AdditionalItems = []rigging.ResourceIdentifier{{GroupResource: kube.PriorityClasses, Name: priorityClass}}
 	}
 	return out, nil
-}
-
-// dropNamed removes from the list obj[field] the entries whose "name"
-// starts with prefix, and removes the field when the list ends up empty.
-func dropNamed(obj map[string]any, prefix, field string) error {
-	list, err := kube.NestedSlice(obj, field)
-	if err != nil || len(list) == 0 {
-		return err
-	}
-	kept := list[:0:0]
-	for _, e := range list {
-		if m, ok := e.(map[string]any); ok {
-			if name, _ := m["name"].(string); strings.HasPrefix(name, prefix) {
-				continue
-			}
-		}
-		kept = append(kept, e)
-	}
-	if len(kept) == 0 {
-		unstructured.RemoveNestedField(obj, field)
-		return nil
-	}
-	obj[field] = kept
-	return nil
 }

@@ -9,7 +9,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
@@ -45,17 +44,7 @@ func withLabel(obj *unstructured.Unstructured, k, v string) *unstructured.Unstru
 	return c
 }
 
-type failingLookup struct{}
-
 var errBroken = errors.New("lookup broken")
-
-func (failingLookup) Get(context.Context, schema.GroupResource, string, string) (*unstructured.Unstructured, error) {
-	return nil, errBroken
-}
-
-func (failingLookup) List(context.Context, schema.GroupResource, string) ([]*unstructured.Unstructured, error) {
-	return nil, errBroken
-}
 
 func TestItemBlockActionGetRelatedItems(t *testing.T) {
 	objs := actiontest.ClusterExport(t)
@@ -128,7 +117,7 @@ func TestItemBlockActionGetRelatedItems(t *testing.T) {
 	}
 
 	t.Run("lookup error", func(t *testing.T) {
-		ctx := rigging.WithLookup(context.Background(), failingLookup{})
+		ctx := actiontest.FailingContext(errBroken)
 		_, err := a.GetRelatedItems(ctx, find("PersistentVolumeClaim", "shop", "shop-assets"), nil)
 		if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "plugin velero.io/pvc: PersistentVolumeClaim shop/shop-assets: list pods") {
 			t.Errorf("error %v: want the lookup's error, naming the plugin and the claim", err)

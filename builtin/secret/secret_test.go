@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
@@ -16,17 +15,7 @@ import (
 	"github.com/rigging-dev/rigging/registry"
 )
 
-type failingLookup struct{}
-
 var errBroken = errors.New("lookup broken")
-
-func (failingLookup) Get(context.Context, schema.GroupResource, string, string) (*unstructured.Unstructured, error) {
-	return nil, errBroken
-}
-
-func (failingLookup) List(context.Context, schema.GroupResource, string) ([]*unstructured.Unstructured, error) {
-	return nil, errBroken
-}
 
 func execute(t *testing.T, ctx context.Context, item *unstructured.Unstructured) *rigging.RestoreItemActionExecuteOutput {
 	t.Helper()
@@ -126,7 +115,7 @@ func TestErrors(t *testing.T) {
 	objs := actiontest.ClusterExport(t)
 	s := testmanifest.Find(t, objs, "Secret", "shop", "storefront-token-m7bxw")
 	a := &RestoreAction{}
-	_, err := a.Execute(rigging.WithLookup(context.Background(), failingLookup{}), &rigging.RestoreItemActionExecuteInput{Item: s})
+	_, err := a.Execute(actiontest.FailingContext(errBroken), &rigging.RestoreItemActionExecuteInput{Item: s})
 	if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "plugin velero.io/secret: Secret shop/storefront-token-m7bxw: list serviceaccounts") {
 		t.Errorf("failing lookup: error %v", err)
 	}

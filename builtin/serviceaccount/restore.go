@@ -3,9 +3,6 @@ package serviceaccount
 import (
 	"context"
 	"log/slog"
-	"strings"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
@@ -35,29 +32,12 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
 	}
 	sa := input.Item.DeepCopy()
-	secrets, err := kube.NestedSlice(sa.Object, "secrets")
+	removed, err := kube.RemoveByNamePrefix(sa.Object, sa.GetName()+"-token-", "secrets")
 	if err != nil {
 		return nil, kube.Errorf(Name, input.Item, "%w", err)
 	}
-	prefix := sa.GetName() + "-token-"
-	kept := secrets[:0:0]
-	for _, s := range secrets {
-		if ref, ok := s.(map[string]any); ok {
-			if name, _ := ref["name"].(string); strings.HasPrefix(name, prefix) {
-				continue
-			}
-		}
-		kept = append(kept, s)
-	}
-	switch {
-	case len(kept) == len(secrets):
-	case len(kept) == 0:
-		unstructured.RemoveNestedField(sa.Object, "secrets")
-	default:
-		sa.Object["secrets"] = kept
-	}
-	if a.log != nil && len(kept) != len(secrets) {
-		a.log.Debug("dropped token secret references", "serviceaccount", kube.Ref(input.Item), "count", len(secrets)-len(kept))
+	if a.log != nil && removed > 0 {
+		a.log.Debug("dropped token secret references", "serviceaccount", kube.Ref(input.Item), "count", removed)
 	}
 	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: sa}, nil
 }

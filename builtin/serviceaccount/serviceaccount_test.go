@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
@@ -47,17 +46,7 @@ func binding(name, clusterRole string, subjects ...[3]string) *unstructured.Unst
 	}}
 }
 
-type failingLookup struct{}
-
 var errBroken = errors.New("lookup broken")
-
-func (failingLookup) Get(context.Context, schema.GroupResource, string, string) (*unstructured.Unstructured, error) {
-	return nil, errBroken
-}
-
-func (failingLookup) List(context.Context, schema.GroupResource, string) ([]*unstructured.Unstructured, error) {
-	return nil, errBroken
-}
 
 // TestRelatedItems checks both backup-side actions against the RBAC table of
 // cluster-export/README.md: every service account of the export, with the
@@ -129,7 +118,7 @@ func TestRelatedItems(t *testing.T) {
 		if got, err := run(context.Background(), sa); err != nil || got != nil {
 			t.Errorf("%s without a Lookup: got %v, %v; want nothing", kind, got, err)
 		}
-		_, err = run(rigging.WithLookup(context.Background(), failingLookup{}), sa)
+		_, err = run(actiontest.FailingContext(errBroken), sa)
 		if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "plugin velero.io/service-account: ServiceAccount shop/orders-worker: list clusterrolebindings") {
 			t.Errorf("%s with a failing Lookup: error %v", kind, err)
 		}

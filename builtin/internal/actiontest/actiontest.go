@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/rigging-dev/rigging"
 
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 )
@@ -35,4 +38,25 @@ func ClusterExport(t testing.TB) []*unstructured.Unstructured {
 // objs, as a host carries the items of a backup to the actions it calls.
 func Context(objs ...*unstructured.Unstructured) context.Context {
 	return testmanifest.NewLookup(objs...).Context(context.Background())
+}
+
+// FailingLookup is a rigging.Lookup whose every call fails with Err, for
+// testing that actions report Lookup errors.
+type FailingLookup struct{ Err error }
+
+var _ rigging.Lookup = FailingLookup{}
+
+// Get implements rigging.Lookup.
+func (f FailingLookup) Get(context.Context, schema.GroupResource, string, string) (*unstructured.Unstructured, error) {
+	return nil, f.Err
+}
+
+// List implements rigging.Lookup.
+func (f FailingLookup) List(context.Context, schema.GroupResource, string) ([]*unstructured.Unstructured, error) {
+	return nil, f.Err
+}
+
+// FailingContext returns a background context carrying FailingLookup{err}.
+func FailingContext(err error) context.Context {
+	return rigging.WithLookup(context.Background(), FailingLookup{Err: err})
 }

@@ -157,3 +157,32 @@ func PodClaimNames(pod *unstructured.Unstructured) ([]string, error) {
 	}
 	return names, nil
 }
+
+// RemoveByNamePrefix removes from the list obj[field] (volumes, volume
+// mounts, secret references) the entries whose "name" starts with prefix,
+// removes the field when the list ends up empty, and returns how many
+// entries it removed. A value that is not a list is an error naming the
+// field; a missing one is not.
+func RemoveByNamePrefix(obj map[string]any, prefix, field string) (int, error) {
+	list, err := NestedSlice(obj, field)
+	if err != nil || len(list) == 0 {
+		return 0, err
+	}
+	kept := list[:0:0]
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			if name, _ := m["name"].(string); strings.HasPrefix(name, prefix) {
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	switch {
+	case len(kept) == len(list):
+	case len(kept) == 0:
+		delete(obj, field)
+	default:
+		obj[field] = kept
+	}
+	return len(list) - len(kept), nil
+}
