@@ -1,0 +1,635 @@
+package filesystem
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// Name is the plugin name the store registers under.
+const Name = "rigging.dev/filesystem"
+
+// Config keys Init accepts.
+const (
+	// KeyRoot names the directory holding the buckets.
+	KeyRoot = "root"
+	// KeyBucket, KeyPrefix, KeyCACert and KeyCredentialsFile are what Velero
+	// adds to every location's config; the store accepts and ignores them.
+	KeyBucket          = "bucket"
+	KeyPrefix          = "prefix"
+	KeyCACert          = "caCert"
+	KeyCredentialsFile = "credentialsFile"
+)
+
+var knownKeys = []string{KeyRoot, KeyBucket, KeyPrefix, KeyCACert, KeyCredentialsFile}
+
+// tmpPrefix starts the name of every temporary file; no key segment may.
+const tmpPrefix = ".rigging-tmp-"
+
+// copyBufSize is the PutObject copy buffer; ctx is checked between chunks.
+const copyBufSize = 64 << 10
+
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
+
+func init() {
+	registry.Register(Name, func(log *slog.Logger) (rigging.ObjectStore, error) {
+		s := New()
+		s.log = log
+		return s, nil
+	})
+}
+
+// DataDir returns the default root of the store: $RIGGING_HOME when set,
+// else $XDG_DATA_HOME/rigging when XDG_DATA_HOME is an absolute path, else
+// ~/.local/share/rigging. It returns "" when none of these can be determined
+// (no home directory); Init then needs an explicit root.
+func DataDir() string {
+	if d := os.Getenv("RIGGING_HOME"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "rigging")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".local", "share", "rigging")
+}
+
+// Store is the rigging.dev/filesystem object store. The zero value is not
+// usable; call New, then Init. It is safe for concurrent use once Init has
+// returned.
+type Store struct {
+	log *slog.Logger
+
+	mu   sync.RWMutex
+	dir  string   // absolute root directory, set by Init
+	root *os.Root // the root directory, nil before Init and after Close
+}
+
+// New returns an uninitialised store.
+func New() *Store { return &Store{log: slog.Default()} }
+
+// Root returns the absolute root directory, "" before Init.
+func (s *Store) Root() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dir
+}
+
+// Init configures the store (see the package documentation for the keys) and
+// opens, creating it if needed, the root directory. A second Init fails with
+// an error matching rigging.ErrAlreadyInitialized.
+func (s *Store) Init(ctx context.Context, config map[string]string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("plugin %s: init: %w", Name, err)
+	}
+	for k := range config {
+		if !slices.Contains(knownKeys, k) {
+			return fmt.Errorf("plugin %s: init: %w: unknown key %q (want one of %s)", Name, ErrInvalidConfig, k, strings.Join(knownKeys, ", "))
+		}
+	}
+	dir := config[KeyRoot]
+	if dir == "" {
+		dir = DataDir()
+		if dir == "" {
+			return fmt.Errorf("plugin %s: init: %w: key %q is not set and there is no default data directory (set RIGGING_HOME or HOME)", Name, ErrInvalidConfig, KeyRoot)
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("plugin %s: init: %w: key %q: %w", Name, ErrInvalidConfig, KeyRoot, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.root != nil {
+		return fmt.Errorf("plugin %s: init: %w", Name, rigging.ErrAlreadyInitialized)
+	}
+	if err := os.MkdirAll(abs, dirMode); err != nil {
+		return fmt.Errorf("plugin %s: init: key %q: create the root directory: %w", Name, KeyRoot, err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return fmt.Errorf("plugin %s: init: key %q: %w", Name, KeyRoot, err)
+	}
+	s.dir, s.root = abs, root
+	s.log.Debug("filesystem object store ready", "root", abs)
+	return nil
+}
+
+// Close releases the root directory. Later calls fail with an error
+// matching rigging.ErrNotInitialized. It implements rigging.Closer.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.root == nil {
+		return nil
+	}
+	err := s.root.Close()
+	s.root = nil
+	return err
+}
+
+// bucketRoot opens bucket's directory as an os.Root, creating it when create
+// is set. A missing bucket without create gives an error matching
+// fs.ErrNotExist.
+func (s *Store) bucketRoot(bucket string, create bool) (*os.Root, error) {
+	if err := validateBucket(bucket); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.root == nil {
+		return nil, rigging.ErrNotInitialized
+	}
+	if create {
+		if err := s.root.Mkdir(bucket, dirMode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+	return s.root.OpenRoot(bucket)
+}
+
+// op wraps err in an *OpError.
+func op(name, bucket, key string, err error) error {
+	return &OpError{Op: name, Bucket: bucket, Key: key, Err: err}
+}
+
+// PutObject stores body under key (see the package documentation for the
+// atomicity). It checks ctx between chunks of body; a cancelled context or a
+// failing body leaves the previous object (if any) in place and no other
+// trace beyond the bucket directory.
+func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
+	if err := validateKey(key); err != nil {
+		return op("put", bucket, key, err)
+	}
+	if err := s.put(ctx, bucket, key, body); err != nil {
+		return op("put", bucket, key, err)
+	}
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	br, err := s.bucketRoot(bucket, true)
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+	dir := path.Dir(key)
+	tmp, f, err := createTemp(br, dir)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			br.Remove(tmp)
+			pruneEmptyDirs(br, dir)
+		}
+	}()
+	if err := copyCtx(ctx, f, body); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := br.Rename(tmp, key); err != nil {
+		if fi, serr := br.Lstat(key); serr == nil && fi.IsDir() {
+			return fmt.Errorf("%w: the key is a prefix of other objects (a directory)", fs.ErrExist)
+		}
+		return err
+	}
+	committed = true
+	return syncDir(br, dir)
+}
+
+// createTemp creates a temporary file in dir (creating dir), retrying when a
+// concurrent DeleteObject removes the freshly created, still empty
+// directory.
+func createTemp(br *os.Root, dir string) (string, *os.File, error) {
+	for attempt := 0; ; attempt++ {
+		if dir != "." {
+			if err := br.MkdirAll(dir, dirMode); err != nil {
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+					return "", nil, fmt.Errorf("%w: a parent of the key is an object, not a prefix", err)
+				}
+				return "", nil, err
+			}
+		}
+		tmp := path.Join(dir, tmpPrefix+rand.Text())
+		f, err := br.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		if err == nil {
+			return tmp, f, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt >= 5 {
+			return "", nil, err
+		}
+	}
+}
+
+// copyCtx copies src to dst in chunks, checking ctx before each.
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) error {
+	buf := make([]byte, copyBufSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("read body: %w", rerr)
+		}
+	}
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable.
+func syncDir(br *os.Root, dir string) error {
+	d, err := br.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// ObjectExists reports whether key is an object. A missing key, a missing
+// bucket, or a key that is a prefix (a directory) gives false and no error.
+func (s *Store) ObjectExists(ctx context.Context, bucket, key string) (bool, error) {
+	if err := validateKey(key); err != nil {
+		return false, op("exists", bucket, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, op("exists", bucket, key, err)
+	}
+	br, err := s.bucketRoot(bucket, false)
+	if err != nil {
+		if isMissing(err) {
+			return false, nil
+		}
+		return false, op("exists", bucket, key, err)
+	}
+	defer br.Close()
+	fi, err := br.Stat(key)
+	if err != nil {
+		if isMissing(err) {
+			return false, nil
+		}
+		return false, op("exists", bucket, key, err)
+	}
+	return fi.Mode().IsRegular(), nil
+}
+
+// isMissing reports an error that means "no such object": the path does not
+// exist or a parent of it is a file.
+func isMissing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// GetObject opens key for streaming. A missing key, a missing bucket or a
+// key that is a prefix gives an error matching rigging.ErrNotFound. Each Read
+// of the result fails once ctx is done.
+func (s *Store) GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	if err := validateKey(key); err != nil {
+		return nil, op("get", bucket, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, op("get", bucket, key, err)
+	}
+	br, err := s.bucketRoot(bucket, false)
+	if err != nil {
+		if isMissing(err) {
+			return nil, op("get", bucket, key, fmt.Errorf("%w: no bucket %q", rigging.ErrNotFound, bucket))
+		}
+		return nil, op("get", bucket, key, err)
+	}
+	defer br.Close()
+	f, err := br.Open(key)
+	if err != nil {
+		if isMissing(err) {
+			return nil, op("get", bucket, key, rigging.ErrNotFound)
+		}
+		return nil, op("get", bucket, key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, op("get", bucket, key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, op("get", bucket, key, fmt.Errorf("%w: the key is a prefix, not an object", rigging.ErrNotFound))
+	}
+	return &ctxReader{ctx: ctx, f: f}, nil
+}
+
+// ctxReader is an object being read, bound to the caller's context.
+type ctxReader struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (r *ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.f.Read(p)
+}
+
+// WriteTo streams the object to w in chunks, checking the context between
+// them; it lets io.Copy avoid a second buffer.
+func (r *ctxReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, copyBufSize)
+	var n int64
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := r.f.Read(buf)
+		if m > 0 {
+			wm, werr := w.Write(buf[:m])
+			n += int64(wm)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+func (r *ctxReader) Close() error { return r.f.Close() }
+
+// ListObjects returns every key of bucket that starts with prefix, sorted. A
+// missing bucket has no keys.
+func (s *Store) ListObjects(ctx context.Context, bucket, prefix string) ([]string, error) {
+	keys, err := s.list(ctx, bucket, prefix)
+	if err != nil {
+		return nil, op("list", bucket, prefix, err)
+	}
+	return keys, nil
+}
+
+// ListCommonPrefixes returns, sorted and without duplicates, the full
+// prefixes of the keys under prefix that contain delimiter after prefix,
+// each cut just after the first such delimiter: for keys "b/x/1", "b/x/2"
+// and "b/y/2", prefix "b/" and delimiter "/" give ["b/x/", "b/y/"]. Any
+// non-empty delimiter works; an empty one gives no prefixes, as S3 does.
+func (s *Store) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
+	keys, err := s.list(ctx, bucket, prefix)
+	if err != nil {
+		return nil, op("list prefixes", bucket, prefix, err)
+	}
+	if delimiter == "" {
+		return []string{}, nil
+	}
+	out := []string{}
+	for _, k := range keys {
+		rest := k[len(prefix):]
+		if i := strings.Index(rest, delimiter); i >= 0 {
+			p := prefix + rest[:i+len(delimiter)]
+			if len(out) == 0 || out[len(out)-1] != p {
+				out = append(out, p)
+			}
+		}
+	}
+	// Keys are sorted, so equal prefixes are adjacent; prefixes of
+	// different lengths can still come out of order ("a-/" after "a/").
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// list walks the directory that prefix names (up to its last "/") and
+// returns the sorted keys of regular files starting with prefix.
+func (s *Store) list(ctx context.Context, bucket, prefix string) ([]string, error) {
+	if err := validatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	br, err := s.bucketRoot(bucket, false)
+	if err != nil {
+		if isMissing(err) {
+			return []string{}, nil
+		}
+		return nil, err
+	}
+	defer br.Close()
+	start := "."
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = prefix[:i]
+	}
+	keys := []string{}
+	n := 0
+	err = fs.WalkDir(br.FS(), start, func(p string, d fs.DirEntry, err error) error {
+		if n++; n%256 == 0 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+		if err != nil {
+			if p == start && isMissing(err) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			// Skip directories that cannot hold a match.
+			if p != "." && !strings.HasPrefix(p+"/", prefix) && !strings.HasPrefix(prefix, p+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		if strings.HasPrefix(p, prefix) {
+			keys = append(keys, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// DeleteObject removes key and then every directory that removal left empty,
+// up to (not including) the bucket. A missing key, a missing bucket, or a key
+// that is a prefix is not an error.
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
+	if err := validateKey(key); err != nil {
+		return op("delete", bucket, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return op("delete", bucket, key, err)
+	}
+	br, err := s.bucketRoot(bucket, false)
+	if err != nil {
+		if isMissing(err) {
+			return nil
+		}
+		return op("delete", bucket, key, err)
+	}
+	defer br.Close()
+	fi, err := br.Lstat(key)
+	if err != nil {
+		if isMissing(err) {
+			return nil
+		}
+		return op("delete", bucket, key, err)
+	}
+	if fi.IsDir() {
+		return nil
+	}
+	if err := br.Remove(key); err != nil && !isMissing(err) {
+		return op("delete", bucket, key, err)
+	}
+	pruneEmptyDirs(br, path.Dir(key))
+	return nil
+}
+
+// pruneEmptyDirs removes dir and its parents while they are empty, up to
+// (not including) the bucket directory.
+func pruneEmptyDirs(br *os.Root, dir string) {
+	for d := dir; d != "."; d = path.Dir(d) {
+		if br.Remove(d) != nil { // not empty, or already gone: stop
+			return
+		}
+	}
+}
+
+// CreateSignedURL returns the file:// URL of key's file. The object need not
+// exist; ttl is ignored (see the package documentation).
+func (s *Store) CreateSignedURL(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
+	if err := validateKey(key); err != nil {
+		return "", op("sign", bucket, key, err)
+	}
+	if err := validateBucket(bucket); err != nil {
+		return "", op("sign", bucket, key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", op("sign", bucket, key, err)
+	}
+	s.mu.RLock()
+	dir, open := s.dir, s.root != nil
+	s.mu.RUnlock()
+	if !open {
+		return "", op("sign", bucket, key, rigging.ErrNotInitialized)
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(dir, bucket, filepath.FromSlash(key)))}
+	return u.String(), nil
+}
+
+// validateBucket checks that bucket is one directory name.
+func validateBucket(bucket string) error {
+	switch {
+	case bucket == "":
+		return fmt.Errorf("%w: bucket name is empty", ErrInvalidKey)
+	case strings.ContainsAny(bucket, "/\\\x00"):
+		return fmt.Errorf("%w: bucket name %q contains '/', '\\' or NUL", ErrInvalidKey, bucket)
+	case bucket == "." || bucket == "..":
+		return fmt.Errorf("%w: bucket name %q", ErrInvalidKey, bucket)
+	case strings.HasPrefix(bucket, tmpPrefix):
+		return fmt.Errorf("%w: bucket name %q starts with the reserved %q", ErrInvalidKey, bucket, tmpPrefix)
+	}
+	return nil
+}
+
+// validateKey checks that key names a file inside its bucket.
+func validateKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: key is empty", ErrInvalidKey)
+	}
+	if err := validateSegments(key, false); err != nil {
+		return err
+	}
+	if strings.HasPrefix(path.Base(key), tmpPrefix) {
+		return fmt.Errorf("%w: key %q: names starting with %q are reserved for temporary files", ErrInvalidKey, key, tmpPrefix)
+	}
+	return nil
+}
+
+// validatePrefix checks a list prefix: like a key, except that it may be
+// empty and its last segment may be partial (empty, ".", "..").
+func validatePrefix(prefix string) error {
+	return validateSegments(prefix, true)
+}
+
+func validateSegments(s string, partialLast bool) error {
+	what := "key"
+	if partialLast {
+		what = "prefix"
+	}
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("%w: %s %q contains NUL", ErrInvalidKey, what, s)
+	case strings.HasPrefix(s, "/") || filepath.IsAbs(s):
+		return fmt.Errorf("%w: %s %q is absolute", ErrInvalidKey, what, s)
+	}
+	segs := strings.Split(s, "/")
+	for i, seg := range segs {
+		if partialLast && i == len(segs)-1 {
+			break
+		}
+		switch seg {
+		case "":
+			return fmt.Errorf("%w: %s %q has an empty segment", ErrInvalidKey, what, s)
+		case ".", "..":
+			return fmt.Errorf("%w: %s %q has a %q segment", ErrInvalidKey, what, s, seg)
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ rigging.ObjectStore = (*Store)(nil)
+	_ rigging.Closer      = (*Store)(nil)
+	_ io.WriterTo         = (*ctxReader)(nil)
+)
