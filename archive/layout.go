@@ -8,6 +8,8 @@
 package archive
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -135,4 +137,16 @@ func ValidateName(name string) error {
 		return fmt.Errorf("%w: %q must consist of lower-case letters, digits, '-' and '.', and start and end with a letter or digit", ErrInvalidName, name)
 	}
 	return nil
+}
+
+// ValidLabelValue returns s made fit for a label value as Velero's
+// label.GetValidName does: unchanged up to 63 characters, else its first 57
+// characters followed by the first 6 hex digits of its SHA-256.
+func ValidLabelValue(s string) string {
+	const maxLen = 63
+	if len(s) <= maxLen {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return s[:maxLen-6] + hex.EncodeToString(sum[:])[:6]
 }

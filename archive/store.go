@@ -211,9 +211,12 @@ func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) err
 	}()
 	putErr := s.Objects.PutObject(ctx, s.Bucket, key, pr)
 	// Unblock the writer if PutObject returned without reading to the end.
-	pr.CloseWithError(errors.New("upload ended"))
+	pr.CloseWithError(errUploadEnded)
 	writeErr := <-done
 	switch {
+	case putErr != nil && (writeErr == nil || errors.Is(writeErr, errUploadEnded)):
+		// The store gave up first: its error is the cause.
+		return fmt.Errorf("put %s: %w", s.where(key), putErr)
 	case writeErr != nil:
 		return fmt.Errorf("put %s: %w", s.where(key), writeErr)
 	case putErr != nil:
@@ -221,6 +224,10 @@ func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) err
 	}
 	return nil
 }
+
+// errUploadEnded is what a producer sees when PutObject returns before
+// reading the whole body.
+var errUploadEnded = errors.New("upload ended before the body was read")
 
 // PutBytes stores data under key.
 func (s *Store) PutBytes(ctx context.Context, key string, data []byte) error {

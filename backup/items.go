@@ -1,0 +1,496 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/resources"
+)
+
+// itemKey identifies an item once, whatever version it comes in.
+type itemKey struct {
+	gr        schema.GroupResource
+	namespace string
+	name      string
+}
+
+func (k itemKey) String() string {
+	return rigging.ResourceIdentifier{GroupResource: k.gr, Namespace: k.namespace, Name: k.name}.String()
+}
+
+// item is an object with its resource.
+type item struct {
+	obj *unstructured.Unstructured
+	res resources.Resource
+}
+
+func (it item) key() itemKey {
+	ns := ""
+	if it.res.Namespaced {
+		ns = it.obj.GetNamespace()
+	}
+	return itemKey{gr: it.res.GroupResource(), namespace: ns, name: it.obj.GetName()}
+}
+
+type resolvedAction struct {
+	name    string
+	action  rigging.BackupItemActionV2
+	matcher *resources.Matcher
+}
+
+type resolvedBlockAction struct {
+	name    string
+	action  rigging.ItemBlockAction
+	matcher *resources.Matcher
+}
+
+type operation struct {
+	op     *archive.BackupOperation
+	action rigging.BackupItemActionV2
+}
+
+// backupper runs one backup's item pipeline.
+type backupper struct {
+	opts         Options
+	backup       *rigging.Backup
+	log          *slog.Logger // the backup's own log (uploaded)
+	user         *slog.Logger // the caller's logger
+	mapper       *resources.Mapper
+	index        *resources.Index
+	filters      *filters
+	actions      []resolvedAction
+	blockActions []resolvedBlockAction
+
+	tw           *archive.Writer
+	backedUp     map[itemKey]bool
+	inBlock      map[itemKey]bool
+	grsBackedUp  map[schema.GroupResource]bool
+	resourceList archive.ResourceList
+	ops          []*operation
+	itemsWritten int
+	total        int
+}
+
+func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, user *slog.Logger) (*backupper, error) {
+	m := opts.Mapper
+	if m == nil {
+		m = resources.NewMapper()
+	}
+	bk := &backupper{
+		opts: opts, backup: b, log: blog, user: user, mapper: m,
+		index:        resources.NewIndex(m),
+		backedUp:     map[itemKey]bool{},
+		inBlock:      map[itemKey]bool{},
+		grsBackedUp:  map[schema.GroupResource]bool{},
+		resourceList: archive.ResourceList{},
+	}
+	if err := bk.index.Add(opts.Items...); err != nil {
+		// Objects of kinds nobody defined cannot be placed in a backup;
+		// they are reported and the others go on.
+		for _, e := range unjoin(err) {
+			bk.errorf(blog, "", "cannot back up an input object", "error", e)
+		}
+	}
+	f, err := newFilters(&b.Spec, m)
+	if err != nil {
+		return nil, err
+	}
+	bk.filters = f
+	if opts.Plugins != nil {
+		if err := bk.resolveActions(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return bk, nil
+}
+
+func (bk *backupper) resolveActions(ctx context.Context) error {
+	bias, err := bk.opts.Plugins.BackupItemActionsV2(ctx)
+	if err != nil {
+		return fmt.Errorf("list BackupItemActions: %w", err)
+	}
+	for _, a := range bias {
+		sel, err := a.AppliesTo(ctx)
+		if err != nil {
+			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
+		}
+		m, err := resources.CompileSelector(sel, bk.mapper)
+		if err != nil {
+			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
+		}
+		bk.actions = append(bk.actions, resolvedAction{name: a.Name(), action: a, matcher: m})
+	}
+	ibas, err := bk.opts.Plugins.ItemBlockActions(ctx)
+	if err != nil {
+		return fmt.Errorf("list ItemBlockActions: %w", err)
+	}
+	for _, a := range ibas {
+		sel, err := a.AppliesTo(ctx)
+		if err != nil {
+			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
+		}
+		m, err := resources.CompileSelector(sel, bk.mapper)
+		if err != nil {
+			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
+		}
+		bk.blockActions = append(bk.blockActions, resolvedBlockAction{name: a.Name(), action: a, matcher: m})
+	}
+	return nil
+}
+
+// run writes the tarball to w: collection, item blocks, CRDs, then the
+// asynchronous operations and the items they name.
+func (bk *backupper) run(ctx context.Context, w io.Writer) error {
+	ctx = rigging.WithLookup(ctx, bk.index)
+	tw, err := archive.NewWriter(w, bk.backup.Status.StartTimestamp.Time)
+	if err != nil {
+		return err
+	}
+	bk.tw = tw
+	collected, err := bk.collect(ctx)
+	if err != nil {
+		return err
+	}
+	bk.total = len(collected)
+	bk.log.Info("collected items", "count", len(collected))
+	if err := bk.note(ctx); err != nil {
+		return err
+	}
+	for _, it := range collected {
+		if bk.inBlock[it.key()] {
+			continue
+		}
+		if err := bk.backupBlock(ctx, it); err != nil {
+			return err
+		}
+	}
+	if err := bk.backupCRDs(ctx); err != nil {
+		return err
+	}
+	if err := bk.waitOperations(ctx); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// note fails fast once ctx is done.
+func (bk *backupper) note(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("backup interrupted: %w", err)
+	}
+	return nil
+}
+
+// backupBlock forms the ItemBlock of first (the items ItemBlockActions
+// relate to it, recursively) and backs up each of its items.
+func (bk *backupper) backupBlock(ctx context.Context, first item) error {
+	block := []item{first}
+	bk.inBlock[first.key()] = true
+	for i := 0; i < len(block); i++ {
+		it := block[i]
+		for _, a := range bk.blockActions {
+			if !a.matcher.Matches(it.res, it.key().namespace, it.obj.GetLabels()) {
+				continue
+			}
+			ids, err := a.action.GetRelatedItems(ctx, it.obj, bk.backup)
+			if err != nil {
+				bk.errorf(bk.log, it.key().namespace, "error getting related items",
+					"resource", it.res.String(), "name", it.obj.GetName(), "error", fmt.Errorf("plugin %s: GetRelatedItems: %w", a.name, err))
+				continue
+			}
+			for _, id := range ids {
+				k := itemKey{gr: id.GroupResource, namespace: id.Namespace, name: id.Name}
+				if bk.inBlock[k] {
+					continue
+				}
+				rel, ok := bk.find(ctx, id)
+				if !ok {
+					bk.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)
+					continue
+				}
+				bk.inBlock[k] = true
+				block = append(block, rel)
+			}
+		}
+	}
+	for _, it := range block {
+		if err := bk.note(ctx); err != nil {
+			return err
+		}
+		if _, err := bk.backupItem(ctx, it, false, false); err != nil {
+			if isFatal(err) {
+				return err
+			}
+			bk.errorf(bk.log, it.key().namespace, "error backing up item",
+				"resource", it.res.String(), "name", it.obj.GetName(), "error", err)
+		}
+	}
+	return nil
+}
+
+// find returns the input object id names, with its resource.
+func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (item, bool) {
+	obj, err := bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+	if err != nil {
+		return item{}, false
+	}
+	res, err := bk.mapper.ForGroupResource(id.GroupResource)
+	if err != nil {
+		return item{}, false
+	}
+	return item{obj: obj, res: res}, true
+}
+
+// fatalError marks errors that end the backup (the tarball could not be
+// written, the context ended) rather than one item.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+func isFatal(err error) bool {
+	var f *fatalError
+	return errors.As(err, &f) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// included runs Velero's inclusion checks on an item reached as an
+// additional or related item.
+func (bk *backupper) included(it item, log *slog.Logger) bool {
+	k := it.key()
+	if it.obj.GetLabels()[rigging.LabelExcludeFromBackup] == "true" {
+		log.Info("excluding item because it has label " + rigging.LabelExcludeFromBackup + "=true")
+		return false
+	}
+	gr := it.res.String()
+	if k.namespace != "" && !bk.filters.namespaces.ShouldInclude(k.namespace) {
+		log.Info("excluding item because namespace is excluded")
+		return false
+	}
+	if k.namespace == "" && gr != namespacesGR && bk.filters.resources.ShouldExclude(gr, it.res.Namespaced) {
+		log.Info("excluding item because resource is cluster-scoped and is excluded by cluster filter")
+		return false
+	}
+	if k.namespace != "" && !bk.filters.resources.ShouldInclude(gr, true) {
+		log.Info("excluding item because resource is excluded")
+		return false
+	}
+	return true
+}
+
+// backupItem backs up one item as Velero's itemBackupper does: inclusion
+// checks (skipped when mustInclude), once per item, the BackupItemActions
+// with their additional items (backed up first), then the tar entries. In
+// finalize mode (items named by a finished operation) the actions run again
+// and the entries are rewritten. It reports whether the item is in the
+// backup.
+func (bk *backupper) backupItem(ctx context.Context, it item, mustInclude, finalize bool) (bool, error) {
+	k := it.key()
+	log := bk.log.With("resource", k.gr.String(), "namespace", k.namespace, "name", k.name)
+	if mustInclude {
+		log.Info("skipping the exclusion checks for this resource")
+	} else if !bk.included(it, log) {
+		return false, nil
+	}
+	if it.obj.GetDeletionTimestamp() != nil {
+		log.Info("skipping item because it's being deleted")
+		return false, nil
+	}
+	if !finalize {
+		if bk.backedUp[k] {
+			log.Info("skipping item because it's already been backed up")
+			return true, nil
+		}
+		bk.backedUp[k] = true
+	}
+	log.Info("backing up item")
+	// The resource-list key and folder come from the item as read, before
+	// any action changes it.
+	listKey := it.obj.GetAPIVersion() + "/" + it.obj.GetKind()
+	obj, err := bk.executeActions(ctx, it, log, finalize)
+	if err != nil {
+		if !finalize {
+			delete(bk.backedUp, k)
+		}
+		return false, err
+	}
+	if obj == nil {
+		log.Info("item skipped by a plugin action")
+		delete(bk.backedUp, k)
+		return false, nil
+	}
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		delete(bk.backedUp, k)
+		return false, fmt.Errorf("encode %s: %w", k, err)
+	}
+	ns := ""
+	if it.res.Namespaced {
+		ns = obj.GetNamespace()
+	}
+	if err := bk.tw.WriteItem(k.gr, bk.preferredVersion(it), ns, obj.GetName(), data); err != nil {
+		if errors.Is(err, archive.ErrInvalidItem) {
+			delete(bk.backedUp, k)
+			return false, err
+		}
+		return false, &fatalError{err}
+	}
+	if finalize {
+		return true, nil
+	}
+	entry := k.name
+	if k.namespace != "" {
+		entry = k.namespace + "/" + k.name
+	}
+	bk.resourceList[listKey] = append(bk.resourceList[listKey], entry)
+	bk.grsBackedUp[k.gr] = true
+	bk.itemsWritten++
+	if bk.opts.Progress != nil {
+		bk.opts.Progress(Progress{ItemsBackedUp: bk.itemsWritten, TotalItems: max(bk.total, bk.itemsWritten), Resource: k.gr.String()})
+	}
+	return true, nil
+}
+
+// preferredVersion is the version folder of an item's resource: the
+// mapper's preferred version, else the item's own.
+func (bk *backupper) preferredVersion(it item) string {
+	if r, err := bk.mapper.ForGroupResource(it.res.GroupResource()); err == nil && r.Version != "" {
+		return r.Version
+	}
+	return it.obj.GroupVersionKind().Version
+}
+
+// executeActions runs the matching actions in name order on a copy of the
+// item. It returns nil when an action asks to skip the item.
+func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logger, finalize bool) (*unstructured.Unstructured, error) {
+	k := it.key()
+	lbls := it.obj.GetLabels()
+	obj := it.obj.DeepCopy()
+	for _, a := range bk.actions {
+		if !a.matcher.Matches(it.res, k.namespace, lbls) {
+			continue
+		}
+		log.Info("executing custom action", "plugin", a.name)
+		updated, additional, opID, postItems, err := a.action.Execute(ctx, obj, bk.backup)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, &fatalError{fmt.Errorf("plugin %s: execute on %s: %w", a.name, k, ctx.Err())}
+			}
+			return nil, fmt.Errorf("plugin %s: execute on %s: %w", a.name, k, err)
+		}
+		if updated == nil {
+			updated = obj
+		}
+		ann := updated.GetAnnotations()
+		if _, skip := ann[rigging.AnnotationSkipFromBackup]; skip {
+			log.Info("item is skipped from backup by action", "plugin", a.name)
+			return nil, nil
+		}
+		mustInclude := ann[rigging.AnnotationBackupMustIncludeAdditionalItems] == "true" || finalize
+		if _, ok := ann[rigging.AnnotationBackupMustIncludeAdditionalItems]; ok {
+			delete(ann, rigging.AnnotationBackupMustIncludeAdditionalItems)
+			updated.SetAnnotations(ann)
+		}
+		obj = updated
+		if opID != "" {
+			if finalize {
+				return nil, fmt.Errorf("plugin %s: started operation %s on %s while finalizing", a.name, opID, k)
+			}
+			now := metav1.NewTime(bk.now())
+			bk.ops = append(bk.ops, &operation{action: a.action, op: &archive.BackupOperation{
+				Spec: archive.BackupOperationSpec{
+					BackupName:         bk.backup.Name,
+					BackupUID:          string(bk.backup.UID),
+					BackupItemAction:   a.name,
+					ResourceIdentifier: rigging.ResourceIdentifier{GroupResource: k.gr, Namespace: k.namespace, Name: k.name},
+					OperationID:        opID,
+					PostOperationItems: postItems,
+				},
+				Status: archive.OperationStatus{Phase: archive.OperationPhaseNew, Created: &now},
+			}})
+		}
+		for _, id := range additional {
+			add, ok := bk.find(ctx, id)
+			if !ok {
+				bk.warnf(log, "additional item was not found in the input, can't back it up",
+					"plugin", a.name, "item", id.String())
+				continue
+			}
+			if _, err := bk.backupItem(ctx, add, mustInclude, finalize); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return obj, nil
+}
+
+// backupCRDs backs up the CustomResourceDefinition of every custom
+// resource backed up, when CRDs are neither included nor excluded as such
+// (Velero's backupCRD).
+func (bk *backupper) backupCRDs(ctx context.Context) error {
+	f := bk.filters.resources
+	if f.ShouldExclude(crdsGR, false) || f.ShouldInclude(crdsGR, false) {
+		return nil
+	}
+	crdGR := schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
+	grs := make([]schema.GroupResource, 0, len(bk.grsBackedUp))
+	for gr := range bk.grsBackedUp {
+		grs = append(grs, gr)
+	}
+	slices.SortFunc(grs, func(a, b schema.GroupResource) int { return strings.Compare(a.String(), b.String()) })
+	for _, gr := range grs {
+		crd, ok := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()})
+		if !ok {
+			continue
+		}
+		bk.log.Info("found associated CRD to add to backup", "crd", gr.String())
+		if _, err := bk.backupItem(ctx, crd, false, false); err != nil {
+			if isFatal(err) {
+				return err
+			}
+			bk.errorf(bk.log, "", "error backing up item", "resource", crdsGR, "name", gr.String(), "error", err)
+		}
+	}
+	return nil
+}
+
+func (bk *backupper) now() time.Time {
+	if bk.opts.Now != nil {
+		return bk.opts.Now()
+	}
+	return time.Now()
+}
+
+// errorf logs an error into the backup log (counted in the results, under
+// namespace) and to the caller's logger.
+func (bk *backupper) errorf(log *slog.Logger, namespace, msg string, args ...any) {
+	log.Error(msg, append([]any{"namespace", namespace}, args...)...)
+	bk.user.Error(msg, append([]any{"backup", bk.backup.Name, "namespace", namespace}, args...)...)
+}
+
+// warnf logs a warning into log (which carries the item's attributes) and to
+// the caller's logger.
+func (bk *backupper) warnf(log *slog.Logger, msg string, args ...any) {
+	log.Warn(msg, args...)
+	bk.user.Warn(msg, append([]any{"backup", bk.backup.Name}, args...)...)
+}
+
+// unjoin splits an errors.Join result.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
