@@ -211,7 +211,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader) err
 			pruneEmptyDirs(br, dir)
 		}
 	}()
-	if err := copyCtx(ctx, f, body); err != nil {
+	if _, err := copyCtx(ctx, f, body); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -237,12 +237,23 @@ func (s *Store) put(ctx context.Context, bucket, key string, body io.Reader) err
 // concurrent DeleteObject removes the freshly created, still empty
 // directory.
 func createTemp(br *os.Root, dir string) (string, *os.File, error) {
+	const maxAttempts = 10
 	for attempt := 0; ; attempt++ {
 		if dir != "." {
-			if err := br.MkdirAll(dir, dirMode); err != nil {
-				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-					return "", nil, fmt.Errorf("%w: a parent of the key is an object, not a prefix", err)
+			err := br.MkdirAll(dir, dirMode)
+			switch {
+			case err == nil:
+			case errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist):
+				if obj := objectParent(br, dir); obj != "" {
+					return "", nil, fmt.Errorf("%w: a parent of the key (%q) is an object, not a prefix", fs.ErrExist, obj)
 				}
+				if attempt < maxAttempts {
+					continue // a concurrent put created the directory first
+				}
+				return "", nil, err
+			case errors.Is(err, fs.ErrNotExist) && attempt < maxAttempts:
+				continue // a parent was pruned while we created its child
+			default:
 				return "", nil, err
 			}
 		}
@@ -251,30 +262,52 @@ func createTemp(br *os.Root, dir string) (string, *os.File, error) {
 		if err == nil {
 			return tmp, f, nil
 		}
-		if !errors.Is(err, fs.ErrNotExist) || attempt >= 5 {
+		if !errors.Is(err, fs.ErrNotExist) || attempt >= maxAttempts {
 			return "", nil, err
 		}
 	}
 }
 
-// copyCtx copies src to dst in chunks, checking ctx before each.
-func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) error {
+// objectParent returns the first ancestor of dir (dir included) that exists
+// and is not a directory, or "".
+func objectParent(br *os.Root, dir string) string {
+	for i := 0; i <= len(dir); i++ {
+		if i < len(dir) && dir[i] != '/' {
+			continue
+		}
+		fi, err := br.Stat(dir[:i])
+		if err != nil {
+			return ""
+		}
+		if !fi.IsDir() {
+			return dir[:i]
+		}
+	}
+	return ""
+}
+
+// copyCtx copies src to dst in chunks, checking ctx before each. Errors
+// from src are wrapped with "read: ", those from dst with "write: ".
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 	buf := make([]byte, copyBufSize)
+	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return n, err
 		}
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return err
+		m, rerr := src.Read(buf)
+		if m > 0 {
+			wm, werr := dst.Write(buf[:m])
+			n += int64(wm)
+			if werr != nil {
+				return n, fmt.Errorf("write: %w", werr)
 			}
 		}
 		if rerr == io.EOF {
-			return nil
+			return n, nil
 		}
 		if rerr != nil {
-			return fmt.Errorf("read body: %w", rerr)
+			return n, fmt.Errorf("read: %w", rerr)
 		}
 	}
 }
@@ -378,27 +411,7 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 // WriteTo streams the object to w in chunks, checking the context between
 // them; it lets io.Copy avoid a second buffer.
 func (r *ctxReader) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, copyBufSize)
-	var n int64
-	for {
-		if err := r.ctx.Err(); err != nil {
-			return n, err
-		}
-		m, rerr := r.f.Read(buf)
-		if m > 0 {
-			wm, werr := w.Write(buf[:m])
-			n += int64(wm)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
+	return copyCtx(r.ctx, w, r.f)
 }
 
 func (r *ctxReader) Close() error { return r.f.Close() }

@@ -232,7 +232,7 @@ func TestObjectLifecycle(t *testing.T) {
 
 	// A key cannot also be a prefix, and the error says so.
 	err := s.PutObject(ctx, "bkt", "a/b.txt/c", strings.NewReader("x"))
-	if err == nil || !strings.Contains(err.Error(), "a/b.txt/c") || !strings.Contains(err.Error(), "parent of the key is an object") {
+	if err == nil || !strings.Contains(err.Error(), "a/b.txt/c") || !strings.Contains(err.Error(), "is an object, not a prefix") {
 		t.Errorf("put under an object: %v", err)
 	}
 	err = s.PutObject(ctx, "bkt", "a", strings.NewReader("x"))
