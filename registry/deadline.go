@@ -24,10 +24,17 @@ import (
 //     call does once its cancel function has run.
 type callCtx struct {
 	parent   context.Context
-	deadline time.Time
+	deadline time.Duration // on the monotonic clock (see monotonic)
 	phase    atomic.Int32
 	sig      atomic.Pointer[doneSignal]
 }
+
+// epoch anchors the monotonic clock the middleware reads: time.Since(epoch)
+// costs one clock read where time.Now costs two (wall and monotonic).
+var epoch = time.Now()
+
+// monotonic returns the time elapsed since epoch.
+func monotonic() time.Duration { return time.Since(epoch) }
 
 const (
 	phaseActive int32 = iota
@@ -47,12 +54,15 @@ type doneSignal struct {
 // newCallCtx returns parent with deadline added, or parent itself (and a nil
 // *callCtx) when timeout is not positive or parent's own deadline comes
 // first.
-func newCallCtx(parent context.Context, start time.Time, timeout time.Duration) (context.Context, *callCtx) {
+func newCallCtx(parent context.Context, start, timeout time.Duration) (context.Context, *callCtx) {
 	if timeout <= 0 {
 		return parent, nil
 	}
-	d := start.Add(timeout)
-	if pd, ok := parent.Deadline(); ok && !pd.After(d) {
+	d := start + timeout
+	if d < start { // overflow: no deadline within 290 years
+		return parent, nil
+	}
+	if pd, ok := parent.Deadline(); ok && pd.Sub(epoch) <= d {
 		return parent, nil
 	}
 	c := &callCtx{parent: parent, deadline: d}
@@ -62,7 +72,7 @@ func newCallCtx(parent context.Context, start time.Time, timeout time.Duration) 
 // Deadline implements context.Context.
 func (c *callCtx) Deadline() (time.Time, bool) {
 	if c.phase.Load() == phaseActive {
-		return c.deadline, true
+		return epoch.Add(c.deadline), true
 	}
 	return c.parent.Deadline()
 }
@@ -89,7 +99,7 @@ func (c *callCtx) Err() error {
 		err = context.Canceled
 	case c.parent.Err() != nil:
 		err = c.parent.Err()
-	case phase == phaseActive && !time.Now().Before(c.deadline):
+	case phase == phaseActive && monotonic() >= c.deadline:
 		err = context.DeadlineExceeded
 	default:
 		return nil
@@ -119,7 +129,7 @@ func (c *callCtx) Done() <-chan struct{} {
 		s.closeLocked(context.Canceled)
 		return s.ch
 	case phaseActive:
-		s.timer = time.AfterFunc(time.Until(c.deadline), func() {
+		s.timer = time.AfterFunc(c.deadline-monotonic(), func() {
 			s.mu.Lock()
 			if c.phase.Load() == phaseActive {
 				s.closeLocked(context.DeadlineExceeded)
@@ -135,7 +145,7 @@ func (c *callCtx) Done() <-chan struct{} {
 
 // String describes the context for debugging.
 func (c *callCtx) String() string {
-	return "registry.callCtx(deadline " + c.deadline.String() + ")"
+	return "registry.callCtx(deadline " + epoch.Add(c.deadline).String() + ")"
 }
 
 // end marks the call over: the context reports context.Canceled from now on

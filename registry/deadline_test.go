@@ -136,7 +136,7 @@ func TestCallCtx(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			parent, cancel := tt.parent()
 			defer cancel()
-			ctx, c := newCallCtx(parent, time.Now(), tt.timeout)
+			ctx, c := newCallCtx(parent, monotonic(), tt.timeout)
 			tt.steps(t, ctx, c, cancel)
 		})
 	}

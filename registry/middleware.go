@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,62 +31,126 @@ const (
 	MetricInFlight = "rigging_plugin_calls_in_flight"       // gauge: calls running now
 )
 
-var metricLabels = []string{"kind", "name", "method", "transport"}
-
-// durationBuckets span in-process calls (tens of microseconds) to snapshot
-// and upload calls (minutes).
-var durationBuckets = []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 15, 60, 300, 900}
-
-// metrics holds the collectors of one Manager.
-type metrics struct {
-	calls, errors *prometheus.CounterVec
-	duration      *prometheus.HistogramVec
-	inFlight      *prometheus.GaugeVec
+// durationBuckets are the upper bounds of MetricDuration's buckets: they
+// span in-process calls (tens of microseconds) to snapshot and upload calls
+// (minutes).
+var durationBuckets = [...]time.Duration{
+	100 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 5 * time.Second, 15 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute,
 }
 
-// newMetrics creates the collectors and registers them with reg (if not nil).
-// A collector that reg already holds (another Manager registered it) is
-// reused, so several Managers may share one registry.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricCalls, Help: "Calls to plugin methods.",
-		}, metricLabels),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricErrors, Help: "Calls to plugin methods that returned an error, panics included.",
-		}, metricLabels),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: MetricDuration, Help: "Duration of calls to plugin methods.", Buckets: durationBuckets,
-		}, metricLabels),
-		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: MetricInFlight, Help: "Calls to plugin methods currently running.",
-		}, metricLabels),
+// callStats counts the calls of one (kind, name, method, transport). It is
+// what a call updates: three atomic additions per call (started, one
+// bucket, the sum), four on error. The Prometheus metrics are computed from
+// it when scraped: calls is the number of finished calls (the sum of the
+// buckets) and in-flight is started minus finished.
+type callStats struct {
+	labels  []string // kind, name, method, transport
+	started atomic.Uint64
+	errors  atomic.Uint64
+	sum     atomic.Uint64 // nanoseconds
+	buckets [len(durationBuckets) + 1]atomic.Uint64 // the last is +Inf
+}
+
+func (s *callStats) observe(d time.Duration) {
+	i := 0
+	for i < len(durationBuckets) && d > durationBuckets[i] {
+		i++
 	}
+	s.buckets[i].Add(1)
+	s.sum.Add(uint64(max(d, 0)))
+}
+
+// metrics is the Prometheus collector of one Manager (or of several sharing
+// a registry): MetricCalls, MetricErrors, MetricDuration and MetricInFlight
+// for every (kind, name, method, transport) that a wrapped instance has.
+type metrics struct {
+	calls, errors, duration, inFlight *prometheus.Desc
+
+	mu    sync.Mutex
+	stats map[[4]string]*callStats
+	order [][4]string // creation order, for stable output
+}
+
+func newMetricsCollector() *metrics {
+	labels := []string{"kind", "name", "method", "transport"}
+	return &metrics{
+		calls:    prometheus.NewDesc(MetricCalls, "Calls to plugin methods that have returned.", labels, nil),
+		errors:   prometheus.NewDesc(MetricErrors, "Calls to plugin methods that returned an error, panics included.", labels, nil),
+		duration: prometheus.NewDesc(MetricDuration, "Duration of calls to plugin methods.", labels, nil),
+		inFlight: prometheus.NewDesc(MetricInFlight, "Calls to plugin methods currently running.", labels, nil),
+		stats:    map[[4]string]*callStats{},
+	}
+}
+
+// newMetrics creates the collector and registers it with reg (if not nil).
+// A collector that reg already holds (another Manager registered it) is
+// shared, so several Managers may use one registry.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := newMetricsCollector()
 	if reg == nil {
 		return m, nil
 	}
-	var err error
-	m.calls, err = register(reg, m.calls)
-	if err == nil {
-		m.errors, err = register(reg, m.errors)
-	}
-	if err == nil {
-		m.duration, err = register(reg, m.duration)
-	}
-	if err == nil {
-		m.inFlight, err = register(reg, m.inFlight)
+	err := reg.Register(m)
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		if existing, ok := are.ExistingCollector.(*metrics); ok {
+			return existing, nil
+		}
 	}
 	return m, err
 }
 
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
+// forLabels returns the stats of one label set, creating them once.
+func (m *metrics) forLabels(kind rigging.Kind, name rigging.Name, method, transport string) *callStats {
+	k := [4]string{string(kind), string(name), method, transport}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stats[k]
+	if s == nil {
+		s = &callStats{labels: k[:]}
+		m.stats[k] = s
+		m.order = append(m.order, k)
 	}
-	return c, err
+	return s
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.calls
+	ch <- m.errors
+	ch <- m.duration
+	ch <- m.inFlight
+}
+
+// Collect implements prometheus.Collector.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	all := make([]*callStats, 0, len(m.order))
+	for _, k := range m.order {
+		all = append(all, m.stats[k])
+	}
+	m.mu.Unlock()
+	for _, s := range all {
+		// Read the buckets before started, so that in-flight is never
+		// negative, and errors after the buckets, so that errors never
+		// exceeds calls (a call adds its bucket before its error).
+		var finished uint64
+		cumulative := make(map[float64]uint64, len(durationBuckets))
+		for i := range s.buckets {
+			finished += s.buckets[i].Load()
+			if i < len(durationBuckets) {
+				cumulative[durationBuckets[i].Seconds()] = finished
+			}
+		}
+		sum := time.Duration(s.sum.Load()).Seconds()
+		errs := s.errors.Load()
+		inFlight := s.started.Load() - finished
+		ch <- prometheus.MustNewConstMetric(m.calls, prometheus.CounterValue, float64(finished), s.labels...)
+		ch <- prometheus.MustNewConstMetric(m.errors, prometheus.CounterValue, float64(errs), s.labels...)
+		ch <- prometheus.MustNewConstHistogram(m.duration, finished, sum, cumulative, s.labels...)
+		ch <- prometheus.MustNewConstMetric(m.inFlight, prometheus.GaugeValue, float64(inFlight), s.labels...)
+	}
 }
 
 // ident is what every wrapped method of one plugin instance shares.
@@ -99,27 +164,16 @@ type ident struct {
 	metrics   *metrics
 }
 
-// method is one method of one wrapped instance: its metric children are
-// resolved once, when the instance is wrapped.
+// method is one method of one wrapped instance: its metrics are resolved
+// once, when the instance is wrapped.
 type method struct {
-	id       *ident
-	name     string
-	calls    prometheus.Counter
-	errors   prometheus.Counter
-	duration prometheus.Observer
-	inFlight prometheus.Gauge
+	id    *ident
+	name  string
+	stats *callStats
 }
 
 func (id *ident) method(name string) method {
-	lv := []string{string(id.kind), string(id.name), name, id.transport}
-	return method{
-		id:       id,
-		name:     name,
-		calls:    id.metrics.calls.WithLabelValues(lv...),
-		errors:   id.metrics.errors.WithLabelValues(lv...),
-		duration: id.metrics.duration.WithLabelValues(lv...),
-		inFlight: id.metrics.inFlight.WithLabelValues(lv...),
-	}
+	return method{id: id, name: name, stats: id.metrics.forLabels(id.kind, id.name, name, id.transport)}
 }
 
 // call is the middleware, written once for every method of every kind: it
@@ -150,20 +204,21 @@ func (m *method) run(ctx context.Context, keep bool, f func(context.Context) err
 	if m.id.closed.Load() {
 		return nil, m.wrapErr(rigging.ErrClosed)
 	}
-	start := time.Now()
+	start := monotonic()
 	pctx := ctx
 	ctx, c = newCallCtx(ctx, start, m.id.timeout)
-	m.inFlight.Inc()
+	m.stats.started.Add(1)
 	defer m.finish(pctx, c, keep, start, &err)
 	return c, f(ctx)
 }
 
 // finish is deferred by run; it must call recover itself.
-func (m *method) finish(ctx context.Context, c *callCtx, keep bool, start time.Time, errp *error) {
+func (m *method) finish(ctx context.Context, c *callCtx, keep bool, start time.Duration, errp *error) {
 	if v := recover(); v != nil {
-		*errp = &PanicError{Value: v, Stack: debug.Stack()}
+		pe := &PanicError{Value: v, Stack: debug.Stack()}
+		*errp = pe
 		m.id.log.LogAttrs(ctx, slog.LevelError, "plugin panicked",
-			slog.String("method", m.name), slog.Any("panic", v), slog.String("stack", string((*errp).(*PanicError).Stack)))
+			slog.String("method", m.name), slog.Any("panic", v), slog.String("stack", string(pe.Stack)))
 	}
 	if c != nil {
 		if *errp != nil || !keep {
@@ -172,12 +227,10 @@ func (m *method) finish(ctx context.Context, c *callCtx, keep bool, start time.T
 			c.detach()
 		}
 	}
-	d := time.Since(start)
-	m.inFlight.Dec()
-	m.calls.Inc()
-	m.duration.Observe(d.Seconds())
+	d := monotonic() - start
+	m.stats.observe(d)
 	if *errp != nil {
-		m.errors.Inc()
+		m.stats.errors.Add(1)
 		*errp = m.wrapErr(*errp)
 		if c != nil && errors.Is(*errp, context.DeadlineExceeded) && ctx.Err() == nil {
 			m.id.log.LogAttrs(ctx, slog.LevelWarn, "plugin call exceeded its deadline",
