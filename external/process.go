@@ -170,7 +170,9 @@ const pluginKey = "velero"
 
 // hostPlugin is the host half of the go-plugin plugin map; rigging uses the
 // raw connection.
-type hostPlugin struct{ goplugin.NetRPCUnsupportedPlugin }
+type hostPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
 
 func (hostPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 	return errors.New("external: the host side serves nothing")

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -26,7 +27,8 @@ type StackFrame struct {
 // RemoteError is an error a plugin returned over gRPC: the message is the
 // plugin's, the code is the gRPC status code (Unknown for an ordinary error,
 // Aborted for a panic), and Frames is the stack the plugin attached, if any.
-// It matches rigging.ErrPanic when the plugin panicked, and the sentinel
+// It matches rigging.ErrPanic when the plugin panicked, context's errors for
+// codes DeadlineExceeded and Canceled, and the sentinel
 // errors of package rigging a rigging plugin reported (ErrNotFound, ...).
 type RemoteError struct {
 	Code    codes.Code
@@ -140,6 +142,12 @@ func FromStatus(err error) error {
 				re.wrapped = append(re.wrapped, s)
 			}
 		}
+	}
+	switch st.Code() {
+	case codes.DeadlineExceeded:
+		re.wrapped = append(re.wrapped, context.DeadlineExceeded)
+	case codes.Canceled:
+		re.wrapped = append(re.wrapped, context.Canceled)
 	}
 	if st.Code() == codes.Aborted && strings.HasPrefix(st.Message(), "plugin panicked") {
 		re.wrapped = append(re.wrapped, rigging.ErrPanic)
