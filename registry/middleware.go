@@ -49,7 +49,7 @@ type callStats struct {
 	labels  []string // kind, name, method, transport
 	started atomic.Uint64
 	errors  atomic.Uint64
-	sum     atomic.Uint64 // nanoseconds
+	sum     atomic.Uint64                           // nanoseconds
 	buckets [len(durationBuckets) + 1]atomic.Uint64 // the last is +Inf
 }
 
