@@ -27,7 +27,7 @@ func (a *AddPVCFromPodAction) AppliesTo(context.Context) (rigging.ResourceSelect
 // (core group, the pod's namespace, in volume order, each once) as
 // additional items. Unlike BackupAction it does not name the PriorityClass;
 // the pod RestoreItemAction does.
-func (a *AddPVCFromPodAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
+func (a *AddPVCFromPodAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(AddPVCFromPodName, nil, "%w", kube.ErrNilItem)
 	}
@@ -39,7 +39,7 @@ func (a *AddPVCFromPodAction) Execute(_ context.Context, input *rigging.RestoreI
 	for _, c := range claims {
 		out.AdditionalItems = append(out.AdditionalItems, kube.ClaimIdentifier(input.Item.GetNamespace(), c))
 	}
-	if a.log != nil && len(claims) > 0 {
+	if kube.DebugEnabled(ctx, a.log) && len(claims) > 0 {
 		a.log.Debug("restoring claims with pod", "pod", kube.Ref(input.Item), "claims", claims)
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 )
 
 // BackupAction is the BackupItemAction velero.io/pod: it backs up a pod's
@@ -27,13 +28,13 @@ func (a *BackupAction) AppliesTo(context.Context) (rigging.ResourceSelector, err
 // pod's PriorityClass (group scheduling.k8s.io, when spec.priorityClassName
 // is set) followed by its claims (core group, the pod's namespace) in the
 // order of spec.volumes, each once.
-func (a *BackupAction) Execute(_ context.Context, item *unstructured.Unstructured, _ *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
+func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructured, _ *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
 	related, err := relatedItems(Name, item)
 	if err != nil {
 		return nil, nil, err
 	}
-	if a.log != nil && len(related) > 0 {
-		a.log.Debug("adding related items", "pod", item.GetNamespace()+"/"+item.GetName(), "count", len(related))
+	if kube.DebugEnabled(ctx, a.log) && len(related) > 0 {
+		a.log.Debug("adding related items", "pod", kube.Ref(item), "count", len(related))
 	}
 	return item, related, nil
 }

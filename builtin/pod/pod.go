@@ -70,7 +70,10 @@ func relatedItems(plugin string, item *unstructured.Unstructured) ([]rigging.Res
 	if err != nil {
 		return nil, kube.Errorf(plugin, item, "%w", err)
 	}
-	var out []rigging.ResourceIdentifier
+	if priorityClass == "" && len(claims) == 0 {
+		return nil, nil
+	}
+	out := make([]rigging.ResourceIdentifier, 0, len(claims)+1)
 	if priorityClass != "" {
 		out = append(out, rigging.ResourceIdentifier{GroupResource: kube.PriorityClasses, Name: priorityClass})
 	}

@@ -18,7 +18,9 @@ import (
 	"github.com/rigging-dev/rigging/registry"
 )
 
-func twoClaimPod(t *testing.T) *unstructured.Unstructured {
+func twoClaimPod(t *testing.T) *unstructured.Unstructured { return twoClaimPodTB(t) }
+
+func twoClaimPodTB(t testing.TB) *unstructured.Unstructured {
 	t.Helper()
 	objs := testmanifest.Load(t, filepath.Join("testdata", "pod-two-claims.yaml"))
 	if len(objs) != 1 {

@@ -60,7 +60,7 @@ func (a *BackupAction) AppliesTo(context.Context) (rigging.ResourceSelector, err
 //   - the labels velero.io/restore-name, velero.io/volume-snapshot-name,
 //     backup.velero.io/must-include-additional-items, and
 //     velero.io/backup-name when it names another backup, are removed.
-func (a *BackupAction) Execute(_ context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
+func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
 	var pvc corev1.PersistentVolumeClaim
 	if err := kube.Decode(Name, item, &pvc); err != nil {
 		return nil, nil, err
@@ -97,7 +97,7 @@ func (a *BackupAction) Execute(_ context.Context, item *unstructured.Unstructure
 	if _, err := kube.RemoveKeys(out.Object, stale, "metadata", "labels"); err != nil {
 		return nil, nil, kube.Errorf(Name, item, "%w", err)
 	}
-	if a.log != nil {
+	if kube.DebugEnabled(ctx, a.log) {
 		a.log.Debug("adding bound volume", "claim", kube.Ref(item), "volume", pvc.Spec.VolumeName)
 	}
 	return out, []rigging.ResourceIdentifier{kube.VolumeIdentifier(pvc.Spec.VolumeName)}, nil

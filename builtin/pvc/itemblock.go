@@ -89,7 +89,7 @@ func (a *ItemBlockAction) GetRelatedItems(ctx context.Context, item *unstructure
 			}
 		}
 	}
-	if a.log != nil {
+	if kube.DebugEnabled(ctx, a.log) {
 		a.log.Debug("related items", "claim", kube.Ref(item), "count", len(related))
 	}
 	return related, nil

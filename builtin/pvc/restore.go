@@ -48,7 +48,7 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 // status.phase Bound and spec.volumeName set; input.Item stands in when
 // ItemFromBackup is nil) the PersistentVolume is the additional item, so it
 // is restored before the claim.
-func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
+func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
 	}
@@ -68,7 +68,7 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: pvc}
 	if bound(&backedUp) {
 		out.AdditionalItems = []rigging.ResourceIdentifier{kube.VolumeIdentifier(backedUp.Spec.VolumeName)}
-		if a.log != nil {
+		if kube.DebugEnabled(ctx, a.log) {
 			a.log.Debug("restoring bound volume first", "claim", kube.Ref(input.Item), "volume", backedUp.Spec.VolumeName)
 		}
 	}

@@ -75,7 +75,7 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 	}
 	for _, sa := range accounts {
 		if strings.HasPrefix(item.GetName(), sa.GetName()+"-token-") {
-			if a.log != nil {
+			if kube.DebugEnabled(ctx, a.log) {
 				a.log.Debug("skipping auto-generated token secret", "secret", kube.Ref(item), "serviceaccount", sa.GetName())
 			}
 			return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item, SkipRestore: true}, nil

@@ -64,7 +64,7 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 //
 // An annotation or managedFields entry that is not valid JSON fails the
 // call, naming the service.
-func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
+func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
 	}
@@ -101,7 +101,7 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 			}
 			if m, ok := ports[i].(map[string]any); ok {
 				delete(m, "nodePort")
-				if a.log != nil {
+				if kube.DebugEnabled(ctx, a.log) {
 					a.log.Debug("dropping allocated node port", "service", kube.Ref(input.Item), "port", p.Port, "nodePort", p.NodePort)
 				}
 			}

@@ -27,7 +27,7 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 // removes only the last such entry; a service account has at most one
 // auto-generated token Secret in practice, and none of them can be restored,
 // so rigging removes all.
-func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
+func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
 	}
@@ -36,7 +36,7 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 	if err != nil {
 		return nil, kube.Errorf(Name, input.Item, "%w", err)
 	}
-	if a.log != nil && removed > 0 {
+	if kube.DebugEnabled(ctx, a.log) && removed > 0 {
 		a.log.Debug("dropped token secret references", "serviceaccount", kube.Ref(input.Item), "count", removed)
 	}
 	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: sa}, nil

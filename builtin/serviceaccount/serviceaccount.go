@@ -115,7 +115,7 @@ func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructu
 	if err != nil {
 		return nil, nil, err
 	}
-	if a.log != nil && len(related) > 0 {
+	if kube.DebugEnabled(ctx, a.log) && len(related) > 0 {
 		a.log.Debug("adding RBAC objects", "serviceaccount", kube.Ref(item), "count", len(related))
 	}
 	return item, related, nil

@@ -4,8 +4,10 @@
 package kube
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -151,9 +153,13 @@ func PodClaimNames(pod *unstructured.Unstructured) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("spec.volumes: %w", err)
 		}
-		if name != "" && !slices.Contains(names, name) {
-			names = append(names, name)
+		if name == "" || slices.Contains(names, name) {
+			continue
 		}
+		if names == nil {
+			names = make([]string, 0, len(volumes))
+		}
+		names = append(names, name)
 	}
 	return names, nil
 }
@@ -185,4 +191,11 @@ func RemoveByNamePrefix(obj map[string]any, prefix, field string) (int, error) {
 		obj[field] = kept
 	}
 	return len(list) - len(kept), nil
+}
+
+// DebugEnabled reports whether log (which may be nil) logs at debug level,
+// so that actions build the attributes of per-item debug messages only when
+// they are wanted.
+func DebugEnabled(ctx context.Context, log *slog.Logger) bool {
+	return log != nil && log.Enabled(ctx, slog.LevelDebug)
 }
