@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// newManager builds the registry.Manager every command uses: the built-ins
+// of registry.Default, the external plugins of --plugin-dir (from
+// externalSource), this run's metrics registry, the --plugin-config file,
+// and --prefer-builtin. The caller closes it.
+func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) {
+	cfg, err := loadPluginConfig(g.PluginConfig)
+	if err != nil {
+		return nil, fmt.Errorf("--plugin-config: %w", err)
+	}
+	src, err := externalSource(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	opts := registry.Options{
+		PreferBuiltin: g.PreferBuiltin,
+		Logger:        g.Logger,
+		PluginConfig:  cfg,
+	}
+	if src != nil {
+		opts.External = src
+	}
+	if g.metrics != nil {
+		opts.Metrics = g.metrics
+	}
+	return registry.NewManager(opts), nil
+}
