@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 )
@@ -44,8 +45,9 @@ type Matcher struct {
 // resourcePattern is one entry of the selector's resource lists.
 type resourcePattern struct {
 	raw      string
-	resolved string // "plural.group" when raw resolved at compile time
-	glob     glob   // raw as a pattern, used when it does not resolve
+	resolved schema.GroupResource // set when raw resolved at compile time
+	ok       bool                 // raw resolved at compile time
+	glob     glob                 // raw as a pattern, used when it does not resolve
 }
 
 // CompileSelector compiles sel against the mapper m (nil: a new NewMapper()).
@@ -99,26 +101,25 @@ func (x *Matcher) pattern(s string) (resourcePattern, error) {
 	}
 	p := resourcePattern{raw: s, glob: g}
 	if r, err := x.mapper.Resolve(s); err == nil {
-		p.resolved = r.String()
+		p.resolved, p.ok = r.GroupResource(), true
 	}
 	return p, nil
 }
 
-// matches reports whether the group resource gr (as "plural.group") is what
-// p names.
-func (x *Matcher) matches(p resourcePattern, gr string) bool {
-	if p.resolved != "" {
+// matches reports whether the group resource gr is what p names.
+func (x *Matcher) matches(p resourcePattern, gr schema.GroupResource) bool {
+	if p.ok {
 		return p.resolved == gr
 	}
 	if p.glob.literal {
 		if r, err := x.mapper.Resolve(p.raw); err == nil {
-			return r.String() == gr
+			return r.GroupResource() == gr
 		}
 	}
-	return p.glob.match(gr)
+	return p.glob.match(gr.String())
 }
 
-func (x *Matcher) includesResource(gr string) bool {
+func (x *Matcher) includesResource(gr schema.GroupResource) bool {
 	for _, p := range x.excludes {
 		if x.matches(p, gr) {
 			return false
@@ -139,13 +140,13 @@ func (x *Matcher) includesResource(gr string) bool {
 // cluster-scoped item) with labels lbls is selected. nil labels are an empty
 // set.
 func (x *Matcher) Matches(r Resource, namespace string, lbls map[string]string) bool {
-	if !x.includesResource(r.String()) {
+	if !x.includesResource(r.GroupResource()) {
 		return false
 	}
-	return x.matchesRest(namespace, lbls)
+	return x.matchesRest(namespace, labels.Set(lbls))
 }
 
-func (x *Matcher) matchesRest(namespace string, lbls map[string]string) bool {
+func (x *Matcher) matchesRest(namespace string, lbls labels.Labels) bool {
 	if x.everythingButResources {
 		return true
 	}
@@ -155,7 +156,7 @@ func (x *Matcher) matchesRest(namespace string, lbls map[string]string) bool {
 	if namespace == "" && !x.namespaces.IncludeEverything() {
 		return false
 	}
-	return x.selector.Matches(labels.Set(lbls))
+	return x.selector.Matches(lbls)
 }
 
 // MatchesObject reports whether obj is selected, resolving its kind through
@@ -168,16 +169,44 @@ func (x *Matcher) MatchesObject(obj *unstructured.Unstructured) bool {
 	if obj == nil {
 		return false
 	}
+	if x.allResources && len(x.excludes) == 0 && x.everythingButResources {
+		return true // the zero selector: no need to map the kind
+	}
 	r, err := x.mapper.ForObject(obj)
 	if err != nil {
 		if !x.allResources || len(x.excludes) > 0 {
 			return false
 		}
-		return x.matchesRest(obj.GetNamespace(), obj.GetLabels())
+		return x.matchesRest(obj.GetNamespace(), objectLabels(obj))
+	}
+	if !x.includesResource(r.GroupResource()) {
+		return false
 	}
 	ns := obj.GetNamespace()
 	if !r.Namespaced {
 		ns = ""
 	}
-	return x.Matches(r, ns, obj.GetLabels())
+	return x.matchesRest(ns, objectLabels(obj))
+}
+
+// objectLabels reads an object's labels in place, without the copy
+// GetLabels makes.
+func objectLabels(obj *unstructured.Unstructured) labels.Labels {
+	m, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "metadata", "labels")
+	l, _ := m.(map[string]any)
+	return anyLabels(l)
+}
+
+// anyLabels is a labels.Labels over the map[string]any of an unstructured
+// object; values that are not strings read as "".
+type anyLabels map[string]any
+
+func (l anyLabels) Has(key string) bool { _, ok := l[key]; return ok }
+
+func (l anyLabels) Get(key string) string { s, _ := l[key].(string); return s }
+
+func (l anyLabels) Lookup(key string) (string, bool) {
+	v, ok := l[key]
+	s, _ := v.(string)
+	return s, ok
 }
