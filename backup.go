@@ -34,7 +34,9 @@ type BackupSpec struct {
 	LabelSelector                    *metav1.LabelSelector   `json:"labelSelector,omitempty"`
 	OrLabelSelectors                 []*metav1.LabelSelector `json:"orLabelSelectors,omitempty"`
 	SnapshotVolumes                  *bool                   `json:"snapshotVolumes,omitempty"`
-	TTL                              metav1.Duration         `json:"ttl,omitempty"`
+	// The durations are omitted when zero (Velero's "use the default"), so
+	// a backup written without them round-trips unchanged.
+	TTL                              metav1.Duration         `json:"ttl,omitzero"`
 	VolumeGroupSnapshotLabelKey      string                  `json:"volumeGroupSnapshotLabelKey,omitempty"`
 	IncludeClusterResources          *bool                   `json:"includeClusterResources,omitempty"`
 	// Hooks is kept verbatim; rigging runs no hooks.
@@ -44,8 +46,8 @@ type BackupSpec struct {
 	DefaultVolumesToRestic   *bool             `json:"defaultVolumesToRestic,omitempty"`
 	DefaultVolumesToFsBackup *bool             `json:"defaultVolumesToFsBackup,omitempty"`
 	OrderedResources         map[string]string `json:"orderedResources,omitempty"`
-	CSISnapshotTimeout       metav1.Duration   `json:"csiSnapshotTimeout,omitempty"`
-	ItemOperationTimeout     metav1.Duration   `json:"itemOperationTimeout,omitempty"`
+	CSISnapshotTimeout       metav1.Duration   `json:"csiSnapshotTimeout,omitzero"`
+	ItemOperationTimeout     metav1.Duration   `json:"itemOperationTimeout,omitzero"`
 	ResourcePolicy           json.RawMessage   `json:"resourcePolicy,omitempty"`
 	SnapshotMoveData         *bool             `json:"snapshotMoveData,omitempty"`
 	DataMover                string            `json:"datamover,omitempty"`

@@ -37,7 +37,7 @@ type RestoreSpec struct {
 	// Hooks is kept verbatim; rigging runs no hooks.
 	Hooks                  json.RawMessage `json:"hooks,omitempty"`
 	ExistingResourcePolicy string          `json:"existingResourcePolicy,omitempty"`
-	ItemOperationTimeout   metav1.Duration `json:"itemOperationTimeout,omitempty"`
+	ItemOperationTimeout   metav1.Duration `json:"itemOperationTimeout,omitzero"`
 	ResourceModifier       json.RawMessage `json:"resourceModifier,omitempty"`
 	ResourcePolicy         json.RawMessage `json:"resourcePolicy,omitempty"`
 	UploaderConfig         json.RawMessage `json:"uploaderConfig,omitempty"`
