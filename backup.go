@@ -36,9 +36,9 @@ type BackupSpec struct {
 	SnapshotVolumes                  *bool                   `json:"snapshotVolumes,omitempty"`
 	// The durations are omitted when zero (Velero's "use the default"), so
 	// a backup written without them round-trips unchanged.
-	TTL                              metav1.Duration         `json:"ttl,omitzero"`
-	VolumeGroupSnapshotLabelKey      string                  `json:"volumeGroupSnapshotLabelKey,omitempty"`
-	IncludeClusterResources          *bool                   `json:"includeClusterResources,omitempty"`
+	TTL                         metav1.Duration `json:"ttl,omitzero"`
+	VolumeGroupSnapshotLabelKey string          `json:"volumeGroupSnapshotLabelKey,omitempty"`
+	IncludeClusterResources     *bool           `json:"includeClusterResources,omitempty"`
 	// Hooks is kept verbatim; rigging runs no hooks.
 	Hooks                    json.RawMessage   `json:"hooks,omitempty"`
 	StorageLocation          string            `json:"storageLocation,omitempty"`
