@@ -21,6 +21,8 @@ type Backup struct {
 }
 
 // BackupSpec is the spec of a Backup. Empty include lists mean everything.
+// Zero durations (Velero's "use the default") are omitted when encoding, so
+// a spec written without them round-trips unchanged.
 type BackupSpec struct {
 	Metadata                         *BackupMetadata         `json:"metadata,omitempty"`
 	IncludedNamespaces               []string                `json:"includedNamespaces,omitempty"`
@@ -34,11 +36,9 @@ type BackupSpec struct {
 	LabelSelector                    *metav1.LabelSelector   `json:"labelSelector,omitempty"`
 	OrLabelSelectors                 []*metav1.LabelSelector `json:"orLabelSelectors,omitempty"`
 	SnapshotVolumes                  *bool                   `json:"snapshotVolumes,omitempty"`
-	// The durations are omitted when zero (Velero's "use the default"), so
-	// a backup written without them round-trips unchanged.
-	TTL                         metav1.Duration `json:"ttl,omitzero"`
-	VolumeGroupSnapshotLabelKey string          `json:"volumeGroupSnapshotLabelKey,omitempty"`
-	IncludeClusterResources     *bool           `json:"includeClusterResources,omitempty"`
+	TTL                              metav1.Duration         `json:"ttl,omitzero"`
+	VolumeGroupSnapshotLabelKey      string                  `json:"volumeGroupSnapshotLabelKey,omitempty"`
+	IncludeClusterResources          *bool                   `json:"includeClusterResources,omitempty"`
 	// Hooks is kept verbatim; rigging runs no hooks.
 	Hooks                    json.RawMessage   `json:"hooks,omitempty"`
 	StorageLocation          string            `json:"storageLocation,omitempty"`
