@@ -7,6 +7,7 @@ package testmanifest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,12 +65,49 @@ func load(path string) ([]*unstructured.Unstructured, error) {
 				if !ok {
 					return nil, fmt.Errorf("items[%d] is not an object", i)
 				}
-				out = append(out, &unstructured.Unstructured{Object: im})
+				obj, err := normalize(im)
+				if err != nil {
+					return nil, fmt.Errorf("items[%d]: %w", i, err)
+				}
+				out = append(out, obj)
 			}
 			continue
 		}
-		out = append(out, u)
+		obj, err := normalize(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
 	}
+}
+
+// normalize re-decodes m as a host does (unstructured's JSON scheme), so
+// whole numbers are int64 rather than float64.
+func normalize(m map[string]any) (*unstructured.Unstructured, error) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// FromYAML decodes one YAML or JSON object the way Load does, failing the
+// test on error.
+func FromYAML(t testing.TB, doc string) *unstructured.Unstructured {
+	t.Helper()
+	var m map[string]any
+	if err := utilyaml.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatalf("decode %q: %v", doc, err)
+	}
+	u, err := normalize(m)
+	if err != nil {
+		t.Fatalf("decode %q: %v", doc, err)
+	}
+	return u
 }
 
 // Find returns a deep copy of the object of kind, namespace and name among
