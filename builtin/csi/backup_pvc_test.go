@@ -151,22 +151,28 @@ func TestPVCBackupper(t *testing.T) {
 		want    want
 	}{
 		{
-			name:    "CSI claim of a StatefulSet: snapshotted with the labelled class",
-			item:    func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0") },
+			name: "CSI claim of a StatefulSet: snapshotted with the labelled class",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0")
+			},
 			classes: []runtime.Object{ebsClass, hostpathClass},
 			ctl:     controller{driver: "ebs.csi.aws.com", handleAfter: 3, restoreSize: 100 << 30},
 			want:    want{snapshot: true, class: "ebs-csi-snapclass", request: "100Gi"},
 		},
 		{
-			name:    "restore size above the request raises it",
-			item:    func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0") },
+			name: "restore size above the request raises it",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0")
+			},
 			classes: []runtime.Object{ebsClass},
 			ctl:     controller{driver: "ebs.csi.aws.com", handleAfter: 1, restoreSize: 64 << 30},
 			want:    want{snapshot: true, class: "ebs-csi-snapclass", request: "64Gi"},
 		},
 		{
-			name:   "opt-out file-system backup selects every pod volume",
-			item:   func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0") },
+			name: "opt-out file-system backup selects every pod volume",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0")
+			},
 			backup: func(b *rigging.Backup) { b.Spec.DefaultVolumesToFsBackup = &tr },
 			want:   want{unchanged: true},
 		},
@@ -184,14 +190,18 @@ func TestPVCBackupper(t *testing.T) {
 			want: want{unchanged: true},
 		},
 		{
-			name:   "snapshotVolumes=false",
-			item:   func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0") },
+			name: "snapshotVolumes=false",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0")
+			},
 			backup: func(b *rigging.Backup) { b.Spec.SnapshotVolumes = &f },
 			want:   want{unchanged: true},
 		},
 		{
 			name: "in-tree EBS volume is not CSI",
-			item: func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "monitoring", "grafana-storage") },
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "monitoring", "grafana-storage")
+			},
 			want: want{skippedNoPV: true},
 		},
 		{
@@ -220,8 +230,10 @@ func TestPVCBackupper(t *testing.T) {
 			extra: nil,
 		},
 		{
-			name:   "data mover",
-			item:   func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0") },
+			name: "data mover",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0")
+			},
 			backup: func(b *rigging.Backup) { b.Spec.SnapshotMoveData = &tr },
 			want:   want{err: ErrDataMoverUnsupported},
 		},
@@ -244,22 +256,28 @@ func TestPVCBackupper(t *testing.T) {
 			want:   want{unchanged: true},
 		},
 		{
-			name:    "no class for the driver",
-			item:    func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0") },
+			name: "no class for the driver",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0")
+			},
 			classes: []runtime.Object{hostpathClass},
 			want:    want{errText: "StorageClass gp3-csi: no VolumeSnapshotClass for driver ebs.csi.aws.com (0 candidates)"},
 		},
 		{
-			name:    "snapshot never bound: timeout, snapshot deleted",
-			item:    func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0") },
+			name: "snapshot never bound: timeout, snapshot deleted",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0")
+			},
 			backup:  func(b *rigging.Backup) { b.Spec.CSISnapshotTimeout = metav1.Duration{Duration: 30 * time.Millisecond} },
 			classes: []runtime.Object{ebsClass},
 			ctl:     controller{never: true},
 			want:    want{err: context.DeadlineExceeded, errText: "VolumeSnapshot shop/velero-data-postgres-0-ax7k2q: no snapshot handle after 30ms"},
 		},
 		{
-			name:    "content error until timeout",
-			item:    func() *unstructured.Unstructured { return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0") },
+			name: "content error until timeout",
+			item: func() *unstructured.Unstructured {
+				return s.find(t, "PersistentVolumeClaim", "shop", "data-postgres-0")
+			},
 			backup:  func(b *rigging.Backup) { b.Spec.CSISnapshotTimeout = metav1.Duration{Duration: 30 * time.Millisecond} },
 			classes: []runtime.Object{ebsClass},
 			ctl:     controller{driver: "ebs.csi.aws.com", contentErr: "SnapshotCreationFailed: quota exceeded"},
@@ -425,7 +443,9 @@ func TestPVCBackupperNoCluster(t *testing.T) {
 }
 
 func TestFSBackupSelects(t *testing.T) {
-	pod := func(ann map[string]string) *corev1.Pod { return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: ann}} }
+	pod := func(ann map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: ann}}
+	}
 	tests := []struct {
 		pod    *corev1.Pod
 		optOut bool
