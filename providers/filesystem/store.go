@@ -431,7 +431,18 @@ func (s *Store) ListObjects(ctx context.Context, bucket, prefix string) ([]strin
 // each cut just after the first such delimiter: for keys "b/x/1", "b/x/2"
 // and "b/y/2", prefix "b/" and delimiter "/" give ["b/x/", "b/y/"]. Any
 // non-empty delimiter works; an empty one gives no prefixes, as S3 does.
+//
+// With delimiter "/" (what Velero always passes) only the directories at
+// prefix's level are read, each until its first object, so listing
+// "velero/" does not walk every file of a large kopia/ repository.
 func (s *Store) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
+	if delimiter == "/" {
+		out, err := s.slashPrefixes(ctx, bucket, prefix)
+		if err != nil {
+			return nil, op("list prefixes", bucket, prefix, err)
+		}
+		return out, nil
+	}
 	keys, err := s.list(ctx, bucket, prefix)
 	if err != nil {
 		return nil, op("list prefixes", bucket, prefix, err)
@@ -453,6 +464,71 @@ func (s *Store) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimite
 	// different lengths can still come out of order ("a-/" after "a/").
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// slashPrefixes is ListCommonPrefixes for delimiter "/": the directories
+// at prefix's level whose names continue prefix and that hold an object.
+func (s *Store) slashPrefixes(ctx context.Context, bucket, prefix string) ([]string, error) {
+	if err := validatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	br, err := s.bucketRoot(bucket, false)
+	if err != nil {
+		if isMissing(err) {
+			return []string{}, nil
+		}
+		return nil, err
+	}
+	defer br.Close()
+	dir, partial := ".", prefix
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		dir, partial = prefix[:i], prefix[i+1:]
+	}
+	entries, err := fs.ReadDir(br.FS(), dir)
+	if err != nil {
+		if isMissing(err) {
+			return []string{}, nil
+		}
+		return nil, err
+	}
+	out := []string{}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), partial) {
+			continue
+		}
+		sub := path.Join(dir, e.Name())
+		found, err := hasObject(ctx, br, sub)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, sub+"/")
+		}
+	}
+	slices.Sort(out) // "a-b/" sorts before "a/", unlike the directory names
+	return out, nil
+}
+
+// hasObject reports whether the tree at dir holds at least one object.
+func hasObject(ctx context.Context, br *os.Root, dir string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	found := false
+	err := fs.WalkDir(br.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), tmpPrefix) {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found, err
 }
 
 // list walks the directory that prefix names (up to its last "/") and

@@ -314,6 +314,11 @@ func TestList(t *testing.T) {
 		{"velero/backups/", "/", []string{"velero/backups/demo-1/", "velero/backups/demo-10/", "velero/backups/demo-2/"}},
 		{"", "/", []string{"other/", "velero/"}},
 		{"velero", "/", []string{"velero/"}},
+		{"velero/a", "/", []string{"velero/a-b/", "velero/a/"}},
+		{"velero/backups/demo-1", "/", []string{"velero/backups/demo-1/", "velero/backups/demo-10/"}},
+		{"velero/backups/demo-1", "-", []string{"velero/backups/demo-1/demo-", "velero/backups/demo-1/velero-", "velero/backups/demo-10/velero-"}},
+		{"velero/backups/demo-", "/", []string{"velero/backups/demo-1/", "velero/backups/demo-10/", "velero/backups/demo-2/"}},
+		{"velero/b", "s/", []string{"velero/backups/"}},
 		{"velero/a", "-", []string{"velero/a-"}},
 		{"velero/", "-", []string{"velero/a-", "velero/backups/demo-", "velero/loose-", "velero/restores/r1/restore-"}},
 		{"velero/backups/", "o-", []string{"velero/backups/demo-"}},
@@ -326,7 +331,30 @@ func TestList(t *testing.T) {
 		if err != nil || !slices.Equal(got, tt.want) {
 			t.Errorf("ListCommonPrefixes(%q, %q) = %#v, %v; want %#v", tt.prefix, tt.delim, got, err, tt.want)
 		}
+		// The "/" fast path agrees with the definition over ListObjects.
+		if tt.delim != "" {
+			objs, _ := s.ListObjects(ctx, "b", tt.prefix)
+			want := []string{}
+			for _, k := range objs {
+				if i := strings.Index(k[len(tt.prefix):], tt.delim); i >= 0 {
+					want = append(want, k[:len(tt.prefix)+i+len(tt.delim)])
+				}
+			}
+			slices.Sort(want)
+			if want = slices.Compact(want); !slices.Equal(got, want) {
+				t.Errorf("ListCommonPrefixes(%q, %q) = %v, but the keys give %v", tt.prefix, tt.delim, got, want)
+			}
+		}
 	}
+	// A directory holding only a temporary file or nothing is no prefix.
+	os.MkdirAll(filepath.Join(s.Root(), "b", "velero", "empty", "deeper"), 0o700)
+	os.MkdirAll(filepath.Join(s.Root(), "b", "velero", "partial"), 0o700)
+	os.WriteFile(filepath.Join(s.Root(), "b", "velero", "partial", tmpPrefix+"x"), nil, 0o600)
+	if got, _ := s.ListCommonPrefixes(ctx, "b", "velero/", "/"); !slices.Equal(got, prefixes[0].want) {
+		t.Errorf("with empty directories: %v", got)
+	}
+	os.RemoveAll(filepath.Join(s.Root(), "b", "velero", "empty"))
+	os.RemoveAll(filepath.Join(s.Root(), "b", "velero", "partial"))
 	// Temporary files and symbolic links are not objects.
 	os.WriteFile(filepath.Join(s.Root(), "b", "velero", tmpPrefix+"leftover"), []byte("partial"), 0o600)
 	os.Symlink("a.txt", filepath.Join(s.Root(), "b", "velero", "link"))
