@@ -12,8 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // scenario is the cluster-export objects plus the external-snapshotter
@@ -81,4 +83,19 @@ func verbs(c *fake.Clientset) []string {
 		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
 	}
 	return out
+}
+
+// newSecretRefAction builds a registered secret-reference backupper through
+// the registry's factory, as a host would.
+func newSecretRefAction(t *testing.T, name string) rigging.BackupItemActionV2 {
+	t.Helper()
+	e, ok := registry.Default.Lookup(rigging.KindBackupItemActionV2, rigging.Name(name))
+	if !ok {
+		t.Fatalf("%s not registered", name)
+	}
+	v, err := e.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(rigging.BackupItemActionV2)
 }
