@@ -466,27 +466,39 @@ func (s *Store) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimite
 	return slices.Compact(out), nil
 }
 
-// slashPrefixes is ListCommonPrefixes for delimiter "/": the directories
-// at prefix's level whose names continue prefix and that hold an object.
-func (s *Store) slashPrefixes(ctx context.Context, bucket, prefix string) ([]string, error) {
+// openForList validates prefix and opens bucket for a list. It splits prefix
+// at its last "/" into the directory to read ("." for none) and the partial
+// name after it. A nil root means nothing to list: a missing bucket (nil
+// error) or a failure.
+func (s *Store) openForList(ctx context.Context, bucket, prefix string) (br *os.Root, dir, partial string, err error) {
 	if err := validatePrefix(prefix); err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
-	br, err := s.bucketRoot(bucket, false)
+	br, err = s.bucketRoot(bucket, false)
 	if err != nil {
 		if isMissing(err) {
-			return []string{}, nil
+			err = nil
 		}
-		return nil, err
+		return nil, "", "", err
 	}
-	defer br.Close()
-	dir, partial := ".", prefix
+	dir, partial = ".", prefix
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
 		dir, partial = prefix[:i], prefix[i+1:]
 	}
+	return br, dir, partial, nil
+}
+
+// slashPrefixes is ListCommonPrefixes for delimiter "/": the directories
+// at prefix's level whose names continue prefix and that hold an object.
+func (s *Store) slashPrefixes(ctx context.Context, bucket, prefix string) ([]string, error) {
+	br, dir, partial, err := s.openForList(ctx, bucket, prefix)
+	if br == nil {
+		return []string{}, err
+	}
+	defer br.Close()
 	entries, err := fs.ReadDir(br.FS(), dir)
 	if err != nil {
 		if isMissing(err) {
@@ -534,24 +546,11 @@ func hasObject(ctx context.Context, br *os.Root, dir string) (bool, error) {
 // list walks the directory that prefix names (up to its last "/") and
 // returns the sorted keys of regular files starting with prefix.
 func (s *Store) list(ctx context.Context, bucket, prefix string) ([]string, error) {
-	if err := validatePrefix(prefix); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	br, err := s.bucketRoot(bucket, false)
-	if err != nil {
-		if isMissing(err) {
-			return []string{}, nil
-		}
-		return nil, err
+	br, start, _, err := s.openForList(ctx, bucket, prefix)
+	if br == nil {
+		return []string{}, err
 	}
 	defer br.Close()
-	start := "."
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		start = prefix[:i]
-	}
 	keys := []string{}
 	n := 0
 	err = fs.WalkDir(br.FS(), start, func(p string, d fs.DirEntry, err error) error {
