@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -104,7 +105,7 @@ func (s *Store) Init(ctx context.Context, config map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("plugin %s: init: %w", Name, err)
 	}
-	for k := range config {
+	for _, k := range slices.Sorted(maps.Keys(config)) {
 		if !slices.Contains(knownKeys, k) {
 			return fmt.Errorf("plugin %s: init: %w: unknown key %q (want one of %s)", Name, ErrInvalidConfig, k, strings.Join(knownKeys, ", "))
 		}
@@ -122,7 +123,7 @@ func (s *Store) Init(ctx context.Context, config map[string]string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.root != nil {
+	if s.dir != "" {
 		return fmt.Errorf("plugin %s: init: %w", Name, rigging.ErrAlreadyInitialized)
 	}
 	if err := os.MkdirAll(abs, dirMode); err != nil {
@@ -138,7 +139,8 @@ func (s *Store) Init(ctx context.Context, config map[string]string) error {
 }
 
 // Close releases the root directory. Later calls fail with an error
-// matching rigging.ErrNotInitialized. It implements rigging.Closer.
+// matching rigging.ErrNotInitialized (Init: rigging.ErrAlreadyInitialized).
+// It implements rigging.Closer.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
