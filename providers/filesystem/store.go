@@ -314,10 +314,15 @@ func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 	}
 }
 
-// syncDir fsyncs a directory so that a rename in it is durable.
+// syncDir fsyncs a directory so that a rename in it is durable. A directory
+// that is gone already (a concurrent DeleteObject of the new object pruned
+// it) needs no sync.
 func syncDir(br *os.Root, dir string) error {
 	d, err := br.Open(dir)
 	if err != nil {
+		if isMissing(err) {
+			return nil
+		}
 		return err
 	}
 	defer d.Close()
