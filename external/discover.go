@@ -80,6 +80,28 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 	return c, nil
 }
 
+// OpenBinary returns the catalog of one plugin binary, asked for its
+// plugins now (no directory scan, no cache, no permission checks): what
+// rigging verify uses to drive a vendor's binary.
+func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error) {
+	opts.defaults()
+	opts.Dir = filepath.Dir(path)
+	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
+	ids, err := probe(ctx, path, &c.opts)
+	if err == nil {
+		err = validate(ids)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
+	}
+	for _, id := range ids {
+		k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
+		c.byKey[k] = path
+		c.plugins = append(c.plugins, registry.Info{Kind: k.kind, Name: k.name, Source: path})
+	}
+	return c, nil
+}
+
 func asErrors(ps []Problem) []error {
 	out := make([]error, len(ps))
 	for i, p := range ps {

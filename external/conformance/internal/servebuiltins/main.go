@@ -1,0 +1,10 @@
+// Command servebuiltins serves every built-in plugin over the plugin
+// protocol, for the parity tests of package conformance.
+package main
+
+import (
+	_ "github.com/rigging-dev/rigging/builtin/all"
+	"github.com/rigging-dev/rigging/external/plugin"
+)
+
+func main() { plugin.Serve(plugin.ServeOptions{}) }
