@@ -31,9 +31,10 @@ type globalFlags struct {
 	// PersistentPreRunE.
 	Logger *slog.Logger
 
-	stderr  io.Writer
-	metrics *prometheus.Registry // this run's collectors, served at --metrics-addr
-	server  *http.Server
+	stderr     io.Writer
+	metrics    *prometheus.Registry // this run's collectors, served at --metrics-addr
+	server     *http.Server
+	metricsURL string // where the metrics are served, once they are
 }
 
 // newRootCommand builds the command tree.
@@ -103,7 +104,8 @@ func (g *globalFlags) setUp(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{Registry: g.metrics}))
 	g.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	g.Logger.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	g.metricsURL = "http://" + ln.Addr().String() + "/metrics"
+	g.Logger.Info("serving metrics", "url", g.metricsURL)
 	go func() {
 		if err := g.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.Logger.Error("metrics server stopped", "error", err)

@@ -50,11 +50,10 @@ the object clusters/prod/backups/x.`,
 			Short: short,
 			Args:  args(check),
 			RunE: func(c *cobra.Command, a []string) error {
-				for i, s := range a {
-					// The second argument of put is a file, not a key.
-					if strings.HasPrefix(s, "/") && (c.Name() != "put" || i == 0) {
-						return usageErrorf("%q: keys are relative to the location's prefix; drop the leading '/'", s)
-					}
+				// The first argument is the key or prefix; the others are a
+				// file (put) or a delimiter (prefixes).
+				if len(a) > 0 && strings.HasPrefix(a[0], "/") {
+					return usageErrorf("%q: keys are relative to the location's prefix; drop the leading '/'", a[0])
 				}
 				m, err := newManager(c.Context(), g)
 				if err != nil {
