@@ -134,7 +134,11 @@ func (m *Mapper) ForObject(obj *unstructured.Unstructured) (Resource, error) {
 	if obj == nil {
 		return Resource{}, fmt.Errorf("%w: nil object", ErrUnknownKind)
 	}
-	gvk := obj.GroupVersionKind()
+	gv, err := schema.ParseGroupVersion(obj.GetAPIVersion())
+	if err != nil {
+		return Resource{}, fmt.Errorf("object %s: %w: %w", objectName(obj), ErrUnknownKind, err)
+	}
+	gvk := gv.WithKind(obj.GetKind())
 	if gvk.Kind == "" {
 		return Resource{}, fmt.Errorf("object %s: %w: the object has no kind (apiVersion %q)", objectName(obj), ErrUnknownKind, obj.GetAPIVersion())
 	}

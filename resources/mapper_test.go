@@ -251,6 +251,10 @@ func TestForGVK(t *testing.T) {
 	if _, err := m.ForObject(obj); !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), `"ns/x"`) {
 		t.Errorf("ForObject without kind: err = %v", err)
 	}
+	bad := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "x/v1/y", "kind": "Pod", "metadata": map[string]any{"name": "p"}}}
+	if _, err := m.ForObject(bad); !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), "x/v1/y") {
+		t.Errorf("ForObject with a malformed apiVersion: err = %v", err)
+	}
 	if _, err := m.ForObject(nil); !errors.Is(err, ErrUnknownKind) {
 		t.Errorf("ForObject(nil): err = %v", err)
 	}
