@@ -530,7 +530,8 @@ func TestDeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var r result
-			m := NewManager(Options{Registry: blockingAction(observe(&r, tt.waitDone)),
+			log, logs := testLogger(slog.LevelWarn)
+			m := NewManager(Options{Registry: blockingAction(observe(&r, tt.waitDone)), Logger: log,
 				Timeouts: map[rigging.Kind]time.Duration{rigging.KindBackupItemAction: tt.timeout}})
 			defer m.Close()
 			a := must[rigging.BackupItemAction](t)(m.BackupItemAction(context.Background(), "slow"))
@@ -544,6 +545,9 @@ func TestDeadline(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), "plugin velero.io/slow: Execute:") {
 					t.Errorf("err %q does not name the plugin and method", err)
+				}
+				if !strings.Contains(logs.String(), `msg="plugin call exceeded its deadline" plugin=velero.io/slow kind=BackupItemAction method=Execute timeout=20ms`) {
+					t.Errorf("no warning logged:\n%s", logs)
 				}
 				return
 			}

@@ -232,7 +232,7 @@ func (m *method) finish(ctx context.Context, c *callCtx, keep bool, start time.D
 	if *errp != nil {
 		m.stats.errors.Add(1)
 		*errp = m.wrapErr(*errp)
-		if c != nil && errors.Is(*errp, context.DeadlineExceeded) && ctx.Err() == nil {
+		if c != nil && d >= c.deadline-start && errors.Is(*errp, context.DeadlineExceeded) {
 			m.id.log.LogAttrs(ctx, slog.LevelWarn, "plugin call exceeded its deadline",
 				slog.String("method", m.name), slog.Duration("timeout", m.id.timeout))
 		}
