@@ -8,6 +8,7 @@
 package archive
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -149,4 +150,14 @@ func ValidLabelValue(s string) string {
 	}
 	sum := sha256.Sum256([]byte(s))
 	return s[:maxLen-6] + hex.EncodeToString(sum[:])[:6]
+}
+
+// NewUID returns a random (version 4) UUID, the uid given to the Backup and
+// Restore objects rigging writes.
+func NewUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -2,11 +2,9 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
 )
 
@@ -92,7 +90,7 @@ func (bk *backupper) poll(ctx context.Context, o *operation) {
 	p, err := o.action.Progress(ctx, spec.OperationID, bk.backup)
 	log := bk.log.With("namespace", spec.ResourceIdentifier.Namespace)
 	if err != nil {
-		if errors.Is(err, rigging.ErrAsyncNotSupported) || errors.Is(err, rigging.ErrInvalidOperationID) || ctx.Err() == nil {
+		if ctx.Err() == nil { // else the wait loop reports the cancellation
 			o.op.Status.Phase = archive.OperationPhaseFailed
 			o.op.Status.Error = err.Error()
 			bk.errorf(log, spec.ResourceIdentifier.Namespace, "error getting operation progress",

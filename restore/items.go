@@ -1,0 +1,582 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/resources"
+)
+
+type resolvedAction struct {
+	name    string
+	action  rigging.RestoreItemActionV2
+	matcher *resources.Matcher
+}
+
+type operation struct {
+	op     *archive.RestoreOperation
+	action rigging.RestoreItemActionV2
+}
+
+// itemKey is an item of the backup: its folder, original namespace, name.
+type itemKey struct {
+	gr, namespace, name string
+}
+
+// restorer runs one restore.
+type restorer struct {
+	opts     Options
+	restore  *rigging.Restore
+	backup   *rigging.Backup
+	contents *archive.Contents
+	log      *slog.Logger
+	user     *slog.Logger
+	mapper   *resources.Mapper
+	actions  []resolvedAction
+
+	namespaces  resources.IncludesExcludes
+	resourcesIE resources.IncludesExcludes
+	selector    labels.Selector
+	or          []labels.Selector
+	order       []string
+	position    map[string]int
+
+	restoredItems map[itemKey]bool
+	namespacesOut map[string]bool // target namespaces written
+	resourceList  archive.ResourceList
+	ops           []*operation
+	restored      int
+	total         int
+}
+
+func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *rigging.Backup, c *archive.Contents, rlog, user *slog.Logger) (*restorer, error) {
+	m := opts.Mapper
+	if m == nil {
+		m = resources.NewMapper()
+	}
+	rs := &restorer{
+		opts: opts, restore: r, backup: b, contents: c, log: rlog, user: user, mapper: m,
+		restoredItems: map[itemKey]bool{}, namespacesOut: map[string]bool{}, resourceList: archive.ResourceList{},
+	}
+	// Teach the mapper the backup's custom resources.
+	for _, name := range c.Names(crdsGR, "") {
+		crd, err := decode(c.Get(crdsGR, "", name))
+		if err == nil {
+			err = m.AddCRD(crd)
+		}
+		if err != nil {
+			rs.warnf(rlog.With("namespace", ""), "cannot use CustomResourceDefinition from the backup", "name", name, "error", err)
+		}
+	}
+	spec := &r.Spec
+	rs.namespaces = resources.IncludesExcludes{Includes: spec.IncludedNamespaces, Excludes: spec.ExcludedNamespaces}
+	if _, err := rs.namespaces.Compile(); err != nil {
+		return nil, fmt.Errorf("namespace filter: %w", err)
+	}
+	rs.resourcesIE = resources.IncludesExcludes{Includes: resolveAll(m, spec.IncludedResources), Excludes: resolveAll(m, spec.ExcludedResources)}
+	if spec.LabelSelector != nil {
+		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("label selector: %w", err)
+		}
+		rs.selector = s
+	}
+	for _, ls := range spec.OrLabelSelectors {
+		s, err := metav1.LabelSelectorAsSelector(ls)
+		if err != nil {
+			return nil, fmt.Errorf("or-label selector: %w", err)
+		}
+		rs.or = append(rs.or, s)
+	}
+	p := opts.Priorities
+	if len(p.High) == 0 && len(p.Low) == 0 {
+		p = DefaultPriorities
+	}
+	rs.order = orderResources(m, p, c.Resources())
+	rs.position = map[string]int{}
+	for i, gr := range rs.order {
+		rs.position[gr] = i
+	}
+	if opts.Plugins != nil {
+		list, err := opts.Plugins.RestoreItemActionsV2(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list RestoreItemActions: %w", err)
+		}
+		for _, a := range list {
+			sel, err := a.AppliesTo(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
+			}
+			mt, err := resources.CompileSelector(sel, m)
+			if err != nil {
+				return nil, fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
+			}
+			rs.actions = append(rs.actions, resolvedAction{name: a.Name(), action: a, matcher: mt})
+		}
+	}
+	return rs, nil
+}
+
+func resolveAll(m *resources.Mapper, names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n == "*" {
+			out = append(out, n)
+			continue
+		}
+		out = append(out, resolveName(m, n))
+	}
+	return out
+}
+
+func decode(it *archive.Item) (*unstructured.Unstructured, error) {
+	if it == nil {
+		return nil, rigging.ErrNotFound
+	}
+	// apimachinery's decoder keeps whole numbers as int64, as actions
+	// reading fields with unstructured.NestedInt64 expect.
+	var m map[string]any
+	if err := utiljson.Unmarshal(it.Data, &m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", archive.ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name), err)
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// resourceOf returns the resource of a backup folder; a folder the mapper
+// does not know still restores, as a resource of that name.
+func (rs *restorer) resourceOf(gr string, namespaced bool) resources.Resource {
+	g := schema.ParseGroupResource(gr)
+	if r, err := rs.mapper.ForGroupResource(g); err == nil {
+		return r
+	}
+	return resources.Resource{Group: g.Group, Plural: g.Resource, Namespaced: namespaced}
+}
+
+// run restores every selected item in order, then waits for the
+// asynchronous operations.
+func (rs *restorer) run(ctx context.Context) error {
+	ctx = rigging.WithLookup(ctx, &contentsLookup{rs: rs})
+	type selected struct {
+		gr, ns, name string
+	}
+	var todo []selected
+	for _, gr := range rs.order {
+		if !rs.resourcesIE.ShouldInclude(gr) {
+			rs.log.Info("skipping resource: excluded", "resource", gr)
+			continue
+		}
+		if gr == namespacesGR {
+			// Namespaces are otherwise created on demand, from the backup's
+			// copy; those selected by name are restored here, in their turn.
+			for _, name := range rs.contents.Names(namespacesGR, "") {
+				if rs.namespaces.ShouldInclude(name) {
+					todo = append(todo, selected{namespacesGR, "", name})
+				}
+			}
+			continue
+		}
+		for _, ns := range rs.contents.Namespaces(gr) {
+			if ns != "" && !rs.namespaces.ShouldInclude(ns) {
+				continue
+			}
+			if ns == "" && !rs.clusterScopedIncluded() {
+				rs.log.Info("skipping resource: cluster-scoped and only specific namespaces are included", "resource", gr)
+				continue
+			}
+			for _, name := range rs.contents.Names(gr, ns) {
+				todo = append(todo, selected{gr, ns, name})
+			}
+		}
+	}
+	rs.total = len(todo)
+	for _, s := range todo {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("restore interrupted: %w", err)
+		}
+		if s.gr == namespacesGR {
+			obj, err := decode(rs.contents.Get(s.gr, "", s.name))
+			if err != nil || !rs.labelsMatch(obj.GetLabels()) {
+				continue
+			}
+			if err := rs.ensureNamespace(s.name); err != nil {
+				return err
+			}
+			continue
+		}
+		obj, err := decode(rs.contents.Get(s.gr, s.ns, s.name))
+		if err != nil {
+			rs.errorf(s.ns, "error decoding item", "resource", s.gr, "name", s.name, "error", err)
+			continue
+		}
+		if !rs.labelsMatch(obj.GetLabels()) {
+			continue
+		}
+		if err := rs.restoreItem(ctx, obj, s.gr, s.ns, false); err != nil {
+			return err
+		}
+	}
+	return rs.waitOperations(ctx)
+}
+
+func (rs *restorer) clusterScopedIncluded() bool {
+	icr := rs.restore.Spec.IncludeClusterResources
+	if icr != nil {
+		return *icr
+	}
+	return rs.namespaces.IncludeEverything()
+}
+
+func (rs *restorer) labelsMatch(lbls map[string]string) bool {
+	set := labels.Set(lbls)
+	if rs.selector != nil {
+		return rs.selector.Matches(set)
+	}
+	if len(rs.or) == 0 {
+		return true
+	}
+	for _, s := range rs.or {
+		if s.Matches(set) {
+			return true
+		}
+	}
+	return false
+}
+
+func (rs *restorer) targetNamespace(ns string) string {
+	if t, ok := rs.restore.Spec.NamespaceMapping[ns]; ok && ns != "" {
+		return t
+	}
+	return ns
+}
+
+// ensureNamespace writes the Namespace of original namespace ns (under its
+// mapped name) once, from the backup's copy (labels, annotations, spec) or
+// bare, as Velero's restore creates namespaces.
+func (rs *restorer) ensureNamespace(ns string) error {
+	target := rs.targetNamespace(ns)
+	if rs.namespacesOut[target] {
+		return nil
+	}
+	rs.namespacesOut[target] = true
+	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": target}}}
+	if from, err := decode(rs.contents.Get(namespacesGR, "", ns)); err == nil {
+		if l := from.GetLabels(); len(l) > 0 {
+			out.SetLabels(l)
+		}
+		if a := from.GetAnnotations(); len(a) > 0 {
+			out.SetAnnotations(a)
+		}
+		if spec, ok := from.Object["spec"]; ok {
+			out.Object["spec"] = spec
+		}
+	}
+	if err := rs.write(out, namespacesGR); err != nil {
+		return err
+	}
+	rs.log.Info("restored namespace", "namespace", target)
+	rs.record("v1/Namespace", "", target)
+	return nil
+}
+
+// restoreItem restores one item of folder gr and original namespace ns
+// (Velero's restoreItem): checks, stripping, actions (their additional items
+// first), namespace mapping and labels, then the output. Item-level
+// failures are recorded; only an output failure is returned.
+func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructured, gr, ns string, mustInclude bool) error {
+	name := obj.GetName()
+	target := rs.targetNamespace(ns)
+	log := rs.log.With("resource", gr, "namespace", target, "name", name)
+	if !mustInclude {
+		if ns != "" && !rs.namespaces.ShouldInclude(ns) {
+			log.Info("not restoring item because namespace is excluded")
+			return nil
+		}
+		if ns == "" && rs.restore.Spec.IncludeClusterResources != nil && !*rs.restore.Spec.IncludeClusterResources {
+			log.Info("not restoring item because it's cluster-scoped")
+			return nil
+		}
+		if !rs.resourcesIE.ShouldInclude(gr) {
+			log.Info("not restoring item because resource is excluded")
+			return nil
+		}
+	}
+	k := itemKey{gr: gr, namespace: ns, name: name}
+	if rs.restoredItems[k] {
+		log.Info("skipping item: already restored")
+		return nil
+	}
+	rs.restoredItems[k] = true
+	if skip, why := skipped(obj, gr); skip {
+		log.Info("skipping item: " + why)
+		return nil
+	}
+	if ns != "" {
+		if err := rs.ensureNamespace(ns); err != nil {
+			return err
+		}
+	}
+	listKey := obj.GetAPIVersion() + "/" + obj.GetKind()
+	fromBackup := obj.DeepCopy()
+	if err := resetMetadata(obj); err != nil {
+		rs.errorf(target, "error preparing item", "resource", gr, "name", name, "error", err)
+		return nil
+	}
+	if !rs.keepStatus(gr) {
+		unstructured.RemoveNestedField(obj.Object, "status")
+	}
+	res := rs.resourceOf(gr, ns != "")
+	for _, a := range rs.actions {
+		if !a.matcher.Matches(res, ns, fromBackup.GetLabels()) {
+			continue
+		}
+		log.Info("executing item action", "plugin", a.name)
+		out, err := a.action.Execute(ctx, &rigging.RestoreItemActionExecuteInput{Item: obj, ItemFromBackup: fromBackup, Restore: rs.restore})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("plugin %s: execute on %s: %w", a.name, ref(gr, ns, name), ctx.Err())
+			}
+			rs.errorf(target, "error preparing item", "resource", gr, "name", name,
+				"error", fmt.Errorf("plugin %s: execute on %s: %w", a.name, ref(gr, ns, name), err))
+			return nil
+		}
+		if out == nil {
+			continue
+		}
+		if out.SkipRestore {
+			log.Info("skipping restore because a registered plugin discarded it", "plugin", a.name)
+			return nil
+		}
+		if out.UpdatedItem != nil {
+			obj = out.UpdatedItem
+		}
+		if out.OperationID != "" {
+			rs.addOperation(a, out.OperationID, gr, target, name)
+		}
+		mustIncludeAdd := obj.GetAnnotations()[rigging.AnnotationRestoreMustIncludeAdditionalItems] == "true"
+		for _, id := range out.AdditionalItems {
+			if err := rs.restoreAdditional(ctx, id, mustIncludeAdd, log, a.name); err != nil {
+				return err
+			}
+		}
+		if out.WaitForAdditionalItems && len(out.AdditionalItems) > 0 {
+			rs.waitAdditional(ctx, a, out, log)
+		}
+	}
+	if ann := obj.GetAnnotations(); ann != nil {
+		if _, ok := ann[rigging.AnnotationRestoreMustIncludeAdditionalItems]; ok {
+			delete(ann, rigging.AnnotationRestoreMustIncludeAdditionalItems)
+			obj.SetAnnotations(ann)
+		}
+	}
+	if res.Namespaced || ns != "" {
+		obj.SetNamespace(target)
+	}
+	lbls := obj.GetLabels()
+	if lbls == nil {
+		lbls = map[string]string{}
+	}
+	lbls[rigging.LabelBackupName] = archive.ValidLabelValue(rs.backup.Name)
+	lbls[rigging.LabelRestoreName] = archive.ValidLabelValue(rs.restore.Name)
+	obj.SetLabels(lbls)
+	if err := rs.write(obj, gr); err != nil {
+		return err
+	}
+	log.Info("restored item")
+	rs.record(listKey, target, obj.GetName())
+	return nil
+}
+
+// restoreAdditional restores an item an action named, from the backup.
+func (rs *restorer) restoreAdditional(ctx context.Context, id rigging.ResourceIdentifier, mustInclude bool, log *slog.Logger, plugin string) error {
+	gr := id.GroupResource.String()
+	obj, err := decode(rs.contents.Get(gr, id.Namespace, id.Name))
+	if err != nil {
+		if errors.Is(err, rigging.ErrNotFound) {
+			rs.warnf(log, "additional item is not in the backup", "plugin", plugin, "item", id.String())
+			return nil
+		}
+		rs.errorf(rs.targetNamespace(id.Namespace), "error decoding additional item", "item", id.String(), "error", err)
+		return nil
+	}
+	return rs.restoreItem(ctx, obj, gr, id.Namespace, mustInclude)
+}
+
+// waitAdditional polls AreAdditionalItemsReady until true or the timeout.
+func (rs *restorer) waitAdditional(ctx context.Context, a resolvedAction, out *rigging.RestoreItemActionExecuteOutput, log *slog.Logger) {
+	timeout := out.AdditionalItemsReadyTimeout
+	if timeout <= 0 {
+		timeout = DefaultAdditionalItemsReadyTimeout
+	}
+	deadline := rs.now().Add(timeout)
+	ticker := time.NewTicker(rs.pollInterval())
+	defer ticker.Stop()
+	for {
+		ready, err := a.action.AreAdditionalItemsReady(ctx, out.AdditionalItems, rs.restore)
+		if err != nil {
+			rs.warnf(log, "error waiting for additional items to be ready", "plugin", a.name, "error", err)
+			return
+		}
+		if ready {
+			return
+		}
+		if !rs.now().Before(deadline) {
+			rs.warnf(log, "timed out waiting for additional items to be ready", "plugin", a.name, "timeout", timeout)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func (rs *restorer) write(obj *unstructured.Unstructured, gr string) error {
+	pos, ok := rs.position[gr]
+	if !ok {
+		pos = len(rs.order)
+	}
+	if err := rs.opts.Output.Write(obj, gr, pos); err != nil {
+		return err
+	}
+	rs.restored++
+	if rs.opts.Progress != nil {
+		rs.opts.Progress(Progress{ItemsRestored: rs.restored, TotalItems: max(rs.total, rs.restored), Resource: gr})
+	}
+	return nil
+}
+
+func (rs *restorer) record(listKey, ns, name string) {
+	entry := name
+	if ns != "" {
+		entry = ns + "/" + name
+	}
+	rs.resourceList[listKey] = append(rs.resourceList[listKey], entry+"(created)")
+}
+
+// keepStatus reports whether spec.restoreStatus asks to keep gr's status.
+func (rs *restorer) keepStatus(gr string) bool {
+	rsSpec := rs.restore.Spec.RestoreStatus
+	if rsSpec == nil {
+		return false
+	}
+	ie := resources.IncludesExcludes{Includes: resolveAll(rs.mapper, rsSpec.IncludedResources), Excludes: resolveAll(rs.mapper, rsSpec.ExcludedResources)}
+	return len(rsSpec.IncludedResources) > 0 && ie.ShouldInclude(gr)
+}
+
+// skipped reports items Velero never restores whatever the filters:
+// completed pods and jobs, mirror pods, and persistent volumes that would be
+// provisioned again (reclaim policy Delete, no snapshot in a metadata-only
+// backup).
+func skipped(obj *unstructured.Unstructured, gr string) (bool, string) {
+	switch gr {
+	case "pods":
+		if phase, _, _ := unstructured.NestedString(obj.Object, "status", "phase"); phase == "Succeeded" || phase == "Failed" {
+			return true, "pod has completed (phase " + phase + ")"
+		}
+		if _, ok := obj.GetAnnotations()["kubernetes.io/config.mirror"]; ok {
+			return true, "mirror pod"
+		}
+	case "jobs.batch":
+		if t, ok, _ := unstructured.NestedString(obj.Object, "status", "completionTime"); ok && t != "" {
+			return true, "job has completed"
+		}
+	case "persistentvolumes":
+		if p, _, _ := unstructured.NestedString(obj.Object, "spec", "persistentVolumeReclaimPolicy"); p == "Delete" {
+			return true, "persistent volume with reclaim policy Delete is provisioned again from its claim"
+		}
+	}
+	return false, ""
+}
+
+// resetMetadata strips what Velero strips before the actions run.
+func resetMetadata(obj *unstructured.Unstructured) error {
+	md, ok := obj.Object["metadata"].(map[string]any)
+	if !ok {
+		return errors.New("metadata not found")
+	}
+	for _, k := range []string{"generateName", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+		"deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences"} {
+		delete(md, k)
+	}
+	return nil
+}
+
+func ref(gr, ns, name string) string {
+	if ns == "" {
+		return gr + "/" + name
+	}
+	return gr + "/" + ns + "/" + name
+}
+
+func (rs *restorer) now() time.Time {
+	if rs.opts.Now != nil {
+		return rs.opts.Now()
+	}
+	return time.Now()
+}
+
+func (rs *restorer) pollInterval() time.Duration {
+	if rs.opts.OperationPollInterval > 0 {
+		return rs.opts.OperationPollInterval
+	}
+	return time.Second
+}
+
+// errorf records an error under namespace and tells the caller.
+func (rs *restorer) errorf(namespace, msg string, args ...any) {
+	rs.log.Error(msg, append([]any{"namespace", namespace}, args...)...)
+	rs.user.Error(msg, append([]any{"restore", rs.restore.Name, "namespace", namespace}, args...)...)
+}
+
+// warnf records a warning on log (which carries the namespace) and tells
+// the caller.
+func (rs *restorer) warnf(log *slog.Logger, msg string, args ...any) {
+	log.Warn(msg, args...)
+	rs.user.Warn(msg, append([]any{"restore", rs.restore.Name}, args...)...)
+}
+
+// contentsLookup is the rigging.Lookup of a restore: the backup's items.
+type contentsLookup struct{ rs *restorer }
+
+func (l *contentsLookup) Get(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	it := l.rs.contents.Get(gr.String(), namespace, name)
+	if it == nil {
+		return nil, fmt.Errorf("%s: %w", rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, rigging.ErrNotFound)
+	}
+	return decode(it)
+}
+
+func (l *contentsLookup) List(ctx context.Context, gr schema.GroupResource, namespace string) ([]*unstructured.Unstructured, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, ns := range l.rs.contents.Namespaces(gr.String()) {
+		if namespace != "" && ns != namespace {
+			continue
+		}
+		for _, name := range l.rs.contents.Names(gr.String(), ns) {
+			o, err := decode(l.rs.contents.Get(gr.String(), ns, name))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
