@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -115,9 +116,16 @@ func TestRegistryListAndAll(t *testing.T) {
 }
 
 func TestRegisterDefault(t *testing.T) {
-	// Register writes to Default; a name no other test uses keeps it harmless.
-	Register("registry-test.example.com/default", biaFactory("d"))
-	if _, ok := Default.Lookup(rigging.KindBackupItemAction, "registry-test.example.com/default"); !ok {
+	saved := Default
+	Default = New()
+	defer func() { Default = saved }()
+	Register("example.com/default", biaFactory("d"))
+	if _, ok := Default.Lookup(rigging.KindBackupItemAction, "example.com/default"); !ok {
 		t.Fatal("Register did not add to Default")
+	}
+	m := NewManager(Options{}) // a nil Registry means Default
+	defer m.Close()
+	if _, err := m.BackupItemAction(context.Background(), "example.com/default"); err != nil {
+		t.Fatal(err)
 	}
 }
