@@ -3,6 +3,7 @@ package ebs
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -320,6 +321,18 @@ func (c *client) deleteSnapshot(ctx context.Context, id string) error {
 	return c.call(ctx, "DeleteSnapshot", url.Values{"SnapshotId": {id}}, &out)
 }
 
+// clientToken returns a random (version 4) UUID.
+func clientToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
 // createVolumeInput is a CreateVolume request.
 type createVolumeInput struct {
 	snapshotID, zone, volumeType string
@@ -345,6 +358,13 @@ func (c *client) createVolume(ctx context.Context, in createVolumeInput) (string
 		p.Set("Iops", strconv.FormatInt(*in.iops, 10))
 	}
 	putTags(p, "volume", in.tags)
+	// The idempotency token service/ec2 fills in too: a retried request
+	// (same token) cannot create a second volume.
+	token, err := clientToken()
+	if err != nil {
+		return "", fmt.Errorf("EC2 CreateVolume: %w", err)
+	}
+	p.Set("ClientToken", token)
 	var out struct {
 		ID string `xml:"volumeId"`
 	}

@@ -196,7 +196,12 @@ func TestCreateVolumeFromSnapshot(t *testing.T) {
 			for k, v := range tc.want {
 				want[k] = v
 			}
-			if !reflect.DeepEqual(calls[0].Params, want) {
+			got := calls[0].Params
+			if !uuidPattern.MatchString(got.Get("ClientToken")) {
+				t.Errorf("CreateVolume ClientToken = %q; want a UUID", got.Get("ClientToken"))
+			}
+			got.Del("ClientToken")
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("CreateVolume params:\n got  %v\n want %v", calls[0].Params, want)
 			}
 		})
@@ -283,6 +288,18 @@ func TestRetriesThrottling(t *testing.T) {
 	_, _, err := s.GetVolumeInfo(context.Background(), "vol-1", "")
 	if !isCode(err, "RequestLimitExceeded") {
 		t.Errorf("after three throttled answers: %v; want RequestLimitExceeded", err)
+	}
+
+	// A retried CreateVolume repeats its idempotency token, so EC2 cannot
+	// create the volume twice.
+	f.snapshots["snap-1"] = fakeSnapshot{}
+	f.failNext = []string{"RequestLimitExceeded"}
+	if _, err := s.CreateVolumeFromSnapshot(context.Background(), "snap-1", "gp3", "eu-central-1a", nil); err != nil {
+		t.Fatal(err)
+	}
+	cv := f.callsOf("CreateVolume")
+	if len(cv) != 2 || cv[0].Params.Get("ClientToken") == "" || cv[0].Params.Get("ClientToken") != cv[1].Params.Get("ClientToken") {
+		t.Errorf("retried CreateVolume: %d calls, tokens %v; want 2 calls with the same token", len(cv), cv)
 	}
 }
 
