@@ -39,7 +39,8 @@ type fakeEC2 struct {
 	volumes   map[string]fakeVolume
 	snapshots map[string]fakeSnapshot
 	next      int
-	failNext  []string // codes to answer the next requests with (RequestLimitExceeded, …)
+	failNext  []string // codes to answer the next requests of failOn with (RequestLimitExceeded, …)
+	failOn    string   // the action failNext applies to; "" for any
 }
 
 type call struct {
@@ -90,7 +91,7 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call{action, p})
-	if len(f.failNext) > 0 {
+	if len(f.failNext) > 0 && (f.failOn == "" || f.failOn == action) {
 		code := f.failNext[0]
 		f.failNext = f.failNext[1:]
 		f.fail(w, http.StatusServiceUnavailable, code, "Request limit exceeded.")

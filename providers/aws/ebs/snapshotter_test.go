@@ -293,7 +293,7 @@ func TestRetriesThrottling(t *testing.T) {
 	// A retried CreateVolume repeats its idempotency token, so EC2 cannot
 	// create the volume twice.
 	f.snapshots["snap-1"] = fakeSnapshot{}
-	f.failNext = []string{"RequestLimitExceeded"}
+	f.failNext, f.failOn = []string{"RequestLimitExceeded"}, "CreateVolume"
 	if _, err := s.CreateVolumeFromSnapshot(context.Background(), "snap-1", "gp3", "eu-central-1a", nil); err != nil {
 		t.Fatal(err)
 	}
