@@ -1,22 +1,194 @@
 package cli
 
-// PLACEHOLDER owned by the backup work: this whole file is replaced when
-// `rigging restore` lands.
-
 import (
-	"errors"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/restore"
 )
 
-func newRestoreCommand(*globalFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:    "restore",
-		Short:  "Restore a backup from a storage location to manifests",
-		Hidden: true,
-		Args:   args(cobra.ArbitraryArgs),
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("this build of rigging has no restore command")
+func newRestoreCommand(g *globalFlags) *cobra.Command {
+	var lf locationFlags
+	cmd := groupCommand(&cobra.Command{
+		Use:   "restore",
+		Short: "Restore a backup from a storage location to manifests ready for kubectl apply",
+		Long: `Restore a backup (written by rigging or by Velero) from a storage location into
+YAML manifests, as Velero v1.18 would restore it into a cluster.
+
+` + locationHelp,
+	})
+	lf.register(cmd)
+	cmd.AddCommand(newRestoreCreateCommand(g, &lf), newRestoreLogsCommand(g, &lf))
+	return cmd
+}
+
+func newRestoreCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
+	var (
+		from, to, mappings, priorities string
+		ff                             filterFlags
+		itemOpTimeout                  time.Duration
+		noProgress                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME --from-backup BACKUP --to DIR|-",
+		Short: "Restore BACKUP into a directory of manifests (or a YAML stream on stdout)",
+		Long: `Restore backup BACKUP as restore NAME: its items are selected by Velero's
+filters, ordered by Velero's restore priorities (CRDs, namespaces, storage
+classes, volumes, claims, RBAC, secrets, config maps, pods, ... then the rest
+sorted), stripped as Velero strips them, passed through the RestoreItemActions,
+moved by --namespace-mappings and labelled velero.io/backup-name and
+velero.io/restore-name. Resources Velero never restores (nodes, events,
+volume attachments, Velero's own) are left out.
+
+--to DIR writes one file per object under DIR (which must be empty), in
+folders numbered in restore order, so that
+
+  kubectl apply -R -f DIR
+
+creates everything in the right order. --to - writes one multi-document YAML
+stream to stdout. The restore's log, results and resource list go to
+restores/NAME/ in the location, as Velero writes them.`,
+		Example: `  rigging restore create demo-r1 --from-backup demo --to ./restored
+  rigging restore create shop-copy --from-backup demo --include-namespaces shop --namespace-mappings shop:shop-copy --to - | kubectl apply -f -`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			name := a[0]
+			if err := archive.ValidateName(name); err != nil {
+				return asUsage(err)
+			}
+			if from == "" {
+				return usageErrorf("--from-backup is required")
+			}
+			if to == "" {
+				return usageErrorf("--to is required: a directory, or - for stdout")
+			}
+			nsMap, err := parseMappings(mappings)
+			if err != nil {
+				return err
+			}
+			sel, or, err := ff.selectors()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			s, err := openSession(ctx, g, lf)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			var out restore.Output
+			if to == "-" {
+				out = restore.NewStreamOutput(cmd.OutOrStdout())
+			} else if out, err = restore.NewDirOutput(to); err != nil {
+				return err
+			}
+			opts := restore.Options{
+				Name: name, BackupName: from, Store: s.store, Output: out, Plugins: s.m, Logger: g.Logger,
+				Spec: rigging.RestoreSpec{
+					IncludedNamespaces: ff.includeNS, ExcludedNamespaces: ff.excludeNS,
+					IncludedResources: ff.includeRes, ExcludedResources: ff.excludeRes,
+					NamespaceMapping: nsMap, LabelSelector: sel, OrLabelSelectors: or,
+					IncludeClusterResources: ff.includeClusterResources(cmd),
+					ItemOperationTimeout:    metav1.Duration{Duration: itemOpTimeout},
+				},
+			}
+			if priorities != "" {
+				opts.Priorities = restore.ParsePriorities(priorities)
+			}
+			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "restore "+name)
+			opts.Progress = func(p restore.Progress) { bar.update(p.ItemsRestored, p.TotalItems, p.Resource) }
+			sum, err := restore.Run(ctx, opts)
+			bar.done()
+			if err != nil {
+				return err
+			}
+			st := sum.Restore.Status
+			msg := fmt.Sprintf("Restore %s of backup %s: %s. %d items, %d warnings, %d errors in %s.",
+				name, from, st.Phase, st.Progress.ItemsRestored, st.Warnings, st.Errors, sum.Duration.Round(time.Millisecond))
+			if to == "-" {
+				g.Logger.Info(msg)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\nApply with: kubectl apply -R -f %s\n", msg, to)
+			}
+			if st.Errors+st.Warnings > 0 {
+				printResult(cmd.ErrOrStderr(), "Errors", sum.Results.Errors)
+				printResult(cmd.ErrOrStderr(), "Warnings", sum.Results.Warnings)
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from-backup", "", "the backup to restore")
+	f.StringVar(&to, "to", "", "directory to write the manifests to (must be empty), or - for stdout")
+	ff.register(cmd)
+	f.StringVar(&mappings, "namespace-mappings", "", "namespace renames as src1:dst1,src2:dst2")
+	f.StringVar(&priorities, "restore-resource-priorities", "", `restore order: comma-separated resources, a lone "-" between the high and the low list (default: Velero's)`)
+	f.DurationVar(&itemOpTimeout, "item-operation-timeout", restore.DefaultItemOperationTimeout, "how long to wait for asynchronous plugin operations")
+	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
+	_ = cmd.MarkFlagDirname("to")
+	return cmd
+}
+
+// parseMappings reads --namespace-mappings "a:b,c:d".
+func parseMappings(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		src, dst, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || src == "" || dst == "" {
+			return nil, usageErrorf("--namespace-mappings %q: want src:dst,src2:dst2", pair)
+		}
+		if err := archive.ValidateName(dst); err != nil {
+			return nil, usageErrorf("--namespace-mappings %q: %w", pair, err)
+		}
+		out[src] = dst
+	}
+	return out, nil
+}
+
+func newRestoreLogsCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print a restore's log",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := archive.ValidateName(a[0]); err != nil {
+				return asUsage(err)
+			}
+			ctx := cmd.Context()
+			s, err := openSession(ctx, g, lf)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			key := s.store.Layout.RestoreKey(a[0], archive.RestoreLog)
+			rc, err := s.store.Objects.GetObject(ctx, s.store.Bucket, key)
+			if err != nil {
+				return fmt.Errorf("restore %s: get %s: %w", a[0], key, err)
+			}
+			defer rc.Close()
+			return gunzipTo(cmd.OutOrStdout(), rc)
+		},
+	}
+}
+
+// gunzipTo writes the decompressed r to w.
+func gunzipTo(w io.Writer, r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("read log: %w", err)
+	}
+	defer zr.Close()
+	_, err = io.Copy(w, zr)
+	return err
 }

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const clusterExportDir = "../../../testdata/manifests/cluster-export"
+
+// TestBackupRestoreCommands runs the main job end to end on the default
+// location: create, list, describe, logs, download, restore to a directory
+// and to stdout, delete.
+func TestBackupRestoreCommands(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("RIGGING_HOME", home)
+
+	out := runOK(t, "", "backup", "create", "demo", "--from", clusterExportDir, "--include-namespaces", "shop")
+	if !strings.Contains(out, "Backup demo: Completed.") {
+		t.Errorf("create: %s", out)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(runOK(t, "", "backup", "list", "-o", "json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0]["name"] != "demo" || rows[0]["phase"] != "Completed" || rows[0]["items"].(float64) < 50 {
+		t.Errorf("list: %v", rows)
+	}
+	if out := runOK(t, "", "backup", "describe", "demo", "--details"); !strings.Contains(out, "shop/postgres-0") || !strings.Contains(out, "Included:  shop") {
+		t.Errorf("describe --details:\n%s", out)
+	}
+	if out := runOK(t, "", "backup", "logs", "demo"); !strings.Contains(out, "backing up item") {
+		t.Errorf("logs:\n%.300s", out)
+	}
+	tarball := filepath.Join(t.TempDir(), "demo.tgz")
+	runOK(t, "", "backup", "download", "demo", "-o", tarball)
+	if fi, err := os.Stat(tarball); err != nil || fi.Size() < 1000 {
+		t.Errorf("download: %v %v", fi, err)
+	}
+
+	// A name already taken is refused; so is malformed input, with nothing uploaded.
+	if _, errs, code := run(t, "", "backup", "create", "demo", "--from", clusterExportDir); code != ExitFailure || !strings.Contains(errs, "already exists") {
+		t.Errorf("second create: exit %d %s", code, errs)
+	}
+	if _, errs, code := run(t, "kind: [", "backup", "create", "bad", "--from", "-"); code != ExitFailure || !strings.Contains(errs, "stdin") {
+		t.Errorf("malformed input: exit %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(home, "rigging", "backups", "bad")); !os.IsNotExist(err) {
+		t.Errorf("malformed input left backups/bad: %v", err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "restored")
+	out = runOK(t, "", "restore", "create", "r1", "--from-backup", "demo", "--to", dir, "--namespace-mappings", "shop:shop-copy")
+	if !strings.Contains(out, "kubectl apply -R -f "+dir) {
+		t.Errorf("restore: %s", out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*-pods", "namespaces", "shop-copy", "postgres-0.yaml"))
+	if len(matches) != 1 {
+		entries, _ := os.ReadDir(dir)
+		t.Fatalf("restored pod not found (dir holds %v)", entries)
+	}
+	pod, err := os.ReadFile(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(pod), "velero.io/restore-name: r1") || !strings.Contains(string(pod), "namespace: shop-copy") {
+		t.Errorf("restored pod:\n%s", pod)
+	}
+	stream := runOK(t, "", "restore", "create", "r2", "--from-backup", "demo", "--to", "-", "--include-resources", "configmaps")
+	if !strings.HasPrefix(stream, "apiVersion: v1\nkind: Namespace\n") || !strings.Contains(stream, "kind: ConfigMap") || strings.Contains(stream, "kind: Pod\n") {
+		t.Errorf("stream:\n%.500s", stream)
+	}
+	if out := runOK(t, "", "restore", "logs", "r1"); !strings.Contains(out, "restored item") {
+		t.Errorf("restore logs:\n%.300s", out)
+	}
+
+	runOK(t, "", "backup", "delete", "demo")
+	if out := runOK(t, "", "backup", "list"); strings.Contains(out, "demo") {
+		t.Errorf("list after delete:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(home, "rigging", "backups", "demo")); err == nil {
+		entries, _ := os.ReadDir(filepath.Join(home, "rigging", "backups", "demo"))
+		if len(entries) > 0 {
+			t.Errorf("objects left after delete: %v", entries)
+		}
+	}
+}
