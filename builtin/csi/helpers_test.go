@@ -24,13 +24,26 @@ type scenario struct {
 	objs []*unstructured.Unstructured
 }
 
+var (
+	scenarioOnce   sync.Once
+	sharedScenario *scenario
+)
+
+// loadScenario loads the objects once per test binary; find and ctx hand
+// out copies, so tests cannot disturb each other.
 func loadScenario(t *testing.T) *scenario {
 	t.Helper()
-	s := &scenario{objs: actiontest.ClusterExport(t)}
-	for _, f := range []string{"pvc.yaml", "restore.yaml", "snapshot-v1.yaml", "snapshotclass-v1.yaml", "storageclass.yaml"} {
-		s.objs = append(s.objs, testmanifest.Load(t, "testdata/"+f)...)
+	scenarioOnce.Do(func() {
+		s := &scenario{objs: actiontest.ClusterExport(t)}
+		for _, f := range []string{"pvc.yaml", "restore.yaml", "snapshot-v1.yaml", "snapshotclass-v1.yaml", "storageclass.yaml"} {
+			s.objs = append(s.objs, testmanifest.Load(t, "testdata/"+f)...)
+		}
+		sharedScenario = s
+	})
+	if sharedScenario == nil {
+		t.Fatal("scenario failed to load")
 	}
-	return s
+	return sharedScenario
 }
 
 func (s *scenario) find(t *testing.T, kind, ns, name string) *unstructured.Unstructured {
@@ -99,3 +112,9 @@ func newSecretRefAction(t *testing.T, name string) rigging.BackupItemActionV2 {
 	}
 	return v.(rigging.BackupItemActionV2)
 }
+
+func runtimeToUnstructured(obj any) (map[string]any, error) {
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+}
+
+type runtimeObject = runtime.Object
