@@ -166,7 +166,7 @@ current-context: ctx
 
 func TestRegistered(t *testing.T) {
 	want := map[rigging.Kind][]string{
-		rigging.KindBackupItemActionV2: {PVCBackupperName, VolumeSnapshotBackupperName, VolumeSnapshotContentBackupperName, VolumeSnapshotClassBackupperName},
+		rigging.KindBackupItemActionV2:  {PVCBackupperName, VolumeSnapshotBackupperName, VolumeSnapshotContentBackupperName, VolumeSnapshotClassBackupperName},
 		rigging.KindRestoreItemActionV2: {PVCRestorerName, VolumeSnapshotRestorerName, VolumeSnapshotContentRestorerName, VolumeSnapshotClassRestorerName},
 		rigging.KindDeleteItemAction:    {VolumeSnapshotContentDeleteName},
 	}

@@ -298,7 +298,10 @@ spec: {snapshotMoveData: false}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &pvcRestorer{base: newBase(PVCRestorerName, nil)}
-			a.clients = func() (versioned.Interface, error) { t.Error("the PVC restorer asked for the cluster"); return nil, errors.New("no") }
+			a.clients = func() (versioned.Interface, error) {
+				t.Error("the PVC restorer asked for the cluster")
+				return nil, errors.New("no")
+			}
 			out, err := execRestore(t, a, testmanifest.NewLookup(tt.lookup...).Context(context.Background()), tt.item, tt.restore)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), "plugin velero.io/csi-pvc-restorer: PersistentVolumeClaim shop/data-postgres-0: ") {
