@@ -14,12 +14,12 @@
 package crd
 
 import (
-	"fmt"
 	"log/slog"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -56,5 +56,5 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 
 // itemError names the plugin and the CRD in err.
 func itemError(plugin string, item *unstructured.Unstructured, format string, args ...any) error {
-	return fmt.Errorf("plugin %s: CustomResourceDefinition %s: %w", plugin, item.GetName(), fmt.Errorf(format, args...))
+	return kube.Errorf(plugin, item, format, args...)
 }

@@ -2,6 +2,7 @@ package crd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -35,6 +36,21 @@ func fromYAML(t *testing.T, s string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// plainJSON returns v as encoding/json decodes it (numbers as float64), to
+// compare with fromYAML.
+func plainJSON(t *testing.T, v any) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -196,7 +212,7 @@ versions:
 				if got.GetAPIVersion() != V1beta1 || got.GetKind() != "CustomResourceDefinition" {
 					t.Errorf("apiVersion/kind = %s/%s", got.GetAPIVersion(), got.GetKind())
 				}
-				if spec := got.Object["spec"]; !reflect.DeepEqual(spec, fromYAML(t, want)) {
+				if spec := plainJSON(t, got.Object["spec"]); !reflect.DeepEqual(spec, fromYAML(t, want)) {
 					y, _ := yaml.Marshal(spec)
 					t.Errorf("spec =\n%s\nwant\n%s", y, want)
 				}

@@ -48,6 +48,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -157,11 +158,7 @@ func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExec
 	for _, field := range []string{"containers", "initContainers"} {
 		path := append(slices.Clip(podSpec), field)
 		if err := rewrite(item, path, rules, log); err != nil {
-			id := item.GetName()
-			if ns := item.GetNamespace(); ns != "" {
-				id = ns + "/" + id
-			}
-			return nil, fmt.Errorf("plugin %s: %s %s: %s: %w", Name, item.GetKind(), id, strings.Join(path, "."), err)
+			return nil, kube.Errorf(Name, item, "%s: %w", strings.Join(path, "."), err)
 		}
 	}
 	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil

@@ -12,12 +12,12 @@ package rbac
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -96,7 +96,7 @@ func (a *BindingAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		}
 		ns, _ := subject["namespace"].(string)
 		if to, ok := mapping[ns]; ok && ns != "" {
-			a.log.Debug("remapping subject namespace", "binding", describe(item), "subject", subject["name"], "from", ns, "to", to)
+			a.log.Debug("remapping subject namespace", "binding", kube.Ref(item), "subject", subject["name"], "from", ns, "to", to)
 			subject["namespace"] = to
 			changed = true
 		}
@@ -110,14 +110,7 @@ func (a *BindingAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 }
 
 func (a *BindingAction) errorf(item *unstructured.Unstructured, format string, args ...any) error {
-	return fmt.Errorf("plugin %s: %s: %w", a.name, describe(item), fmt.Errorf(format, args...))
-}
-
-func describe(item *unstructured.Unstructured) string {
-	if ns := item.GetNamespace(); ns != "" {
-		return item.GetKind() + " " + ns + "/" + item.GetName()
-	}
-	return item.GetKind() + " " + item.GetName()
+	return kube.Errorf(a.name, item, format, args...)
 }
 
 var _ rigging.RestoreItemAction = (*BindingAction)(nil)

@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -168,11 +169,7 @@ func remap(obj map[string]any, mapping map[string]string, log *slog.Logger) (boo
 }
 
 func (a *Action) errorf(item *unstructured.Unstructured, format string, args ...any) error {
-	id := item.GetName()
-	if ns := item.GetNamespace(); ns != "" {
-		id = ns + "/" + id
-	}
-	return fmt.Errorf("plugin %s: %s %s: %w", Name, item.GetKind(), id, fmt.Errorf(format, args...))
+	return kube.Errorf(Name, item, format, args...)
 }
 
 var (

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -66,7 +67,7 @@ func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExec
 	item = item.DeepCopy()
 	webhooks, found, err := unstructured.NestedSlice(item.Object, "webhooks")
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %s %s: read webhooks: %w", Name, item.GetKind(), item.GetName(), err)
+		return nil, kube.Errorf(Name, item, "read webhooks: %w", err)
 	}
 	if !found {
 		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil
