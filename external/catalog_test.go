@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -536,5 +537,54 @@ func TestClosedCatalog(t *testing.T) {
 	}
 	if _, err := c.Open(context.Background(), rigging.KindBackupItemAction, testplugin.BIA); !errors.Is(err, ErrClosed) {
 		t.Errorf("Open after Close: %v", err)
+	}
+}
+
+// recordHandler keeps the records logged through it.
+type recordHandler struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *recordHandler) find(msg string) (slog.Record, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.recs {
+		if r.Message == msg {
+			return r, true
+		}
+	}
+	return slog.Record{}, false
+}
+
+// TestPluginLogsReemitted: a plugin's log line (hclog JSON on its original
+// stderr) comes out of the host's logger with its level and the plugin's
+// binary name.
+func TestPluginLogsReemitted(t *testing.T) {
+	h := &recordHandler{}
+	c := discover(t, Options{Dir: pluginDir(t, nil), Logger: slog.New(h)})
+	a := open[rigging.BackupItemAction](t, c, rigging.KindBackupItemAction, testplugin.BIA)
+	if _, _, err := a.Execute(context.Background(), pod("logme", 0), backup()); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // stderr is drained before the process is reaped
+	r, ok := h.find("backing up item")
+	if !ok {
+		t.Fatal("plugin log line not re-emitted")
+	}
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	if r.Level != slog.LevelWarn || attrs["binary"] != "testplugin" || attrs["plugin"] != testplugin.BIA || attrs["item"] != "logme" {
+		t.Errorf("record level %v attrs %v", r.Level, attrs)
 	}
 }

@@ -12,7 +12,8 @@ import (
 // hclogAdapter re-emits go-plugin's logging through slog. go-plugin parses
 // each line a plugin writes to stderr (hclog JSON or plain text) and logs it
 // through a logger named after the binary: those lines keep the plugin's
-// level and gain plugin=<binary>. go-plugin's own chatter (process started,
+// level and attributes (rigging's SDK adds plugin=<name> and kind=<kind>)
+// and gain binary=<file name>. go-plugin's own chatter (process started,
 // exited, ...) is logged at debug.
 type hclogAdapter struct {
 	log    *slog.Logger
@@ -45,8 +46,14 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if !a.log.Enabled(ctx, lv) {
 		return
 	}
-	all := append([]any{"plugin", a.binary}, a.args...)
-	a.log.Log(ctx, lv, msg, append(all, args...)...)
+	all := append([]any{"binary", a.binary}, a.args...)
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == "timestamp" {
+			continue // the plugin's own clock; the record has the host's
+		}
+		all = append(all, args[i], args[i+1])
+	}
+	a.log.Log(ctx, lv, msg, all...)
 }
 
 func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }

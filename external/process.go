@@ -159,7 +159,7 @@ func lineLogger(log *slog.Logger, binary, stream string) io.Writer {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			log.Info(sc.Text(), "plugin", binary, "stream", stream)
+			log.Info(sc.Text(), "binary", binary, "stream", stream)
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()

@@ -43,7 +43,7 @@ const (
 func Register(r *registry.Registry) {
 	registry.RegisterIn(r, Store, func(*slog.Logger) (rigging.ObjectStore, error) { return &store{}, nil })
 	registry.RegisterIn(r, Snapshotter, func(*slog.Logger) (rigging.VolumeSnapshotter, error) { return &snapshotter{}, nil })
-	registry.RegisterIn(r, BIA, func(*slog.Logger) (rigging.BackupItemAction, error) { return bia{}, nil })
+	registry.RegisterIn(r, BIA, func(log *slog.Logger) (rigging.BackupItemAction, error) { return bia{log}, nil })
 	registry.RegisterIn(r, BIAv2, func(*slog.Logger) (rigging.BackupItemActionV2, error) { return biaV2{}, nil })
 	registry.RegisterIn(r, RIA, func(*slog.Logger) (rigging.RestoreItemAction, error) { return ria{}, nil })
 	registry.RegisterIn(r, RIAv2, func(*slog.Logger) (rigging.RestoreItemActionV2, error) { return riaV2{}, nil })
@@ -86,16 +86,17 @@ func mark(item *unstructured.Unstructured, who string) *unstructured.Unstructure
 	return out
 }
 
-type bia struct{}
+type bia struct{ log *slog.Logger }
 
 func (bia) AppliesTo(context.Context) (rigging.ResourceSelector, error) { return Selector, nil }
-func (bia) Execute(ctx context.Context, item *unstructured.Unstructured, b *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
+func (a bia) Execute(ctx context.Context, item *unstructured.Unstructured, b *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
 	if err := steer(ctx, item); err != nil {
 		return nil, nil, err
 	}
 	if item.GetName() == "unchanged" {
 		return nil, nil, nil
 	}
+	a.log.Warn("backing up item", "item", item.GetName())
 	return mark(item, BIA+"@"+b.GetName()), []rigging.ResourceIdentifier{Pod}, nil
 }
 
