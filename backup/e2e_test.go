@@ -19,7 +19,7 @@ import (
 	_ "github.com/rigging-dev/rigging/builtin/serviceaccount"
 )
 
-func builtins(t *testing.T) *registry.Manager {
+func builtins(t testing.TB) *registry.Manager {
 	m := registry.NewManager(registry.Options{Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = m.Close() })
 	return m

@@ -19,7 +19,7 @@ const crdsGR = "customresourcedefinitions.apiextensions.k8s.io"
 // filters is a backup spec's item selection, as Velero v1.18 applies it
 // (pkg/util/collections and pkg/backup/item_collector.go).
 type filters struct {
-	namespaces resources.IncludesExcludes
+	namespaces *resources.CompiledIncludesExcludes
 	resources  resourceFilter
 	selector   labels.Selector   // nil: none
 	or         []labels.Selector // used when selector is nil
@@ -36,23 +36,27 @@ type resourceFilter interface {
 }
 
 func newFilters(spec *rigging.BackupSpec, m *resources.Mapper) (*filters, error) {
-	f := &filters{namespaces: resources.IncludesExcludes{Includes: spec.IncludedNamespaces, Excludes: spec.ExcludedNamespaces}}
-	if _, err := f.namespaces.Compile(); err != nil {
+	ns, err := resources.IncludesExcludes{Includes: spec.IncludedNamespaces, Excludes: spec.ExcludedNamespaces}.Compile()
+	if err != nil {
 		return nil, fmt.Errorf("namespace filter: %w", err)
 	}
-	nsAll := f.namespaces.IncludeEverything()
+	f := &filters{namespaces: ns}
+	nsAll := ns.IncludeEverything()
 	if useOldFilters(spec) {
-		f.resources = &globalFilter{
-			ie:             resources.IncludesExcludes{Includes: mapNames(spec.IncludedResources, m), Excludes: mapNames(spec.ExcludedResources, m)},
-			includeCluster: spec.IncludeClusterResources,
-			namespacesAll:  nsAll,
+		g := &globalFilter{includeCluster: spec.IncludeClusterResources, namespacesAll: nsAll}
+		if g.ie, err = compileLists(mapNames(spec.IncludedResources, m), mapNames(spec.ExcludedResources, m)); err != nil {
+			return nil, fmt.Errorf("resource filter: %w", err)
 		}
+		f.resources = g
 	} else {
-		f.resources = &scopedFilter{
-			namespaced:    resources.IncludesExcludes{Includes: mapNames(spec.IncludedNamespaceScopedResources, m), Excludes: mapNames(spec.ExcludedNamespaceScopedResources, m)},
-			cluster:       resources.IncludesExcludes{Includes: mapNames(spec.IncludedClusterScopedResources, m), Excludes: mapNames(spec.ExcludedClusterScopedResources, m)},
-			namespacesAll: nsAll,
+		sf := &scopedFilter{namespacesAll: nsAll}
+		if sf.namespaced, err = compileLists(mapNames(spec.IncludedNamespaceScopedResources, m), mapNames(spec.ExcludedNamespaceScopedResources, m)); err != nil {
+			return nil, fmt.Errorf("namespace-scoped resource filter: %w", err)
 		}
+		if sf.cluster, err = compileLists(mapNames(spec.IncludedClusterScopedResources, m), mapNames(spec.ExcludedClusterScopedResources, m)); err != nil {
+			return nil, fmt.Errorf("cluster-scoped resource filter: %w", err)
+		}
+		f.resources = sf
 	}
 	if spec.LabelSelector != nil {
 		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
@@ -114,14 +118,41 @@ func (f *filters) labelsMatch(lbls map[string]string) bool {
 
 func hasSelectors(f *filters) bool { return f.selector != nil || len(f.or) > 0 }
 
-// matchesAny reports whether s matches a pattern of list ("*" included).
-func matchesAny(list []string, s string) bool {
-	return len(list) > 0 && resources.IncludesExcludes{Includes: list}.ShouldInclude(s)
+// lists is an include and an exclude list, each compiled on its own so
+// that "matches an include" and "matches an exclude" can be asked apart, as
+// Velero's filters do.
+type lists struct {
+	all                  *resources.CompiledIncludesExcludes // includes and excludes together
+	includes, excludes   *resources.CompiledIncludesExcludes // nil when empty
+	nIncludes, nExcludes int
 }
+
+func compileLists(incl, excl []string) (lists, error) {
+	var l lists
+	var err error
+	if l.all, err = (resources.IncludesExcludes{Includes: incl, Excludes: excl}).Compile(); err != nil {
+		return l, err
+	}
+	if len(incl) > 0 {
+		if l.includes, err = (resources.IncludesExcludes{Includes: incl}).Compile(); err != nil {
+			return l, err
+		}
+	}
+	if len(excl) > 0 {
+		if l.excludes, err = (resources.IncludesExcludes{Includes: excl}).Compile(); err != nil {
+			return l, err
+		}
+	}
+	l.nIncludes, l.nExcludes = len(incl), len(excl)
+	return l, nil
+}
+
+func (l lists) included(s string) bool { return l.includes != nil && l.includes.ShouldInclude(s) }
+func (l lists) excluded(s string) bool { return l.excludes != nil && l.excludes.ShouldInclude(s) }
 
 // globalFilter is Velero's GlobalIncludesExcludes.
 type globalFilter struct {
-	ie             resources.IncludesExcludes
+	ie             lists
 	includeCluster *bool
 	namespacesAll  bool
 }
@@ -135,18 +166,18 @@ func (g *globalFilter) ShouldInclude(gr string, namespaced bool) bool {
 	if gr != namespacesGR && !namespaced && g.includeCluster == nil && !g.namespacesAll {
 		return false
 	}
-	return g.ie.ShouldInclude(gr)
+	return g.ie.all.ShouldInclude(gr)
 }
 
 func (g *globalFilter) ShouldExclude(gr string, namespaced bool) bool {
-	if matchesAny(g.ie.Excludes, gr) {
+	if g.ie.excluded(gr) {
 		return true
 	}
 	if !namespaced {
 		if g.includeCluster != nil && !*g.includeCluster {
 			return true
 		}
-		if g.includeCluster == nil && !g.ie.ShouldInclude(gr) {
+		if g.includeCluster == nil && !g.ie.all.ShouldInclude(gr) {
 			return true
 		}
 	}
@@ -155,29 +186,29 @@ func (g *globalFilter) ShouldExclude(gr string, namespaced bool) bool {
 
 // scopedFilter is Velero's ScopeIncludesExcludes.
 type scopedFilter struct {
-	namespaced, cluster resources.IncludesExcludes
+	namespaced, cluster lists
 	namespacesAll       bool
 }
 
 func (s *scopedFilter) ShouldInclude(gr string, namespaced bool) bool {
 	if namespaced {
-		if matchesAny(s.namespaced.Excludes, gr) {
+		if s.namespaced.excluded(gr) {
 			return false
 		}
-		return len(s.namespaced.Includes) == 0 || matchesAny(s.namespaced.Includes, gr)
+		return s.namespaced.nIncludes == 0 || s.namespaced.included(gr)
 	}
-	if matchesAny(s.cluster.Excludes, gr) {
+	if s.cluster.excluded(gr) {
 		return false
 	}
-	if len(s.cluster.Includes) == 0 && len(s.cluster.Excludes) == 0 && s.namespacesAll && s.namespaced.IncludeEverything() {
+	if s.cluster.nIncludes == 0 && s.cluster.nExcludes == 0 && s.namespacesAll && s.namespaced.all.IncludeEverything() {
 		return true
 	}
-	return matchesAny(s.cluster.Includes, gr) || gr == namespacesGR
+	return s.cluster.included(gr) || gr == namespacesGR
 }
 
 func (s *scopedFilter) ShouldExclude(gr string, namespaced bool) bool {
 	if namespaced {
-		return matchesAny(s.namespaced.Excludes, gr)
+		return s.namespaced.excluded(gr)
 	}
-	return matchesAny(s.cluster.Excludes, gr)
+	return s.cluster.excluded(gr)
 }

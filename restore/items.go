@@ -45,8 +45,8 @@ type restorer struct {
 	mapper   *resources.Mapper
 	actions  []resolvedAction
 
-	namespaces  resources.IncludesExcludes
-	resourcesIE resources.IncludesExcludes
+	namespaces  *resources.CompiledIncludesExcludes
+	resourcesIE *resources.CompiledIncludesExcludes
 	selector    labels.Selector
 	or          []labels.Selector
 	order       []string
@@ -80,11 +80,13 @@ func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *riggi
 		}
 	}
 	spec := &r.Spec
-	rs.namespaces = resources.IncludesExcludes{Includes: spec.IncludedNamespaces, Excludes: spec.ExcludedNamespaces}
-	if _, err := rs.namespaces.Compile(); err != nil {
+	var err error
+	if rs.namespaces, err = (resources.IncludesExcludes{Includes: spec.IncludedNamespaces, Excludes: spec.ExcludedNamespaces}).Compile(); err != nil {
 		return nil, fmt.Errorf("namespace filter: %w", err)
 	}
-	rs.resourcesIE = resources.IncludesExcludes{Includes: resolveAll(m, spec.IncludedResources), Excludes: resolveAll(m, spec.ExcludedResources)}
+	if rs.resourcesIE, err = (resources.IncludesExcludes{Includes: resolveAll(m, spec.IncludedResources), Excludes: resolveAll(m, spec.ExcludedResources)}).Compile(); err != nil {
+		return nil, fmt.Errorf("resource filter: %w", err)
+	}
 	if spec.LabelSelector != nil {
 		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
 		if err != nil {
