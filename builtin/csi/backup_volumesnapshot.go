@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -221,10 +222,7 @@ func (a *volumeSnapshotBackupper) deleteKeepingSnapshot(ctx context.Context, vs 
 // storage snapshot: its content's deletion policy is set to Delete first.
 // Failures are logged (Velero's CleanupVolumeSnapshot). It runs even when
 // ctx is done.
-func deleteSnapshot(ctx context.Context, c versioned.Interface, namespace, name string, log interface {
-	Info(string, ...any)
-	Debug(string, ...any)
-}) {
+func deleteSnapshot(ctx context.Context, c versioned.Interface, namespace, name string, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	vs, err := c.SnapshotV1().VolumeSnapshots(namespace).Get(ctx, name, metav1.GetOptions{})

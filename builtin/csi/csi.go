@@ -52,6 +52,9 @@
 //     progress; these return an error matching rigging.ErrAsyncNotSupported,
 //     as the rigging contract says. Operation IDs they did not issue are
 //     rejected with rigging.ErrInvalidOperationID.
+//   - Label values that carry a backup's name are shortened as Velero's
+//     label.GetValidName does everywhere; Velero puts the raw name on the
+//     backed-up claim, which fails validation past 63 characters.
 //   - Items are edited as unstructured data, not round-tripped through the
 //     typed structs, so fields the structs do not know survive.
 package csi
