@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +30,9 @@ import (
 var pluginBin string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("RIGGING_TEST_HOST_DIR"); dir != "" {
+		hostHelper(dir) // never returns
+	}
 	dir, err := os.MkdirTemp("", "rigging-external-test")
 	if err != nil {
 		panic(err)
@@ -586,5 +592,70 @@ func TestPluginLogsReemitted(t *testing.T) {
 	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
 	if r.Level != slog.LevelWarn || attrs["binary"] != "testplugin" || attrs["plugin"] != testplugin.BIA || attrs["item"] != "logme" {
 		t.Errorf("record level %v attrs %v", r.Level, attrs)
+	}
+}
+
+// hostHelper is a host process for TestNoPluginOutlivesHost: it starts the
+// plugin of dir, prints its PID and waits to be killed.
+func hostHelper(dir string) {
+	c, err := Discover(context.Background(), Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	v, err := c.Open(context.Background(), rigging.KindBackupItemAction, testplugin.BIA)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := v.(rigging.BackupItemAction).AppliesTo(context.Background()); err != nil {
+		panic(err)
+	}
+	for _, p := range c.procs {
+		fmt.Println(p.cmd.Process.Pid)
+	}
+	select {}
+}
+
+// alive reports whether pid runs (a zombie awaiting its reaper is dead).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
+// TestNoPluginOutlivesHost kills a host with SIGKILL (no clean-up runs)
+// and checks that its plugin process dies too.
+func TestNoPluginOutlivesHost(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parent-death signal is Linux only")
+	}
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), "RIGGING_TEST_HOST_DIR="+pluginDir(t, nil))
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		host.Process.Kill()
+		t.Fatalf("reading the plugin PID: %v", err)
+	}
+	if !alive(pid) {
+		t.Fatalf("plugin %d not running", pid)
+	}
+	host.Process.Kill()
+	host.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("plugin %d outlived its host by 10s", pid)
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's state
 	}
 }
