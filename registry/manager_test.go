@@ -918,3 +918,59 @@ func TestDefaultTimeout(t *testing.T) {
 		t.Error("PluginLister has a timeout")
 	}
 }
+
+// listedSource offers a fixed list of plugins and opens them from reg.
+type listedSource struct {
+	fakeSource
+	infos    []Info
+	closeErr error
+}
+
+func (s *listedSource) Plugins() []Info { return s.infos }
+func (s *listedSource) Close() error    { s.fakeSource.Close(); return s.closeErr }
+
+func TestExternalSourceOddities(t *testing.T) {
+	ext := New()
+	RegisterIn(ext, "example.com/a", biaFactory("a"))
+	src := &listedSource{fakeSource: fakeSource{reg: ext}, infos: []Info{
+		{Kind: rigging.KindBackupItemAction, Name: "example.com/a", Source: "/plugins/one"},
+		{Kind: rigging.KindBackupItemAction, Name: "example.com/a", Source: "/plugins/two"},
+		{Kind: rigging.KindPluginLister, Name: "example.com/lister", Source: "/plugins/one"},
+	}, closeErr: errors.New("process did not exit")}
+	log, logs := testLogger(slog.LevelWarn)
+	m := NewManager(Options{Registry: New(), External: src, Logger: log})
+
+	got := m.Plugins()
+	if len(got) != 1 || got[0].Source != "/plugins/one" || !got[0].Active || got[0].Transport != TransportGRPC {
+		t.Errorf("Plugins = %+v", got)
+	}
+	for _, want := range []string{"another binary offers the same kind and name", "kept=/plugins/one", "invalid kind"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	err := m.Close()
+	if err == nil || !strings.Contains(err.Error(), "close external plugins: process did not exit") {
+		t.Errorf("Close = %v", err)
+	}
+	if src.closed.Load() != 1 {
+		t.Errorf("source closed %d times", src.closed.Load())
+	}
+}
+
+type failingCloser struct {
+	fakeBIA
+}
+
+func (*failingCloser) Close() error { panic("close bug") }
+
+func TestCloseErrorsNameThePlugin(t *testing.T) {
+	r := New()
+	RegisterIn(r, "velero.io/leaky", func(*slog.Logger) (rigging.BackupItemAction, error) { return &failingCloser{}, nil })
+	m := NewManager(Options{Registry: r})
+	must[rigging.BackupItemAction](t)(m.BackupItemAction(context.Background(), "leaky"))
+	err := m.Close()
+	if !errors.Is(err, rigging.ErrPanic) || !strings.Contains(err.Error(), "plugin velero.io/leaky: close BackupItemAction: plugin panicked: close bug") {
+		t.Errorf("Close = %v", err)
+	}
+}
