@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -19,11 +20,13 @@ import (
 func loadCRDs(t *testing.T) map[string]*unstructured.Unstructured {
 	t.Helper()
 	out := map[string]*unstructured.Unstructured{}
-	for _, f := range []string{"testdata/upgraded-crds.yaml", "testdata/crd-status-subresource.yaml", "testdata/cluster-scoped.yaml"} {
-		for _, o := range testmanifest.Load(t, f) {
-			if o.GetKind() == "CustomResourceDefinition" {
-				out[o.GetName()] = o
-			}
+	objs := actiontest.ClusterExport(t)
+	for _, f := range []string{"testdata/upgraded-crds.yaml", "testdata/crd-status-subresource.yaml"} {
+		objs = append(objs, testmanifest.Load(t, f)...)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			out[o.GetName()] = o
 		}
 	}
 	if len(out) != 5 {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -38,7 +39,7 @@ func images(t *testing.T, obj *unstructured.Unstructured) []string {
 }
 
 func TestExecute(t *testing.T) {
-	shop := testmanifest.Load(t, "testdata/shop.yaml")
+	shop := actiontest.ClusterExport(t)
 	cockroach := testmanifest.LoadOne(t, "testdata/cockroachdb-statefulset.yaml", "StatefulSet", "", "cockroachdb")
 	mongo := testmanifest.LoadOne(t, "testdata/mongo-pod.json", "Pod", "", "mongo")
 	guestbook := testmanifest.Load(t, "testdata/guestbook-all-in-one.yaml")

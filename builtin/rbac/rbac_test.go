@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -31,8 +32,8 @@ func subjectsOf(t *testing.T, obj *unstructured.Unstructured) []subject {
 }
 
 func TestBindingActions(t *testing.T) {
-	shop := testmanifest.Load(t, "testdata/shop.yaml")
-	cluster := testmanifest.Load(t, "testdata/cluster-scoped.yaml")
+	shop := actiontest.ClusterExport(t)
+	cluster := shop
 	adapter := testmanifest.Load(t, "testdata/prometheus-adapter.yaml")
 
 	tests := []struct {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -39,9 +40,8 @@ func classes(t *testing.T, obj *unstructured.Unstructured) []string {
 }
 
 func TestExecute(t *testing.T) {
-	shop := testmanifest.Load(t, "testdata/shop.yaml")
-	cluster := testmanifest.Load(t, "testdata/cluster-scoped.yaml")
-	monitoring := testmanifest.Load(t, "testdata/monitoring.json")
+	shop := actiontest.ClusterExport(t)
+	cluster, monitoring := shop, shop
 	cassandra := testmanifest.Load(t, "testdata/cassandra-statefulset.yaml")
 	claim1 := testmanifest.LoadOne(t, "testdata/claim1.json", "PersistentVolumeClaim", "", "claim1")
 	nfs := testmanifest.LoadOne(t, "testdata/nfs-pvc.yaml", "PersistentVolumeClaim", "", "nfs")
@@ -96,7 +96,7 @@ func TestExecute(t *testing.T) {
 }
 
 func TestStatefulSetPartialMapping(t *testing.T) {
-	sts := testmanifest.LoadOne(t, "testdata/shop.yaml", "StatefulSet", "shop", "postgres")
+	sts := testmanifest.Find(t, actiontest.ClusterExport(t), "StatefulSet", "shop", "postgres")
 	tmpls, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
 	second := tmpls[0].(map[string]any)
 	second = (&unstructured.Unstructured{Object: second}).DeepCopy().Object
