@@ -25,7 +25,7 @@ const (
 // (the plugin's full name), method (the interface method, as "Execute") and
 // transport (TransportInProcess or TransportGRPC).
 const (
-	MetricCalls    = "rigging_plugin_calls_total"           // counter: calls made
+	MetricCalls    = "rigging_plugin_calls_total"           // counter: calls that have returned
 	MetricErrors   = "rigging_plugin_errors_total"          // counter: calls that returned an error (panics included)
 	MetricDuration = "rigging_plugin_call_duration_seconds" // histogram: call latency
 	MetricInFlight = "rigging_plugin_calls_in_flight"       // gauge: calls running now
