@@ -154,7 +154,7 @@ func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExec
 	default:
 		podSpec = []string{"spec", "template", "spec"}
 	}
-	log := a.log.With("kind", item.GetKind(), "namespace", item.GetNamespace(), "name", item.GetName())
+	log := a.log.With("item", item.GetKind()+" "+kube.Ref(item))
 	for _, field := range []string{"containers", "initContainers"} {
 		path := append(slices.Clip(podSpec), field)
 		if err := rewrite(item, path, rules, log); err != nil {

@@ -106,7 +106,7 @@ func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExec
 		return unchanged, nil
 	}
 	item := input.Item.DeepCopy()
-	log := a.log.With("kind", item.GetKind(), "namespace", item.GetNamespace(), "name", item.GetName())
+	log := a.log.With("item", item.GetKind()+" "+kube.Ref(item))
 
 	if item.GetKind() == "StatefulSet" {
 		templates, found, err := unstructured.NestedSlice(item.Object, "spec", "volumeClaimTemplates")

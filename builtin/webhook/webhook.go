@@ -59,7 +59,7 @@ func (a *Action) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
 // configurations without webhooks come back unchanged.
 func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	item := input.Item
-	log := a.log.With("kind", item.GetKind(), "name", item.GetName())
+	log := a.log.With("item", item.GetKind()+" "+kube.Ref(item))
 	if v := item.GetAPIVersion(); v != APIVersion {
 		log.Info("apiVersion not handled, restoring as is", "apiVersion", v)
 		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil
