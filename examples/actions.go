@@ -91,7 +91,9 @@ func (restoreLabeler) Execute(_ context.Context, in *rigging.RestoreItemActionEx
 // held; a real one would release snapshots or external records.
 type deleteLogger struct{ log *slog.Logger }
 
-func newDeleteLogger(log *slog.Logger) (rigging.DeleteItemAction, error) { return deleteLogger{log}, nil }
+func newDeleteLogger(log *slog.Logger) (rigging.DeleteItemAction, error) {
+	return deleteLogger{log}, nil
+}
 
 func (deleteLogger) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
 	return rigging.ResourceSelector{IncludedResources: []string{"persistentvolumeclaims"}}, nil
