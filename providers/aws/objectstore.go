@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,8 +45,8 @@ func init() {
 type ObjectStore struct {
 	log *slog.Logger
 
-	mu      sync.Mutex // guards inited during Init
-	inited  bool
+	mu      sync.Mutex  // serializes Init
+	inited  atomic.Bool // set once Init has filled the fields below
 	cfg     storeConfig
 	client  *s3.Client
 	presign *s3.PresignClient
@@ -69,13 +70,13 @@ func NewObjectStore(log *slog.Logger) *ObjectStore {
 func (o *ObjectStore) Init(ctx context.Context, config map[string]string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.inited {
+	if o.inited.Load() {
 		return fmt.Errorf("plugin %s: init: %w", Name, rigging.ErrAlreadyInitialized)
 	}
 	if err := o.init(ctx, config); err != nil {
 		return fmt.Errorf("plugin %s: init: %w", Name, err)
 	}
-	o.inited = true
+	o.inited.Store(true)
 	return nil
 }
 
@@ -139,12 +140,10 @@ func newS3Client(cfg aws.Config, endpoint string, pathStyle bool) *s3.Client {
 	})
 }
 
-// ready reports whether Init has succeeded. Init's mutex publishes the
-// fields it set to every later caller.
+// ready reports whether Init has succeeded. The atomic store at the end of
+// Init publishes the fields it set to every caller that sees it.
 func (o *ObjectStore) ready(op, bucket, key string) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if !o.inited {
+	if !o.inited.Load() {
 		return &OpError{Op: op, Bucket: bucket, Key: key, Err: rigging.ErrNotInitialized}
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -73,8 +74,8 @@ func init() {
 type Snapshotter struct {
 	log *slog.Logger
 
-	mu     sync.Mutex
-	inited bool
+	mu     sync.Mutex  // serializes Init
+	inited atomic.Bool // set once Init has filled the fields below
 	ec2    *client
 	kmsKey string
 }
@@ -93,13 +94,13 @@ func NewSnapshotter(log *slog.Logger) *Snapshotter {
 func (s *Snapshotter) Init(ctx context.Context, config map[string]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inited {
+	if s.inited.Load() {
 		return fmt.Errorf("plugin %s: init: %w", Name, rigging.ErrAlreadyInitialized)
 	}
 	if err := s.init(ctx, config); err != nil {
 		return fmt.Errorf("plugin %s: init: %w", Name, err)
 	}
-	s.inited = true
+	s.inited.Store(true)
 	return nil
 }
 
@@ -130,9 +131,7 @@ func (s *Snapshotter) init(ctx context.Context, config map[string]string) error 
 }
 
 func (s *Snapshotter) ready(op string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.inited {
+	if !s.inited.Load() {
 		return fmt.Errorf("plugin %s: %s: %w", Name, op, rigging.ErrNotInitialized)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -61,14 +60,14 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
-	file := o.CredentialsFile
+	file, source := o.CredentialsFile, KeyCredentialsFile
 	if file == "" {
-		file = os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+		file, source = os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), "$AWS_SHARED_CREDENTIALS_FILE"
 	}
 	profile := o.Profile
 	if file != "" {
 		if _, err := os.Stat(file); err != nil {
-			return aws.Config{}, fmt.Errorf("%s: %w", KeyCredentialsFile, err)
+			return aws.Config{}, fmt.Errorf("%s: %w", source, err)
 		}
 		opts = append(opts,
 			config.WithSharedCredentialsFiles([]string{file}),
@@ -184,6 +183,3 @@ func Bool(config map[string]string, key string) (bool, error) {
 	}
 	return b, nil
 }
-
-// Clone returns a copy of config so callers can keep it without aliasing.
-func Clone(config map[string]string) map[string]string { return maps.Clone(config) }
