@@ -11,8 +11,10 @@
 //	go build -tags rigging_no_csi,rigging_no_aws ./cmd/rigging
 //
 // The tags are rigging_no_<package> for each builtin/<package> and
-// providers/<package> (rigging_no_filesystem drops the default store, and
-// with it the default location). To build from an explicit list instead,
+// providers/<package>: rigging_no_csi drops the nine CSI actions and the
+// external-snapshotter client, rigging_no_aws the velero.io/aws ObjectStore
+// and VolumeSnapshotter with the AWS SDK, rigging_no_filesystem the default
+// store (and with it the default location). To build from an explicit list instead,
 // copy cmd/rigging/main.go and import the wanted packages in place of this
 // one.
 package all

@@ -65,6 +65,11 @@ func TestPluginsJSON(t *testing.T) {
 		"RestoreItemAction": {"job", "pod", "service", "service-account", "pvc", "secret", "role-bindings",
 			"cluster-role-bindings", "change-storage-class", "change-image-name", "crd-preserve-fields",
 			"apiservice", "admission-webhook-configuration", "add-pvc-from-pod"},
+		"BackupItemActionV2": {"csi-pvc-backupper", "csi-volumesnapshot-backupper",
+			"csi-volumesnapshotcontent-backupper", "csi-volumesnapshotclass-backupper"},
+		"RestoreItemActionV2": {"csi-pvc-restorer", "csi-volumesnapshot-restorer",
+			"csi-volumesnapshotcontent-restorer", "csi-volumesnapshotclass-restorer"},
+		"DeleteItemAction": {"csi-volumesnapshotcontent-delete"},
 	}
 	for kind, names := range want {
 		for _, n := range names {
@@ -73,8 +78,10 @@ func TestPluginsJSON(t *testing.T) {
 			}
 		}
 	}
-	if !listed["ObjectStore rigging.dev/filesystem"] {
-		t.Error("ObjectStore rigging.dev/filesystem is not listed")
+	for _, p := range []string{"ObjectStore rigging.dev/filesystem", "ObjectStore velero.io/aws", "VolumeSnapshotter velero.io/aws"} {
+		if !listed[p] {
+			t.Errorf("%s is not listed", p)
+		}
 	}
 }
 
