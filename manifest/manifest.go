@@ -163,26 +163,10 @@ func fromJSON(js []byte, source string, doc, line int) ([]*unstructured.Unstruct
 	case nil:
 		return nil, nil // an empty or comment-only document
 	case []any:
-		out := make([]*unstructured.Unstructured, 0, len(v))
-		for i, it := range v {
-			u, err := object(it)
-			if err != nil {
-				return nil, fail(i, err)
-			}
-			out = append(out, u)
-		}
-		return out, nil
+		return objects(v, fail)
 	case map[string]any:
 		if items, ok := listItems(v); ok {
-			out := make([]*unstructured.Unstructured, 0, len(items))
-			for i, it := range items {
-				u, err := object(it)
-				if err != nil {
-					return nil, fail(i, err)
-				}
-				out = append(out, u)
-			}
-			return out, nil
+			return objects(items, fail)
 		}
 		u, err := object(v)
 		if err != nil {
@@ -210,6 +194,20 @@ func listItems(m map[string]any) ([]any, bool) {
 	}
 	items, ok := raw.([]any)
 	return items, ok
+}
+
+// objects turns the items of a list (or a JSON array) into objects; fail
+// names the failing item.
+func objects(items []any, fail func(item int, err error) error) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(items))
+	for i, it := range items {
+		u, err := object(it)
+		if err != nil {
+			return nil, fail(i, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 func object(v any) (*unstructured.Unstructured, error) {
