@@ -78,7 +78,7 @@ func (bia) Execute(item runtime.Unstructured, b *api.Backup) (runtime.Unstructur
 
 type biaV2 struct{}
 
-func (biaV2) Name() string                                 { return "interop.rigging.dev/bia-v2" }
+func (biaV2) Name() string                                { return "interop.rigging.dev/bia-v2" }
 func (biaV2) AppliesTo() (velero.ResourceSelector, error) { return selector, nil }
 func (biaV2) Execute(item runtime.Unstructured, _ *api.Backup) (runtime.Unstructured, []velero.ResourceIdentifier, string, []velero.ResourceIdentifier, error) {
 	out, err := steer(item)
@@ -109,7 +109,7 @@ func (ria) Execute(in *velero.RestoreItemActionExecuteInput) (*velero.RestoreIte
 
 type riaV2 struct{}
 
-func (riaV2) Name() string                                 { return "interop.rigging.dev/ria-v2" }
+func (riaV2) Name() string                                { return "interop.rigging.dev/ria-v2" }
 func (riaV2) AppliesTo() (velero.ResourceSelector, error) { return selector, nil }
 func (riaV2) Execute(in *velero.RestoreItemActionExecuteInput) (*velero.RestoreItemActionExecuteOutput, error) {
 	out, err := steer(in.Item)
@@ -140,7 +140,7 @@ func (dia) Execute(in *velero.DeleteItemActionExecuteInput) error {
 
 type iba struct{}
 
-func (iba) Name() string                                 { return "interop.rigging.dev/iba" }
+func (iba) Name() string                                { return "interop.rigging.dev/iba" }
 func (iba) AppliesTo() (velero.ResourceSelector, error) { return selector, nil }
 func (iba) GetRelatedItems(item runtime.Unstructured, _ *api.Backup) ([]velero.ResourceIdentifier, error) {
 	if _, err := steer(item); err != nil {
