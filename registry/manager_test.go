@@ -974,3 +974,22 @@ func TestCloseErrorsNameThePlugin(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 }
+
+// slowOpenStore's GetObject waits for its context before opening.
+type slowOpenStore struct{ *fakeStore }
+
+func (s slowOpenStore) GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestGetObjectOpenIsBoundByDeadline(t *testing.T) {
+	r := New()
+	RegisterIn(r, "velero.io/slow", func(*slog.Logger) (rigging.ObjectStore, error) { return slowOpenStore{newFakeStore("s")}, nil })
+	m := NewManager(Options{Registry: r, Timeouts: map[rigging.Kind]time.Duration{rigging.KindObjectStore: 10 * time.Millisecond}})
+	defer m.Close()
+	s := must[rigging.ObjectStore](t)(m.ObjectStore(context.Background(), "slow"))
+	if _, err := s.GetObject(context.Background(), "b", "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GetObject = %v, want DeadlineExceeded", err)
+	}
+}
