@@ -1,0 +1,23 @@
+package veleroside
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rigging-dev/rigging/interop/internal/testbin"
+	"github.com/rigging-dev/rigging/interop/internal/velerofw"
+)
+
+func TestMain(m *testing.M) {
+	// Velero's host runs "os.Args[0] run-plugins <its args>" to list its
+	// compiled-in plugins, and go-plugin marks every plugin process with
+	// VELERO_PLUGIN=hello: this binary then serves the Velero-framework test
+	// plugins instead of running tests.
+	if (len(os.Args) > 1 && os.Args[1] == "run-plugins") || os.Getenv("VELERO_PLUGIN") == "hello" {
+		velerofw.NewServer().Serve()
+		os.Exit(0)
+	}
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
+}
