@@ -176,7 +176,7 @@ func TestVeleroHostLoadsRiggingSDKPlugin(t *testing.T) {
 		if u, err := st.CreateSignedURL("b", "p/k", 90*time.Second); err != nil || u != spec.SignedURL("b", "p/k", 90*time.Second) {
 			t.Errorf("CreateSignedURL = %q, %v", u, err)
 		}
-		if _, err := st.GetObject("b", "p/missing"); err == nil || !strings.Contains(err.Error(), spec.ErrNoSuchKey.Error()) {
+		if err := getMissing(st, "b", "p/missing"); err == nil || !strings.Contains(err.Error(), spec.ErrNoSuchKey.Error()) {
 			t.Errorf("GetObject(missing) = %v", err)
 		}
 		bad, err := m.GetObjectStore(riggingName(spec.ObjectStore))
@@ -467,6 +467,19 @@ func driveVeleroObjectStore(t *testing.T, st velero.ObjectStore, bucket, prefix 
 	}
 }
 
+// getMissing reads a key that does not exist and returns the error. Velero's
+// host opens GetObject's server stream lazily, so the plugin's error arrives
+// at the first Read, not from GetObject itself.
+func getMissing(st velero.ObjectStore, bucket, key string) error {
+	rc, err := st.GetObject(bucket, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.ReadAll(rc)
+	return err
+}
+
 // riggingCommand builds the rigging command and skips (loudly) when this
 // build has no external plugin support yet.
 func riggingCommand(t *testing.T) string {
@@ -536,8 +549,8 @@ func TestVeleroHostLoadsRiggingCommand(t *testing.T) {
 			if u, err := st.CreateSignedURL("bkt", "velero/x", time.Minute); err != nil || !strings.HasPrefix(u, "file://") {
 				t.Errorf("CreateSignedURL = %q, %v; want a file URL", u, err)
 			}
-			if _, err := st.GetObject("bkt", "velero/missing"); err == nil {
-				t.Error("GetObject(missing) succeeded")
+			if err := getMissing(st, "bkt", "velero/missing"); err == nil || !strings.Contains(err.Error(), "not found") {
+				t.Errorf("GetObject(missing) = %v, want rigging's not-found error", err)
 			}
 
 			pod := testItem("v1", "Pod", "shop", "web-0")
