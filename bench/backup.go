@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/bench/measure"
+	"github.com/rigging-dev/rigging/providers/filesystem"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// backup measures backup.Run on cfg.Items into the filesystem store: every
+// action and the store in-process, against every action and the store
+// served by PluginBinary (an external plugin shadows the built-in of the
+// same name). Each result's operation is one item.
+func (s *suite) backup() ([]measure.Case, int, int, error) {
+	if len(s.cfg.Items) == 0 {
+		return nil, 0, 0, nil
+	}
+	dir, err := os.MkdirTemp("", "rigging-bench-backup-")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
+	inproc := registry.NewManager(registry.Options{Logger: discard})
+	s.closers = append(s.closers, func() { inproc.Close() })
+	cases := []measure.Case{s.backupCase(BackupInProcess, inproc, filepath.Join(dir, "inproc"))}
+	if s.cfg.PluginBinary != "" {
+		rm, err := s.rpcManager()
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		cases = append(cases, s.backupCase(BackupRPC, rm, filepath.Join(dir, "rpc")))
+	}
+	return cases, max(1, s.cfg.Rounds/2), 1, nil
+}
+
+func (s *suite) backupCase(name string, m *registry.Manager, root string) measure.Case {
+	seq := 0
+	return measure.Case{Name: name, Run: func(n int) (measure.Sample, error) {
+		var all measure.Sample
+		for range n {
+			seq++
+			smp, err := measure.Once(func() (int64, error) {
+				return RunBackup(s.ctx, m, root, fmt.Sprintf("bench-%d", seq), s.cfg.Items)
+			})
+			if err != nil {
+				return all, err
+			}
+			// One operation per item backed up.
+			smp.N = int(smp.Bytes)
+			smp.Bytes = 0
+			smp.Lat = nil
+			all = merge(all, smp)
+		}
+		return all, nil
+	}}
+}
+
+// RunBackup backs items up as name into the filesystem store (reached
+// through m, so an external filesystem plugin serves it over RPC) rooted at
+// root, and returns the number of items backed up.
+func RunBackup(ctx context.Context, m *registry.Manager, root, name string, items []*unstructured.Unstructured) (int64, error) {
+	st, err := m.ObjectStore(ctx, filesystem.Name)
+	if err != nil {
+		return 0, err
+	}
+	if c, ok := st.(rigging.Closer); ok {
+		defer c.Close()
+	}
+	if err := st.Init(ctx, map[string]string{filesystem.KeyRoot: root}); err != nil {
+		return 0, err
+	}
+	sum, err := backup.Run(ctx, backup.Options{
+		Name: name, Items: items, Store: archive.NewStore(st, "bench", ""), Plugins: withoutCSI{m},
+		TempDir: root, OperationPollInterval: 10 * time.Millisecond,
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int64(sum.Backup.Status.Progress.ItemsBackedUp), nil
+}
+
+// withoutCSI leaves out the actions named velero.io/csi-*, as Velero v1.18
+// does unless its EnableCSI feature flag is on (they need a cluster).
+type withoutCSI struct{ m *registry.Manager }
+
+func (w withoutCSI) BackupItemActionsV2(ctx context.Context) ([]rigging.BackupItemActionV2, error) {
+	all, err := w.m.BackupItemActionsV2(ctx)
+	return slices.DeleteFunc(all, func(a rigging.BackupItemActionV2) bool { return isCSI(a.Name()) }), err
+}
+
+func (w withoutCSI) ItemBlockActions(ctx context.Context) ([]rigging.ItemBlockAction, error) {
+	all, err := w.m.ItemBlockActions(ctx)
+	return slices.DeleteFunc(all, func(a rigging.ItemBlockAction) bool { return isCSI(a.Name()) }), err
+}
+
+func isCSI(name string) bool { return strings.Contains(name, "velero.io/csi-") }

@@ -1,0 +1,574 @@
+// Package bench is rigging's benchmark harness: it measures
+// BackupItemAction Execute on the same ~2.2 KiB pod and ~1.4 KiB Backup
+// (package fixture) as a direct call, through the registry.Manager
+// in-process, through the Manager over an in-memory gRPC connection, and
+// from the Manager to a rigging plugin subprocess, next to the floors of
+// its transports (a bare gRPC unary call and a bare unix-socket round trip
+// to another process); it also measures throughput at 1, 8 and 64
+// goroutines, object streams, discovery of 10 plugin binaries cold and
+// warm, first-call latency and a 10 000-item backup in-process against the
+// same actions over RPC. Cases of a group run interleaved, in rounds, so
+// that a busy shared machine slows them alike; Report holds the results
+// and the ratios of docs/benchmarks.json.
+//
+// `rigging bench` runs it; the interop module's bench program adds the
+// Velero paths (which cannot be linked into this module's binaries).
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/bench/fixture"
+	"github.com/rigging-dev/rigging/bench/measure"
+	"github.com/rigging-dev/rigging/builtin/pod"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// Result names. The Velero paths (added by the interop bench program) use
+// the same scheme: "<host>-<plugin>" per call, "-cG" for G goroutines,
+// "put-"/"get-" for object streams.
+const (
+	Direct           = "direct"
+	InProcess        = "inproc"
+	InMemoryGRPC     = "inproc-grpc"
+	RiggingRigging   = "rigging-rigging"
+	RiggingVelero    = "rigging-velero"
+	VeleroVelero     = "velero-velero"
+	VeleroRigging    = "velero-rigging"
+	FloorGRPC        = "floor-grpc"
+	FloorUnix        = "floor-unix"
+	DiscoveryCold    = "discovery-cold-rigging"
+	DiscoveryWarm    = "discovery-warm-rigging"
+	DiscoveryVelero  = "discovery-velero"
+	FirstCall        = "firstcall-rigging"
+	FirstCallVelero  = "firstcall-velero"
+	BackupInProcess  = "backup-inproc"
+	BackupRPC        = "backup-rpc"
+	ActionName       = pod.Name // the BackupItemAction every path calls
+	DiscoveryBinarys = 10
+)
+
+// Concurrency is the goroutine counts of the throughput group.
+var Concurrency = []int{1, 8, 64}
+
+// Parallel names the throughput result of path at g goroutines.
+func Parallel(path string, g int) string { return fmt.Sprintf("%s-c%d", path, g) }
+
+// Put and Get name the object-stream results of path.
+func Put(path string) string { return "put-" + path }
+
+// Get names the GetObject result of path.
+func Get(path string) string { return "get-" + path }
+
+// Config says what to run. Zero values mean the documented defaults.
+type Config struct {
+	// PluginBinary is a binary that serves rigging's compiled-in plugins
+	// (velero.io/pod among them) when started by a plugin host, and the
+	// benchmark plugins when EnvPlugins=1: the rigging binary, or a test
+	// binary whose TestMain does the same. Empty: RPC paths are skipped.
+	PluginBinary string
+	// FloorCommand returns the command that runs ServeFloor in dir. Nil:
+	// the floors are skipped.
+	FloorCommand func(dir string) *exec.Cmd
+	// Rounds of every group (default 5) and Execute calls per case and
+	// round (default 1000; in-process cases run 50 times more).
+	Rounds, Calls int
+	// ObjectSize is the size of each PutObject/GetObject (default 256 MiB).
+	ObjectSize int64
+	// Items are the objects of the backup benchmark (gen-large.sh's 10 000);
+	// empty: the backup group is skipped.
+	Items []*unstructured.Unstructured
+	// Groups limits the run to these groups (see Groups); empty: all.
+	Groups []string
+	// Progress receives one line per group as it starts; nil: discarded.
+	Progress io.Writer
+	// Extra adds cases to a group (the interop program adds its Velero
+	// paths this way): called with the group's name, returns more cases.
+	Extra func(group string) []measure.Case
+}
+
+// Groups of cases, in run order.
+var Groups = []string{"per-call", "throughput", "object", "discovery", "firstcall", "backup"}
+
+func (c *Config) defaults() {
+	if c.Rounds <= 0 {
+		c.Rounds = 5
+	}
+	if c.Calls <= 0 {
+		c.Calls = 1000
+	}
+	if c.ObjectSize <= 0 {
+		c.ObjectSize = 256 << 20
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+func (c *Config) wants(group string) bool {
+	if len(c.Groups) == 0 {
+		return true
+	}
+	for _, g := range c.Groups {
+		if g == group {
+			return true
+		}
+	}
+	return false
+}
+
+// Fixtures returns fresh decoded copies of the pod and the Backup.
+func Fixtures() (*unstructured.Unstructured, *rigging.Backup, error) {
+	item := &unstructured.Unstructured{}
+	if err := item.UnmarshalJSON(fixture.Compact(fixture.PodJSON)); err != nil {
+		return nil, nil, fmt.Errorf("fixture pod: %w", err)
+	}
+	b := &rigging.Backup{}
+	if err := json.Unmarshal(fixture.Compact(fixture.BackupJSON), b); err != nil {
+		return nil, nil, fmt.Errorf("fixture backup: %w", err)
+	}
+	return item, b, nil
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// Run runs the configured groups and returns the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	if cfg.PluginBinary != "" {
+		os.Setenv(EnvPlugins, "1") // inherited by every plugin process started below
+	}
+	rep := &Report{Machine: ThisMachine(), Ratios: map[string]float64{}, Missing: map[string]string{}}
+	s := &suite{cfg: cfg, ctx: ctx}
+	defer s.close()
+	steps := []struct {
+		group string
+		cases func() ([]measure.Case, int, int, error) // cases, rounds, n
+	}{
+		{"per-call", s.perCall},
+		{"throughput", s.throughput},
+		{"object", s.objects},
+		{"discovery", s.discovery},
+		{"firstcall", s.firstCall},
+		{"backup", s.backup},
+	}
+	for _, st := range steps {
+		if !cfg.wants(st.group) {
+			continue
+		}
+		fmt.Fprintf(cfg.Progress, "bench: %s\n", st.group)
+		cases, rounds, n, err := st.cases()
+		if err != nil {
+			return nil, fmt.Errorf("bench %s: %w", st.group, err)
+		}
+		if cfg.Extra != nil {
+			cases = append(cases, cfg.Extra(st.group)...)
+		}
+		if len(cases) == 0 {
+			continue
+		}
+		res, err := measure.Interleave(cases, rounds, n)
+		if err != nil {
+			return nil, fmt.Errorf("bench %s: %w", st.group, err)
+		}
+		rep.Results = append(rep.Results, res...)
+	}
+	rep.computeRatios()
+	return rep, nil
+}
+
+// suite holds what the groups share: the Managers, the plugin processes.
+type suite struct {
+	cfg     Config
+	ctx     context.Context
+	closers []func()
+	rpc     *registry.Manager // Manager whose plugins all come from PluginBinary
+}
+
+func (s *suite) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// rpcManager returns the Manager over a catalog holding PluginBinary.
+func (s *suite) rpcManager() (*registry.Manager, error) {
+	if s.rpc != nil {
+		return s.rpc, nil
+	}
+	dir, err := os.MkdirTemp("", "rigging-bench-plugins-")
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
+	if err := linkBinary(s.cfg.PluginBinary, filepath.Join(dir, "rigging-plugins")); err != nil {
+		return nil, err
+	}
+	m, err := catalogManager(s.ctx, dir, "")
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { m.Close() })
+	s.rpc = m
+	return m, nil
+}
+
+// Call is one named way to make one Execute call (or its floor).
+type Call struct {
+	Name string
+	Do   func() error
+	// Scale multiplies the batch size: in-process calls are thousands of
+	// times cheaper than RPC ones, so their batches are longer.
+	Scale int
+}
+
+// executeCall returns a Call of a's Execute on fresh fixtures, after one
+// warm-up call (which starts a plugin process).
+func executeCall(ctx context.Context, name string, a rigging.BackupItemAction, scale int) (Call, error) {
+	item, b, err := Fixtures()
+	if err != nil {
+		return Call{}, err
+	}
+	call := func() error {
+		out, extra, err := a.Execute(ctx, item, b)
+		if err == nil && (out == nil || len(extra) != 2) {
+			err = fmt.Errorf("%s Execute returned %d additional items, want the pod's 2 claims", ActionName, len(extra))
+		}
+		return err
+	}
+	if err := call(); err != nil {
+		return Call{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return Call{Name: name, Do: call, Scale: scale}, nil
+}
+
+// Calls returns the per-call paths this configuration can run: direct,
+// in-process Manager, Manager over in-memory gRPC, Manager to a plugin
+// subprocess, and the gRPC and unix-socket floors. Run closes what they
+// hold; other callers call Close.
+func (s *suite) calls() ([]Call, error) {
+	ctx := s.ctx
+	var out []Call
+	add := func(name string, a rigging.BackupItemAction, err error, scale int) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		c, err := executeCall(ctx, name, a, scale)
+		out = append(out, c)
+		return err
+	}
+	e, ok := registry.Default.Lookup(rigging.KindBackupItemAction, ActionName)
+	if !ok {
+		return nil, fmt.Errorf("%w: BackupItemAction %s is not compiled in", rigging.ErrPluginNotFound, ActionName)
+	}
+	v, err := e.New(discard)
+	if err != nil {
+		return nil, err
+	}
+	if err := add(Direct, v.(rigging.BackupItemAction), nil, 50); err != nil {
+		return nil, err
+	}
+	m := registry.NewManager(registry.Options{Logger: discard})
+	s.closers = append(s.closers, func() { m.Close() })
+	a, err := m.BackupItemAction(ctx, ActionName)
+	if err := add(InProcess, a, err, 50); err != nil {
+		return nil, err
+	}
+	mm, stop, err := inMemoryManager()
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, stop)
+	a, err = mm.BackupItemAction(ctx, ActionName)
+	if err := add(InMemoryGRPC, a, err, 1); err != nil {
+		return nil, err
+	}
+	if s.cfg.PluginBinary != "" {
+		rm, err := s.rpcManager()
+		if err != nil {
+			return nil, err
+		}
+		a, err := rm.BackupItemAction(ctx, ActionName)
+		if err := add(RiggingRigging, a, err, 1); err != nil {
+			return nil, err
+		}
+	}
+	if s.cfg.FloorCommand != nil {
+		f, err := startFloor(s.cfg.FloorCommand)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, f.close)
+		buf := make([]byte, 64<<10)
+		out = append(out,
+			Call{Name: FloorGRPC, Do: func() error { return f.grpcCall(ctx) }, Scale: 1},
+			Call{Name: FloorUnix, Do: func() error { return f.rawCall(buf) }, Scale: 1})
+	}
+	return out, nil
+}
+
+func (s *suite) perCall() ([]measure.Case, int, int, error) {
+	calls, err := s.calls()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	cases := make([]measure.Case, len(calls))
+	for i, c := range calls {
+		cases[i] = measure.Case{Name: c.Name, Run: func(n int) (measure.Sample, error) { return measure.Calls(n*c.Scale, c.Do) }}
+	}
+	return cases, s.cfg.Rounds, s.cfg.Calls, nil
+}
+
+// Calls returns the per-call paths of cfg (see Run) for callers that time
+// them their own way (Go benchmarks); close releases their processes.
+func Calls(ctx context.Context, cfg Config) (calls []Call, close func(), err error) {
+	cfg.defaults()
+	if cfg.PluginBinary != "" {
+		os.Setenv(EnvPlugins, "1")
+	}
+	s := &suite{cfg: cfg, ctx: ctx}
+	calls, err = s.calls()
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return calls, s.close, nil
+}
+
+func (s *suite) throughput() ([]measure.Case, int, int, error) {
+	ctx := s.ctx
+	item, b, err := Fixtures()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var cases []measure.Case
+	if s.cfg.PluginBinary != "" {
+		rm, err := s.rpcManager()
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		a, err := rm.BackupItemAction(ctx, ActionName)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		for _, g := range Concurrency {
+			cases = append(cases, measure.Case{Name: Parallel(RiggingRigging, g), Run: func(n int) (measure.Sample, error) {
+				return measure.Parallel(g, n, func() error { _, _, err := a.Execute(ctx, item, b); return err })
+			}})
+		}
+	}
+	if s.cfg.FloorCommand != nil {
+		f, err := startFloor(s.cfg.FloorCommand)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		s.closers = append(s.closers, f.close)
+		for _, g := range Concurrency {
+			cases = append(cases, measure.Case{Name: Parallel(FloorGRPC, g), Run: func(n int) (measure.Sample, error) {
+				return measure.Parallel(g, n, func() error { return f.grpcCall(ctx) })
+			}})
+		}
+	}
+	return cases, s.cfg.Rounds, s.cfg.Calls, nil
+}
+
+func (s *suite) objects() ([]measure.Case, int, int, error) {
+	if s.cfg.PluginBinary == "" {
+		return nil, 0, 0, nil
+	}
+	rm, err := s.rpcManager()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	cases, err := ObjectCases(s.ctx, rm, RiggingRigging, s.cfg.ObjectSize)
+	return cases, s.cfg.Rounds, 1, err
+}
+
+// ObjectCases returns the PutObject and GetObject cases of NullStore as m
+// reaches it, each moving size bytes per operation.
+func ObjectCases(ctx context.Context, m *registry.Manager, path string, size int64) ([]measure.Case, error) {
+	st, err := m.ObjectStore(ctx, NullStore)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Init(ctx, nil); err != nil {
+		return nil, err
+	}
+	put := func() (int64, error) {
+		return size, st.PutObject(ctx, "bench", "object", io.LimitReader(&zeros{left: size}, size))
+	}
+	get := func() (int64, error) {
+		r, err := st.GetObject(ctx, "bench", SizeKey(size))
+		if err != nil {
+			return 0, err
+		}
+		defer r.Close()
+		n, err := io.Copy(io.Discard, r)
+		if err == nil && n != size {
+			err = fmt.Errorf("got %d bytes, want %d", n, size)
+		}
+		return n, err
+	}
+	once := func(fn func() (int64, error)) func(int) (measure.Sample, error) {
+		return func(n int) (measure.Sample, error) {
+			var all measure.Sample
+			for range n {
+				smp, err := measure.Once(fn)
+				if err != nil {
+					return all, err
+				}
+				all = merge(all, smp)
+			}
+			return all, nil
+		}
+	}
+	return []measure.Case{{Name: Put(path), Run: once(put)}, {Name: Get(path), Run: once(get)}}, nil
+}
+
+// merge adds b to a.
+func merge(a, b measure.Sample) measure.Sample {
+	a.N += b.N
+	a.Lat = append(a.Lat, b.Lat...)
+	a.WallNs += b.WallNs
+	a.Mallocs += b.Mallocs
+	a.AllocBytes += b.AllocBytes
+	a.CPUNs += b.CPUNs
+	a.ChildCPUNs += b.ChildCPUNs
+	a.Bytes += b.Bytes
+	return a
+}
+
+// sampleOf is a Sample of one operation timed by the caller.
+func sampleOf(d time.Duration) measure.Sample {
+	return measure.Sample{N: 1, Lat: []int64{d.Nanoseconds()}, WallNs: d.Nanoseconds()}
+}
+
+func (s *suite) discovery() ([]measure.Case, int, int, error) {
+	if s.cfg.PluginBinary == "" {
+		return nil, 0, 0, nil
+	}
+	dir, err := os.MkdirTemp("", "rigging-bench-discovery-")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		return nil, 0, 0, err
+	}
+	for i := range DiscoveryBinarys {
+		if err := linkBinary(s.cfg.PluginBinary, filepath.Join(plugins, fmt.Sprintf("plugin-%02d", i))); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	cache := filepath.Join(dir, "cache.json")
+	discover := func(cold bool) func(int) (measure.Sample, error) {
+		return func(n int) (measure.Sample, error) {
+			var all measure.Sample
+			for range n {
+				if cold {
+					os.Remove(cache)
+				}
+				smp, err := measure.Once(func() (int64, error) {
+					c, err := Discover(s.ctx, plugins, cache)
+					if err == nil {
+						err = c.Close()
+					}
+					return 0, err
+				})
+				if err != nil {
+					return all, err
+				}
+				all = merge(all, smp)
+			}
+			return all, nil
+		}
+	}
+	// Fill the cache once so the first warm round is warm.
+	c, err := Discover(s.ctx, plugins, cache)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	c.Close()
+	return []measure.Case{{Name: DiscoveryCold, Run: discover(true)}, {Name: DiscoveryWarm, Run: discover(false)}}, s.cfg.Rounds, 1, nil
+}
+
+func (s *suite) firstCall() ([]measure.Case, int, int, error) {
+	if s.cfg.PluginBinary == "" {
+		return nil, 0, 0, nil
+	}
+	dir, err := os.MkdirTemp("", "rigging-bench-firstcall-")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
+	if err := linkBinary(s.cfg.PluginBinary, filepath.Join(dir, "rigging-plugins")); err != nil {
+		return nil, 0, 0, err
+	}
+	cache := filepath.Join(dir, "..", filepath.Base(dir)+".cache.json")
+	s.closers = append(s.closers, func() { os.Remove(cache) })
+	item, b, err := Fixtures()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	one := func() (measure.Sample, error) {
+		m, err := catalogManager(s.ctx, dir, cache) // warm after the first
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		defer m.Close()
+		t := time.Now()
+		a, err := m.BackupItemAction(s.ctx, ActionName)
+		if err == nil {
+			_, _, err = a.Execute(s.ctx, item, b)
+		}
+		return sampleOf(time.Since(t)), err
+	}
+	if _, err := one(); err != nil { // fills the cache
+		return nil, 0, 0, err
+	}
+	run := func(n int) (measure.Sample, error) {
+		var all measure.Sample
+		for range n {
+			smp, err := one()
+			if err != nil {
+				return all, err
+			}
+			all = merge(all, smp)
+		}
+		return all, nil
+	}
+	return []measure.Case{{Name: FirstCall, Run: run}}, s.cfg.Rounds, 2, nil
+}
+
+// linkBinary makes dst a hard link to src, or a copy across file systems.
+func linkBinary(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("plugin binary: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("plugin binary: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("plugin binary: copy to %s: %w", dst, err)
+	}
+	return out.Close()
+}

@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// EnvFloor, set to a directory, makes ServeIfChild run ServeFloor there.
+const EnvFloor = "RIGGING_BENCH_FLOOR"
+
+// ServeIfChild serves what the harness starts this binary for and reports
+// whether it did: the floors when EnvFloor is set (until stdin closes), or
+// the plugins of registry.Default (plus the benchmark plugins when
+// EnvPlugins=1) when a plugin host started it. A test binary's TestMain or
+// a benchmark program's main calls it first and exits when it returns true.
+func ServeIfChild() bool {
+	if dir := os.Getenv(EnvFloor); dir != "" {
+		if err := ServeFloor(dir, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return true
+	}
+	if os.Getenv(plugin.Handshake.MagicCookieKey) != plugin.Handshake.MagicCookieValue {
+		return false
+	}
+	if os.Getenv(EnvPlugins) == "1" {
+		RegisterPlugins(registry.Default)
+	}
+	plugin.Serve(plugin.ServeOptions{})
+	return true
+}
+
+// FloorCommand returns a Config.FloorCommand starting bin with EnvFloor
+// (bin must call ServeIfChild first).
+func FloorCommand(bin string) func(dir string) *exec.Cmd {
+	return func(dir string) *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), EnvFloor+"="+dir)
+		return cmd
+	}
+}

@@ -1,0 +1,90 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// NullStore is the ObjectStore the object-stream benchmarks use on every
+// side (Velero's test child registers the same behaviour): PutObject
+// reads the body and throws it away; GetObject of "size/N" streams N zero
+// bytes. It measures the transport, not a disk.
+const NullStore = "bench.rigging.dev/null"
+
+// EnvPlugins, when "1", asks a process that starts a plugin server to
+// register the benchmark plugins first (rigging bench sets it for the
+// plugin processes it starts, which inherit it).
+const EnvPlugins = "RIGGING_BENCH_PLUGINS"
+
+// RegisterPlugins adds the benchmark plugins (NullStore) to r.
+func RegisterPlugins(r *registry.Registry) {
+	registry.RegisterIn(r, NullStore, func(*slog.Logger) (rigging.ObjectStore, error) { return nullStore{}, nil })
+}
+
+// SizeKey is the key under which NullStore's GetObject returns size bytes.
+func SizeKey(size int64) string { return "size/" + strconv.FormatInt(size, 10) }
+
+type nullStore struct{}
+
+func (nullStore) Init(context.Context, map[string]string) error { return nil }
+
+func (nullStore) PutObject(_ context.Context, _, _ string, body io.Reader) error {
+	_, err := io.Copy(io.Discard, body)
+	return err
+}
+
+func (nullStore) ObjectExists(context.Context, string, string) (bool, error) { return true, nil }
+
+func (nullStore) GetObject(_ context.Context, bucket, key string) (io.ReadCloser, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(key, "size/"), 10, 64)
+	if err != nil || !strings.HasPrefix(key, "size/") {
+		return nil, fmt.Errorf("plugin %s: get %s/%s: %w", NullStore, bucket, key, rigging.ErrNotFound)
+	}
+	return io.NopCloser(&zeros{left: n}), nil
+}
+
+func (nullStore) ListCommonPrefixes(context.Context, string, string, string) ([]string, error) {
+	return nil, nil
+}
+func (nullStore) ListObjects(context.Context, string, string) ([]string, error) { return nil, nil }
+func (nullStore) DeleteObject(context.Context, string, string) error            { return nil }
+func (nullStore) CreateSignedURL(context.Context, string, string, time.Duration) (string, error) {
+	return "", nil
+}
+
+// zeroBuf is what zeros copies from: faster than clearing p every time.
+var zeroBuf = make([]byte, 256<<10)
+
+// zeros reads left zero bytes.
+type zeros struct{ left int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(int64(len(p)), z.left)], zeroBuf)
+	z.left -= int64(n)
+	return n, nil
+}
+
+// WriteTo lets io.Copy skip its intermediate buffer.
+func (z *zeros) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for z.left > 0 {
+		n, err := w.Write(zeroBuf[:min(int64(len(zeroBuf)), z.left)])
+		total += int64(n)
+		z.left -= int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// Discover returns the catalog of the plugin binaries in dir, with the
+// discovery cache in cacheFile ("" for none), logging nothing.
+func Discover(ctx context.Context, dir, cacheFile string) (*external.Catalog, error) {
+	return external.Discover(ctx, external.Options{Dir: dir, CacheFile: cacheFile, Logger: discard})
+}
+
+// catalogManager returns a Manager whose external plugins are those of
+// dir; they shadow the built-ins of the same names.
+func catalogManager(ctx context.Context, dir, cacheFile string) (*registry.Manager, error) {
+	c, err := Discover(ctx, dir, cacheFile)
+	if err != nil {
+		return nil, err
+	}
+	return registry.NewManager(registry.Options{External: c, Logger: discard}), nil
+}
+
+// inMemory is a registry.Source serving the default registry's pod action
+// and the benchmark plugins through the SDK's gRPC server on an in-memory
+// listener, reached with the host's gRPC client.
+type inMemory struct {
+	cc  *grpc.ClientConn
+	srv *grpc.Server
+}
+
+func inMemoryManager() (*registry.Manager, func(), error) {
+	reg := registry.Default
+	lis := bufconn.Listen(1 << 20)
+	srv := plugin.NewGRPCServer(plugin.ServeOptions{Registry: reg, Logger: discard})
+	go srv.Serve(lis)
+	cc, err := grpc.NewClient("passthrough:///bench",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		srv.Stop()
+		return nil, nil, fmt.Errorf("in-memory gRPC: %w", err)
+	}
+	src := &inMemory{cc: cc, srv: srv}
+	m := registry.NewManager(registry.Options{Registry: registry.New(), External: src, Logger: discard})
+	return m, func() { m.Close() }, nil
+}
+
+func (s *inMemory) Plugins() []registry.Info {
+	return []registry.Info{{Kind: rigging.KindBackupItemAction, Name: ActionName, Source: "bufconn"}}
+}
+
+func (s *inMemory) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
+	return external.NewClient(kind, name, s.cc)
+}
+
+func (s *inMemory) Close() error {
+	s.cc.Close()
+	s.srv.Stop()
+	return nil
+}
