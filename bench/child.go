@@ -35,11 +35,12 @@ func ServeIfChild() bool {
 	return true
 }
 
-// FloorCommand returns a Config.FloorCommand starting bin with EnvFloor
-// (bin must call ServeIfChild first).
-func FloorCommand(bin string) func(dir string) *exec.Cmd {
+// FloorCommand returns a Config.FloorCommand starting bin with args and
+// EnvFloor set to the directory (bin must call ServeIfChild, or ServeFloor
+// for those args).
+func FloorCommand(bin string, args ...string) func(dir string) *exec.Cmd {
 	return func(dir string) *exec.Cmd {
-		cmd := exec.Command(bin)
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), EnvFloor+"="+dir)
 		return cmd
 	}

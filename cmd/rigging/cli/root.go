@@ -73,6 +73,7 @@ as subprocesses speaking Velero's plugin protocol. Both are reached the same way
 		newRestoreCommand(g),
 		newVerifyCommand(g),
 		newRunPluginsCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }
