@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,6 +79,22 @@ type Options struct {
 	// TempDir is where the log file is kept while the backup runs ("" for
 	// the system default).
 	TempDir string
+	// Features are Velero feature flags (its server's --features). Only
+	// FeatureCSI matters here: without it the velero.io/csi-* actions are
+	// skipped, as Velero skips them.
+	Features []string
+}
+
+// FeatureCSI is Velero's EnableCSI feature flag.
+const FeatureCSI = "EnableCSI"
+
+// csiActionPrefix marks the actions Velero runs only with FeatureCSI.
+const csiActionPrefix = "velero.io/csi-"
+
+// SkipsAction reports whether Velero would skip the action named name given
+// the feature flags: the CSI actions need FeatureCSI.
+func SkipsAction(name string, features []string) bool {
+	return strings.Contains(name, csiActionPrefix) && !slices.Contains(features, FeatureCSI)
 }
 
 // Progress reports how far a backup has got.

@@ -395,3 +395,20 @@ func TestCancelledBackupLeavesNothing(t *testing.T) {
 func schemaGR(group, resource string) schema.GroupResource {
 	return schema.GroupResource{Group: group, Resource: resource}
 }
+
+func TestCSIActionsNeedTheFeature(t *testing.T) {
+	calls := 0
+	act := &fakeAction{name: "velero.io/csi-test", sel: rigging.ResourceSelector{IncludedResources: []string{"configmaps"}},
+		exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+			calls++
+			return nil, nil, "", nil, nil
+		}}
+	items := []*unstructured.Unstructured{obj("v1", "ConfigMap", "app", "cm", nil)}
+	m := managerWith(t, act)
+	if _, _, err := run(t, backup.Options{Items: items, Plugins: m}); err != nil || calls != 0 {
+		t.Fatalf("without EnableCSI: err %v, %d calls", err, calls)
+	}
+	if _, _, err := run(t, backup.Options{Items: items, Plugins: m, Features: []string{backup.FeatureCSI}}); err != nil || calls != 1 {
+		t.Fatalf("with EnableCSI: err %v, %d calls", err, calls)
+	}
+}

@@ -123,6 +123,10 @@ func (bk *backupper) resolveActions(ctx context.Context) error {
 		return fmt.Errorf("list BackupItemActions: %w", err)
 	}
 	for _, a := range bias {
+		if SkipsAction(a.Name(), bk.opts.Features) {
+			bk.log.Info("skipping action: the CSI feature is not enabled", "plugin", a.Name(), "features", bk.opts.Features)
+			continue
+		}
 		sel, err := a.AppliesTo(ctx)
 		if err != nil {
 			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
@@ -373,14 +377,24 @@ func (bk *backupper) preferredVersion(it item) string {
 }
 
 // executeActions runs the matching actions in name order on a copy of the
-// item. It returns nil when an action asks to skip the item.
+// item (the item itself when none applies; it is then not modified). It
+// returns nil when an action asks to skip the item.
 func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logger, finalize bool) (*unstructured.Unstructured, error) {
 	k := it.key()
 	lbls := it.obj.GetLabels()
-	obj := it.obj.DeepCopy()
+	// The input is shared (the Lookup serves it): actions get a copy, made
+	// when the first one applies.
+	obj, copied := it.obj, false
 	for _, a := range bk.actions {
 		if !a.matcher.Matches(it.res, k.namespace, lbls) {
 			continue
+		}
+		if a.name == csiPVCActionName && !snapshotVolumes(bk.backup) {
+			log.Info("skipping CSI snapshot of the claim: spec.snapshotVolumes is false", "plugin", a.name)
+			continue
+		}
+		if !copied {
+			obj, copied = obj.DeepCopy(), true
 		}
 		log.Info("executing custom action", "plugin", a.name)
 		updated, additional, opID, postItems, err := a.action.Execute(ctx, obj, bk.backup)
@@ -434,6 +448,14 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 		}
 	}
 	return obj, nil
+}
+
+// csiPVCActionName is Velero's CSI claim action, which Velero runs only when
+// the backup snapshots volumes.
+const csiPVCActionName = "velero.io/csi-pvc-backupper"
+
+func snapshotVolumes(b *rigging.Backup) bool {
+	return b.Spec.SnapshotVolumes == nil || *b.Spec.SnapshotVolumes
 }
 
 // backupCRDs backs up the CustomResourceDefinition of every custom

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,6 +118,10 @@ func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *riggi
 			return nil, fmt.Errorf("list RestoreItemActions: %w", err)
 		}
 		for _, a := range list {
+			if strings.Contains(a.Name(), "velero.io/csi-") && !slices.Contains(opts.Features, "EnableCSI") {
+				rlog.Info("skipping action: the CSI feature is not enabled", "plugin", a.Name())
+				continue
+			}
 			sel, err := a.AppliesTo(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)

@@ -86,6 +86,9 @@ type Options struct {
 	Now func() time.Time
 	// TempDir holds the log file while the restore runs.
 	TempDir string
+	// Features are Velero feature flags; without "EnableCSI" the
+	// velero.io/csi-* actions are skipped, as Velero skips them.
+	Features []string
 }
 
 // Progress reports how far a restore has got.

@@ -143,6 +143,8 @@ func newBackupCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 		ordered                                  string
 		labels                                   map[string]string
 		noProgress                               bool
+		features                                 []string
+		snapshotVolumes                          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME --from PATH...",
@@ -200,9 +202,12 @@ uploaded then. A NAME already in the location is refused.`,
 				ItemOperationTimeout: metav1.Duration{Duration: itemOpTimeout},
 				OrderedResources:     orderedRes,
 			}
+			if cmd.Flags().Changed("snapshot-volumes") {
+				spec.SnapshotVolumes = &snapshotVolumes
+			}
 			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "backup "+name)
 			sum, err := backup.Run(ctx, backup.Options{
-				Name: name, Items: items, Spec: spec, Labels: labels,
+				Name: name, Items: items, Spec: spec, Labels: labels, Features: features,
 				Store: s.store, LocationName: s.loc.Name, Plugins: s.m, Logger: g.Logger,
 				Progress: func(p backup.Progress) { bar.update(p.ItemsBackedUp, p.TotalItems, p.Resource) },
 			})
@@ -236,6 +241,8 @@ uploaded then. A NAME already in the location is refused.`,
 	f.StringVar(&ordered, "ordered-resources", "", `items to back up first, per resource: "pods=ns1/pod1,ns1/pod2;persistentvolumeclaims=ns1/pvc4"`)
 	f.StringToStringVar(&labels, "labels", nil, "labels to put on the Backup object (k=v,k2=v2)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
+	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster)")
+	f.BoolVar(&snapshotVolumes, "snapshot-volumes", true, "take volume snapshots (with --features EnableCSI, through the CSI actions)")
 	_ = cmd.MarkFlagFilename("from", "yaml", "yml", "json")
 	return cmd
 }

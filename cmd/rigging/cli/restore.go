@@ -36,6 +36,7 @@ func newRestoreCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 		ff                             filterFlags
 		itemOpTimeout                  time.Duration
 		noProgress                     bool
+		features                       []string
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME --from-backup BACKUP --to DIR|-",
@@ -91,7 +92,7 @@ restores/NAME/ in the location, as Velero writes them.`,
 				return err
 			}
 			opts := restore.Options{
-				Name: name, BackupName: from, Store: s.store, Output: out, Plugins: s.m, Logger: g.Logger,
+				Name: name, BackupName: from, Store: s.store, Output: out, Plugins: s.m, Logger: g.Logger, Features: features,
 				Spec: rigging.RestoreSpec{
 					IncludedNamespaces: ff.includeNS, ExcludedNamespaces: ff.excludeNS,
 					IncludedResources: ff.includeRes, ExcludedResources: ff.excludeRes,
@@ -133,6 +134,7 @@ restores/NAME/ in the location, as Velero writes them.`,
 	f.StringVar(&priorities, "restore-resource-priorities", "", `restore order: comma-separated resources, a lone "-" between the high and the low list (default: Velero's)`)
 	f.DurationVar(&itemOpTimeout, "item-operation-timeout", restore.DefaultItemOperationTimeout, "how long to wait for asynchronous plugin operations")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
+	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions)")
 	_ = cmd.MarkFlagDirname("to")
 	return cmd
 }
