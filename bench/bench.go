@@ -78,6 +78,9 @@ type Config struct {
 	// benchmark plugins when EnvPlugins=1: the rigging binary, or a test
 	// binary whose TestMain does the same. Empty: RPC paths are skipped.
 	PluginBinary string
+	// DiscoveryBinary is copied 10 times (as plugin-00 .. plugin-09) for
+	// the discovery group. Empty: PluginBinary.
+	DiscoveryBinary string
 	// FloorCommand returns the command that runs ServeFloor in dir. Nil:
 	// the floors are skipped.
 	FloorCommand func(dir string) *exec.Cmd
@@ -233,8 +236,18 @@ type Call struct {
 	Scale int
 }
 
-// executeCall returns a Call of a's Execute on fresh fixtures, after one
-// warm-up call (which starts a plugin process).
+// ExecuteCall returns a Call named name of a's Execute on fresh fixtures,
+// after one warm-up call (which starts a plugin process). Each batch runs
+// scale times the requested count.
+func ExecuteCall(ctx context.Context, name string, a rigging.BackupItemAction, scale int) (Call, error) {
+	return executeCall(ctx, name, a, scale)
+}
+
+// Case returns the measure.Case timing c one call at a time.
+func (c Call) Case() measure.Case {
+	return measure.Case{Name: c.Name, Run: func(n int) (measure.Sample, error) { return measure.Calls(n*c.Scale, c.Do) }}
+}
+
 func executeCall(ctx context.Context, name string, a rigging.BackupItemAction, scale int) (Call, error) {
 	item, b, err := Fixtures()
 	if err != nil {
@@ -325,7 +338,7 @@ func (s *suite) perCall() ([]measure.Case, int, int, error) {
 	}
 	cases := make([]measure.Case, len(calls))
 	for i, c := range calls {
-		cases[i] = measure.Case{Name: c.Name, Run: func(n int) (measure.Sample, error) { return measure.Calls(n*c.Scale, c.Do) }}
+		cases[i] = c.Case()
 	}
 	return cases, s.cfg.Rounds, s.cfg.Calls, nil
 }
@@ -468,7 +481,11 @@ func (s *suite) discovery() ([]measure.Case, int, int, error) {
 		return nil, 0, 0, err
 	}
 	for i := range DiscoveryBinarys {
-		if err := linkBinary(s.cfg.PluginBinary, filepath.Join(plugins, fmt.Sprintf("plugin-%02d", i))); err != nil {
+		bin := s.cfg.DiscoveryBinary
+		if bin == "" {
+			bin = s.cfg.PluginBinary
+		}
+		if err := linkBinary(bin, filepath.Join(plugins, fmt.Sprintf("plugin-%02d", i))); err != nil {
 			return nil, 0, 0, err
 		}
 	}

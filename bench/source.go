@@ -15,14 +15,23 @@ import (
 	"github.com/rigging-dev/rigging/registry"
 )
 
+// LinkBinary makes dst a hard link to src, or a copy (mode 0755) when
+// they are on different file systems.
+func LinkBinary(src, dst string) error { return linkBinary(src, dst) }
+
 // Discover returns the catalog of the plugin binaries in dir, with the
 // discovery cache in cacheFile ("" for none), logging nothing.
 func Discover(ctx context.Context, dir, cacheFile string) (*external.Catalog, error) {
 	return external.Discover(ctx, external.Options{Dir: dir, CacheFile: cacheFile, Logger: discard})
 }
 
-// catalogManager returns a Manager whose external plugins are those of
-// dir; they shadow the built-ins of the same names.
+// CatalogManager returns a Manager whose external plugins are those of
+// dir (discovery cache in cacheFile, "" for none); they shadow the
+// built-ins of the same names. Close it to stop the plugin processes.
+func CatalogManager(ctx context.Context, dir, cacheFile string) (*registry.Manager, error) {
+	return catalogManager(ctx, dir, cacheFile)
+}
+
 func catalogManager(ctx context.Context, dir, cacheFile string) (*registry.Manager, error) {
 	c, err := Discover(ctx, dir, cacheFile)
 	if err != nil {
