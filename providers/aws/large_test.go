@@ -31,9 +31,11 @@ const (
 	largeBinEnv     = "RIGGING_S3_LARGE_PLUGIN" // the plugin binary of the subprocess mode
 	// maxPeakRSS bounds the peak RSS of the host and of the plugin process:
 	// well under the object's size, so buffering the object fails the
-	// test. Measured: about 115 MiB in-process, 190 MiB in the plugin
+	// test. Measured: 115-132 MiB in-process, 190-194 MiB in the plugin
 	// process (part buffers are UploadPartSize*UploadConcurrency = 64 MiB;
 	// the rest is gRPC buffers, the Go runtime and GC headroom).
+	// Under -race (measured: 375 MiB in-process) the bound is doubled,
+	// still below the object's size.
 	maxPeakRSS = 384 << 20
 )
 
@@ -66,6 +68,10 @@ func TestS3LargeObject(t *testing.T) {
 		}
 		size = n
 	}
+	limit := int64(maxPeakRSS)
+	if raceEnabled {
+		limit *= 2
+	}
 	bin := pluginBinary(t)
 	for _, mode := range []string{"inproc", "subprocess"} {
 		t.Run(mode, func(t *testing.T) {
@@ -76,12 +82,12 @@ func TestS3LargeObject(t *testing.T) {
 			if !r.SHA256Matches {
 				t.Error("the object read back differs from the one written")
 			}
-			if r.PeakRSS > maxPeakRSS {
+			if r.PeakRSS > limit {
 				t.Errorf("host peak RSS %.1f MiB for a %d MiB object; want under %d MiB: PutObject or GetObject is buffering the object",
-					mib(r.PeakRSS), r.Size>>20, maxPeakRSS>>20)
+					mib(r.PeakRSS), r.Size>>20, limit>>20)
 			}
-			if r.PluginPeakRSS > maxPeakRSS {
-				t.Errorf("plugin process peak RSS %.1f MiB; want under %d MiB", mib(r.PluginPeakRSS), maxPeakRSS>>20)
+			if r.PluginPeakRSS > limit {
+				t.Errorf("plugin process peak RSS %.1f MiB; want under %d MiB", mib(r.PluginPeakRSS), limit>>20)
 			}
 		})
 	}
