@@ -19,7 +19,7 @@ help:
 	@echo "make test     go vet, then every test with the race detector"
 	@echo "make demo     list the plugins and run two built-in actions on sample items"
 	@echo "make proto    regenerate the gRPC code of external/ from its .proto files"
-	@echo "make bench    Go benchmarks (BENCH_PKGS=$(BENCH_PKGS))"
+	@echo "make bench    Go benchmarks, then rigging vs Velero side by side; rewrites docs/BENCHMARKS.md"
 	@echo "make interop  tests against real Velero v1.18 (module interop/)"
 	@echo "make lint     gofmt and go vet"
 
@@ -47,8 +47,21 @@ demo: build
 proto:
 	sh external/proto/generate.sh
 
+# bench: the Go benchmarks of BENCH_PKGS, then interop/cmd/bench (rigging's
+# paths and Velero's, interleaved in one run) on gen-large.sh's items, which
+# rewrites docs/benchmarks.json, docs/bench-per-call.svg and the generated
+# region of docs/BENCHMARKS.md (BENCH_DOCS= leaves docs alone). CI smoke run:
+#   make bench BENCH_TIME=1x BENCH_ITEMS=200 BENCH_FLAGS='--rounds 1 --calls 3 --object-mib 1' BENCH_DOCS=
+BENCH_TIME  ?= 1s
+BENCH_ITEMS ?= 10000
+BENCH_FLAGS ?=
+BENCH_DOCS  ?= docs
+BENCH_TMP   := $(or $(TMPDIR),/tmp)/rigging-bench-items-$(BENCH_ITEMS)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) $(BENCH_PKGS) ./bench/...
+	@test -d $(BENCH_TMP) || bash testdata/manifests/gen-large.sh -n $(BENCH_ITEMS) -s 20 $(BENCH_TMP) >/dev/null
+	cd interop && $(GO) build -o ../bin/bench ./cmd/bench && $(GO) build -o ../bin/velerochild ./cmd/bench/velerochild
+	bin/bench --velero-child bin/velerochild --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(BENCH_FLAGS)
 
 interop:
 	@if [ -f interop/go.mod ]; then cd interop && $(GO) test -race -timeout 20m ./...; else echo "interop: interop/go.mod not present yet" >&2; exit 1; fi
