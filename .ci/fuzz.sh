@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Run every fuzz target of rigging for a bounded time each (FUZZTIME, default
+# 15s), one after the other, and fail on the first crash. A failing input is
+# written by Go under <package>/testdata/fuzz/<Target>/ and printed; commit it
+# with the fix so it stays a regression test (every target also runs its
+# seeds and that corpus as a plain `go test`).
+#
+# Usage: .ci/fuzz.sh [FUZZTIME]      e.g. .ci/fuzz.sh 60s
+# Total time is about (number of targets) x (FUZZTIME + build time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${1:-${FUZZTIME:-15s}}
+# Minimising a new input can take up to a minute by default, during which no
+# input runs and the time budget is spent: keep it short.
+minimize=${FUZZMINIMIZETIME:-3s}
+
+# package target
+targets=(
+	". FuzzParseName"
+	". FuzzParseKind"
+	". FuzzBackupJSON"
+	". FuzzRestoreJSON"
+	"./manifest FuzzDecode"
+	"./archive FuzzRead"
+	"./providers/filesystem FuzzKeys"
+	"./external/internal/wire FuzzDecodeItem"
+	"./external/internal/wire FuzzDecodeBackup"
+	"./external/internal/wire FuzzDecodeRestore"
+	"./external/internal/wire FuzzProgress"
+	"./external/internal/wire FuzzFromStatus"
+	"./faults FuzzRestoreExtract"
+)
+
+failed=()
+for t in "${targets[@]}"; do
+	read -r pkg name <<<"$t"
+	printf '.ci/fuzz.sh: %s %s for %s\n' "$pkg" "$name" "$fuzztime" >&2
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg" 2>&1 | grep -v '^fuzz: elapsed'; then
+		failed+=("$pkg $name")
+	fi
+done
+if ((${#failed[@]} > 0)); then
+	printf '.ci/fuzz.sh: FAILED: %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+printf '.ci/fuzz.sh: %d fuzz targets passed, %s each\n' "${#targets[@]}" "$fuzztime" >&2
