@@ -149,28 +149,37 @@ func TestRegistered(t *testing.T) {
 }
 
 // TestRegionDiscovery points the SDK's S3 endpoint (AWS_ENDPOINT_URL_S3, as
-// a user could) at a fake that answers HeadBucket with a region, and checks
-// later requests are signed for that region.
+// a user could) at a fake answering HeadBucket, and checks later requests are
+// signed for the region it names, and that a missing bucket or a missing
+// answer fail Init clearly.
 func TestRegionDiscovery(t *testing.T) {
 	var heads atomic.Int32
-	var lastScope atomic.Value
+	var lastAuth atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lastScope.Store(r.Header.Get("Authorization"))
-		if r.Method == http.MethodHead && r.URL.Path == "/mybucket" {
-			heads.Add(1)
-			w.Header().Set("X-Amz-Bucket-Region", "eu-west-3")
-			w.WriteHeader(http.StatusOK)
-			return
+		lastAuth.Store(r.Header.Get("Authorization"))
+		if r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case "/mybucket":
+				heads.Add(1)
+				w.Header().Set("X-Amz-Bucket-Region", "eu-west-3")
+				return
+			case "/silent":
+				return
+			}
 		}
-		w.WriteHeader(http.StatusNotFound) // HEAD of an object: missing
+		w.WriteHeader(http.StatusNotFound)
 	}))
 	defer srv.Close()
 	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
 	t.Setenv("AWS_REGION", "")
-	o := NewObjectStore(nil)
-	err := o.Init(context.Background(), map[string]string{
-		KeyBucket: "mybucket", KeyS3ForcePathStyle: "true", KeyCredentialsFile: staticCreds(t),
-	})
+	creds := staticCreds(t)
+	initStore := func(bucket string) (*ObjectStore, error) {
+		o := NewObjectStore(nil)
+		return o, o.Init(context.Background(), map[string]string{
+			KeyBucket: bucket, KeyS3ForcePathStyle: "true", KeyCredentialsFile: creds,
+		})
+	}
+	o, err := initStore("mybucket")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +189,14 @@ func TestRegionDiscovery(t *testing.T) {
 	if _, err := o.GetObject(context.Background(), "mybucket", "k"); err == nil {
 		t.Fatal("GetObject on the fake: want an error")
 	}
-	if auth, _ := lastScope.Load().(string); !strings.Contains(auth, "/eu-west-3/s3/aws4_request") {
+	if auth, _ := lastAuth.Load().(string); !strings.Contains(auth, "/eu-west-3/s3/aws4_request") {
 		t.Errorf("request after discovery signed with %q; want the eu-west-3 scope", auth)
+	}
+	if _, err := initStore("nobucket"); !errors.Is(err, ErrBucketNotFound) || !strings.Contains(err.Error(), `"nobucket"`) {
+		t.Errorf("discovery on a missing bucket: %v; want ErrBucketNotFound naming it", err)
+	}
+	if _, err := initStore("silent"); err == nil || !strings.Contains(err.Error(), "set region") {
+		t.Errorf("discovery without x-amz-bucket-region: %v; want an error asking for region", err)
 	}
 }
 

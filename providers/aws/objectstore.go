@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -102,8 +103,14 @@ func (o *ObjectStore) init(ctx context.Context, config map[string]string) error 
 	if c.s3URL == "" && c.region == "" {
 		region, err := manager.GetBucketRegion(ctx, newS3Client(awsCfg, "", c.forcePathStyle), c.bucket,
 			func(so *s3.Options) { so.Region = "us-east-1" })
-		if err != nil {
+		var nf manager.BucketNotFound
+		switch {
+		case errors.As(err, &nf):
+			return fmt.Errorf("discover the region of bucket %q: %w", c.bucket, ErrBucketNotFound)
+		case err != nil:
 			return fmt.Errorf("discover the region of bucket %q (set %s to skip this): %w", c.bucket, KeyRegion, err)
+		case region == "":
+			return fmt.Errorf("discover the region of bucket %q: S3 did not say (no x-amz-bucket-region header); set %s", c.bucket, KeyRegion)
 		}
 		o.log.Debug("discovered bucket region", "bucket", c.bucket, "region", region)
 		awsCfg.Region = region
