@@ -4,10 +4,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 
 	"github.com/rigging-dev/rigging/external/plugin"
 	"github.com/rigging-dev/rigging/registry"
 )
+
+// EnvPluginProfile, set to a path prefix, makes a plugin process served by
+// ServeIfChild write a CPU profile to PREFIX.PID until it is shut down
+// (the plugin side of the RPC profiles in docs/BENCHMARKS.md).
+const EnvPluginProfile = "RIGGING_BENCH_PLUGIN_CPUPROFILE"
 
 // EnvFloor, set to a directory, makes ServeIfChild run ServeFloor there.
 const EnvFloor = "RIGGING_BENCH_FLOOR"
@@ -30,6 +36,13 @@ func ServeIfChild() bool {
 	}
 	if os.Getenv(EnvPlugins) == "1" {
 		RegisterPlugins(registry.Default)
+	}
+	if path := os.Getenv(EnvPluginProfile); path != "" {
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	plugin.Serve(plugin.ServeOptions{})
 	return true
