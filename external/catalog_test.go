@@ -3,6 +3,8 @@ package external
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -657,5 +659,43 @@ func TestNoPluginOutlivesHost(t *testing.T) {
 			t.Fatalf("plugin %d outlived its host by 10s", pid)
 		}
 		time.Sleep(20 * time.Millisecond) // polling another process's state
+	}
+}
+
+// TestChecksumPinning: with Checksums set, a binary runs only when its
+// SHA-256 matches; unpinned binaries are refused.
+func TestChecksumPinning(t *testing.T) {
+	dir := pluginDir(t, nil)
+	bin := filepath.Join(dir, "testplugin")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	sums := filepath.Join(t.TempDir(), "SHA256SUMS")
+	os.WriteFile(sums, []byte(hex.EncodeToString(sum[:])+"  testplugin\n"), 0o644)
+	pins, err := LoadChecksums(sums, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := discover(t, Options{Dir: dir, Checksums: pins}); len(c.Plugins()) != 8 {
+		t.Errorf("pinned binary: plugins %v problems %v", c.Plugins(), c.Problems())
+	}
+	wrong := map[string][]byte{bin: make([]byte, 32)}
+	if c := discover(t, Options{Dir: dir, Checksums: wrong}); len(c.Plugins()) != 0 || len(c.Problems()) != 1 || !strings.Contains(c.Problems()[0].Err.Error(), "checksum") {
+		t.Errorf("wrong checksum: plugins %v problems %v", c.Plugins(), c.Problems())
+	}
+	if c := discover(t, Options{Dir: dir, Checksums: map[string][]byte{}}); len(c.Problems()) != 1 || !strings.Contains(c.Problems()[0].Err.Error(), "no SHA-256") {
+		t.Errorf("unpinned binary: problems %v", c.Problems())
+	}
+}
+
+// TestAutoMTLS: the SDK's server (go-plugin) negotiates mutual TLS when
+// the host asks for it.
+func TestAutoMTLS(t *testing.T) {
+	c := discover(t, Options{Dir: pluginDir(t, nil), AutoMTLS: true})
+	a := open[rigging.BackupItemAction](t, c, rigging.KindBackupItemAction, testplugin.BIA)
+	if _, err := a.AppliesTo(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
