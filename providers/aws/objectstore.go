@@ -65,9 +65,11 @@ func NewObjectStore(log *slog.Logger) *ObjectStore {
 
 // Init validates config (see the Key constants; an unknown key or malformed
 // value is an error wrapping ErrInvalidConfig that names the key), resolves
-// credentials, and, when neither region nor s3Url is set, asks S3 for the
-// bucket's region. It makes no other request. A second Init fails with
-// rigging.ErrAlreadyInitialized.
+// credentials (reading a credentialsFile's now), reads the SSE-C key of
+// customerKeyEncryptionSecret from the Kubernetes API, and, when neither
+// region nor s3Url is set, asks S3 for the bucket's region; it sends no other
+// request. A failed Init may be retried; a second Init after a successful one
+// fails with rigging.ErrAlreadyInitialized.
 func (o *ObjectStore) Init(ctx context.Context, config map[string]string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
