@@ -133,8 +133,9 @@ func Open(ctx context.Context, m *registry.Manager, l Location) (rigging.ObjectS
 	if err != nil {
 		return nil, fmt.Errorf("location %s: %w", l.Name, err)
 	}
+	// The Manager's middleware names the plugin and the method.
 	if err := store.Init(ctx, l.InitConfig()); err != nil {
-		return nil, fmt.Errorf("location %s: plugin %s: init: %w", l.Name, l.Provider, err)
+		return nil, fmt.Errorf("location %s: %w", l.Name, err)
 	}
 	return store, nil
 }

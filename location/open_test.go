@@ -68,7 +68,7 @@ func TestOpen(t *testing.T) {
 	}{
 		{Location{Name: "x", Provider: "example.com/rec"}, "location x: invalid storage location: bucket is empty", ErrInvalid},
 		{Location{Name: "x", Provider: "example.com/missing", Bucket: "b"}, "location x: ", rigging.ErrPluginNotFound},
-		{Location{Name: "x", Provider: "example.com/fails", Bucket: "b"}, "location x: plugin example.com/fails: init: ", nil},
+		{Location{Name: "x", Provider: "example.com/fails", Bucket: "b"}, "location x: plugin example.com/fails: Init: no such region", nil},
 	}
 	for _, tt := range tests {
 		_, err := Open(ctx, m, tt.l)
