@@ -17,7 +17,7 @@ BENCH_PKGS ?= ./registry/... ./builtin/... ./resources/...
 help:
 	@echo "make build    static binary $(BIN) (CGO_ENABLED=0; TAGS=... to drop plugins)"
 	@echo "make test     go vet, then every test with the race detector"
-	@echo "make demo     list the plugins and run two built-in actions on sample items"
+	@echo "make demo     back up the sample cluster to the local store, list it, restore it to a directory"
 	@echo "make proto    regenerate the gRPC code of external/ from its .proto files"
 	@echo "make bench    Go benchmarks, then rigging vs Velero side by side; rewrites docs/BENCHMARKS.md"
 	@echo "make interop  tests against real Velero v1.18 (module interop/)"
@@ -33,14 +33,13 @@ test:
 	$(GO) test -race -timeout 15m ./...
 
 demo: build
-	@echo '$$ rigging plugins'
-	@$(BIN) plugins
-	@echo
-	@echo '$$ rigging exec BackupItemAction velero.io/pod --item $(DEMO)/pod-two-pvcs.yaml --context $(DEMO)/claims.yaml'
-	@$(BIN) exec BackupItemAction velero.io/pod --item $(DEMO)/pod-two-pvcs.yaml --context $(DEMO)/claims.yaml
-	@echo
-	@echo '$$ rigging exec RestoreItemAction velero.io/service --item $(DEMO)/service-clusterip.yaml'
-	@$(BIN) exec RestoreItemAction velero.io/service --item $(DEMO)/service-clusterip.yaml
+	@name=demo-$$(date -u +%Y%m%d-%H%M%S); out=$${DEMO_OUT:-$$(mktemp -d)/restored}; set -e; \
+	echo "\$$ rigging backup create $$name --from testdata/manifests/cluster-export"; \
+	$(BIN) backup create $$name --from testdata/manifests/cluster-export; echo; \
+	echo '$$ rigging backup list'; $(BIN) backup list; echo; \
+	echo "\$$ rigging restore create $$name-restore --from-backup $$name --to $$out"; \
+	$(BIN) restore create $$name-restore --from-backup $$name --to $$out; echo; \
+	echo "\$$ ls $$out"; ls $$out
 
 # proto: protoc from apt (protobuf-compiler) and the pinned plugins
 # protoc-gen-go v1.36.12 / protoc-gen-go-grpc v1.6.2 (go install; see the script).
