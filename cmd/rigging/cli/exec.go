@@ -318,12 +318,17 @@ func runAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name
 		return nil, err
 	}
 	n, _ := rigging.ParseName(name) // the Manager accepted it
-	fail := func(method string, err error) error {
-		return fmt.Errorf("plugin %s %s: %s %s %s/%s: %w", kind, n, method, in.item.GetKind(), in.item.GetNamespace(), in.item.GetName(), err)
+	// The Manager's middleware names the plugin and the method in the
+	// errors of its calls; exec adds the item.
+	fail := func(err error) error {
+		if ns := in.item.GetNamespace(); ns != "" {
+			return fmt.Errorf("%s %s/%s: %w", in.item.GetKind(), ns, in.item.GetName(), err)
+		}
+		return fmt.Errorf("%s %s: %w", in.item.GetKind(), in.item.GetName(), err)
 	}
 	sel, err := action.AppliesTo(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s %s: AppliesTo: %w", kind, n, err)
+		return nil, err
 	}
 	matcher, err := resources.CompileSelector(sel, in.lookup.Mapper())
 	if err != nil {
@@ -349,13 +354,13 @@ func runAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name
 	case rigging.BackupItemAction:
 		updated, additional, err := a.Execute(ctx, in.item.DeepCopy(), in.backup)
 		if err != nil {
-			return nil, fail("Execute", err)
+			return nil, fail(err)
 		}
 		out["item"], out["additionalItems"] = item(updated), identifiers(additional)
 	case rigging.BackupItemActionV2:
 		updated, additional, opID, post, err := a.Execute(ctx, in.item.DeepCopy(), in.backup)
 		if err != nil {
-			return nil, fail("Execute", err)
+			return nil, fail(err)
 		}
 		out["item"], out["additionalItems"] = item(updated), identifiers(additional)
 		out["operationID"], out["postOperationItems"] = opID, identifiers(post)
@@ -364,7 +369,7 @@ func runAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name
 			Item: in.item.DeepCopy(), ItemFromBackup: in.itemFromBackup, Restore: in.restore,
 		})
 		if err != nil {
-			return nil, fail("Execute", err)
+			return nil, fail(err)
 		}
 		if res == nil {
 			res = &rigging.RestoreItemActionExecuteOutput{}
@@ -377,12 +382,12 @@ func runAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name
 	case rigging.ItemBlockAction:
 		related, err := a.GetRelatedItems(ctx, in.item.DeepCopy(), in.backup)
 		if err != nil {
-			return nil, fail("GetRelatedItems", err)
+			return nil, fail(err)
 		}
 		out["relatedItems"] = identifiers(related)
 	case rigging.DeleteItemAction:
 		if err := a.Execute(ctx, &rigging.DeleteItemActionExecuteInput{Item: in.item.DeepCopy(), Backup: in.backup}); err != nil {
-			return nil, fail("Execute", err)
+			return nil, fail(err)
 		}
 	}
 	return out, nil
