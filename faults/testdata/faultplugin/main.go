@@ -13,7 +13,8 @@
 //	many        lists 100 000 plugins
 //	echo        good: one echoing plugin of every kind
 //	zz-dup      good, with echo's plugin names (discovery finds it after echo)
-//	panicky     a BackupItemAction that panics in every call
+//	panicky     a BackupItemAction that panics in every call (recovered by the SDK)
+//	crashy      a BackupItemAction that panics in a goroutine in every call: the process dies
 //	hangs       a BackupItemAction whose Execute never returns, ignoring its context
 //	noisy       a BackupItemAction that writes megabytes to stdout and stderr per call
 //	leaky       a BackupItemAction that allocates until the kernel refuses (RLIMIT_AS 768 MiB)
@@ -127,6 +128,10 @@ func (a action) misbehave(item *unstructured.Unstructured) error {
 	switch a.binary {
 	case "panicky":
 		panic(fmt.Sprintf("faultplugin %s: deliberate panic on %s", a.binary, item.GetName()))
+	case "crashy":
+		// A panic outside the handler: no recovery, the process dies.
+		go func() { panic(fmt.Sprintf("faultplugin %s: deliberate crash on %s", a.binary, item.GetName())) }()
+		select {}
 	case "hangs":
 		select {} // ignores its context, as Velero's plugins do
 	case "noisy":
