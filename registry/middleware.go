@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,9 +260,14 @@ type CallError struct {
 	Err    error
 }
 
-// Error implements error: "plugin velero.io/pod: Execute: <Err>".
+// Error implements error: "plugin velero.io/pod: Execute: <Err>". Plugins
+// usable without a Manager often name themselves in their errors already
+// ("plugin velero.io/aws: put s3://b/k: …"); that prefix is not repeated.
 func (e *CallError) Error() string {
-	return fmt.Sprintf("plugin %s: %s: %v", e.Name, e.Method, e.Err)
+	msg := e.Err.Error()
+	prefix := "plugin " + string(e.Name) + ": "
+	msg = strings.TrimPrefix(msg, prefix)
+	return prefix + e.Method + ": " + msg
 }
 
 // Unwrap returns Err.

@@ -237,3 +237,23 @@ func TestDurationBuckets(t *testing.T) {
 		}
 	}
 }
+
+func TestCallErrorDoesNotRepeatThePluginName(t *testing.T) {
+	tests := []struct {
+		inner error
+		want  string
+	}{
+		{errors.New("boom"), "plugin velero.io/aws: PutObject: boom"},
+		{errors.New("plugin velero.io/aws: put s3://b/k: denied"), "plugin velero.io/aws: PutObject: put s3://b/k: denied"},
+		{errors.New("plugin example.io/other: x"), "plugin velero.io/aws: PutObject: plugin example.io/other: x"},
+	}
+	for _, tt := range tests {
+		err := &CallError{Kind: rigging.KindObjectStore, Name: "velero.io/aws", Method: "PutObject", Err: tt.inner}
+		if got := err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+		if !errors.Is(err, tt.inner) {
+			t.Errorf("errors.Is(%v, inner) = false", err)
+		}
+	}
+}
