@@ -309,3 +309,23 @@ func TestVeleroPluginKilledBetweenCalls(t *testing.T) {
 		t.Errorf("after kill: %v %v", ids, err)
 	}
 }
+
+// TestVeleroPluginAutoMTLS: a plugin on Velero's framework (go-plugin's
+// server) accepts go-plugin AutoMTLS when rigging's host asks for it,
+// although Velero's own host never does.
+func TestVeleroPluginAutoMTLS(t *testing.T) {
+	dir := t.TempDir()
+	build(t, dir, "veleroplugin", "../veleroplugin")
+	cat, err := external.Discover(context.Background(), external.Options{Dir: dir, Logger: logger(t), AutoMTLS: true, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	v, err := cat.Open(context.Background(), rigging.KindItemBlockAction, "interop.rigging.dev/iba")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.(rigging.ItemBlockAction).AppliesTo(context.Background()); err != nil {
+		t.Fatalf("over mTLS: %v", err)
+	}
+}
