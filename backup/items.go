@@ -45,16 +45,39 @@ func (it item) key() itemKey {
 	return itemKey{gr: it.res.GroupResource(), namespace: ns, name: it.obj.GetName()}
 }
 
-type resolvedAction struct {
+// namedAction is what the action kinds the pipeline runs have in common.
+type namedAction interface {
+	Name() string
+	AppliesTo(ctx context.Context) (rigging.ResourceSelector, error)
+}
+
+// resolved is an action with its AppliesTo selector compiled.
+type resolved[T namedAction] struct {
 	name    string
-	action  rigging.BackupItemActionV2
+	action  T
 	matcher *resources.Matcher
 }
 
-type resolvedBlockAction struct {
-	name    string
-	action  rigging.ItemBlockAction
-	matcher *resources.Matcher
+// resolve asks each action of list what it applies to, leaving out those
+// skip names.
+func resolve[T namedAction](ctx context.Context, list []T, m *resources.Mapper, skip func(name string) bool) ([]resolved[T], error) {
+	out := make([]resolved[T], 0, len(list))
+	for _, a := range list {
+		name := a.Name()
+		if skip(name) {
+			continue
+		}
+		sel, err := a.AppliesTo(ctx)
+		if err == nil {
+			var mt *resources.Matcher
+			if mt, err = resources.CompileSelector(sel, m); err == nil {
+				out = append(out, resolved[T]{name: name, action: a, matcher: mt})
+				continue
+			}
+		}
+		return nil, fmt.Errorf("plugin %s: AppliesTo: %w", name, err)
+	}
+	return out, nil
 }
 
 type operation struct {
@@ -71,8 +94,8 @@ type backupper struct {
 	mapper       *resources.Mapper
 	index        *resources.Index
 	filters      *filters
-	actions      []resolvedAction
-	blockActions []resolvedBlockAction
+	actions      []resolved[rigging.BackupItemActionV2]
+	blockActions []resolved[rigging.ItemBlockAction]
 
 	tw           *archive.Writer
 	backedUp     map[itemKey]bool
@@ -122,37 +145,22 @@ func (bk *backupper) resolveActions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list BackupItemActions: %w", err)
 	}
-	for _, a := range bias {
-		if SkipsAction(a.Name(), bk.opts.Features) {
-			bk.log.Info("skipping action: the CSI feature is not enabled", "plugin", a.Name(), "features", bk.opts.Features)
-			continue
+	skipCSI := func(name string) bool {
+		if SkipsAction(name, bk.opts.Features) {
+			bk.log.Info("skipping action: the CSI feature is not enabled", "plugin", name, "features", bk.opts.Features)
+			return true
 		}
-		sel, err := a.AppliesTo(ctx)
-		if err != nil {
-			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
-		}
-		m, err := resources.CompileSelector(sel, bk.mapper)
-		if err != nil {
-			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
-		}
-		bk.actions = append(bk.actions, resolvedAction{name: a.Name(), action: a, matcher: m})
+		return false
+	}
+	if bk.actions, err = resolve(ctx, bias, bk.mapper, skipCSI); err != nil {
+		return err
 	}
 	ibas, err := bk.opts.Plugins.ItemBlockActions(ctx)
 	if err != nil {
 		return fmt.Errorf("list ItemBlockActions: %w", err)
 	}
-	for _, a := range ibas {
-		sel, err := a.AppliesTo(ctx)
-		if err != nil {
-			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
-		}
-		m, err := resources.CompileSelector(sel, bk.mapper)
-		if err != nil {
-			return fmt.Errorf("plugin %s: AppliesTo: %w", a.Name(), err)
-		}
-		bk.blockActions = append(bk.blockActions, resolvedBlockAction{name: a.Name(), action: a, matcher: m})
-	}
-	return nil
+	bk.blockActions, err = resolve(ctx, ibas, bk.mapper, func(string) bool { return false })
+	return err
 }
 
 // run writes the tarball to w: collection, item blocks, CRDs, then the
