@@ -360,3 +360,21 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("completion of NAME lacks velero.io/pod:\n%s", out)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(runOK(t, "", "version", "-o", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "revision", "modified", "goVersion", "platform", "tags", "builtins"} {
+		if _, ok := v[k]; !ok {
+			t.Errorf("version -o json lacks %q: %v", k, v)
+		}
+	}
+	if int(v["builtins"].(float64)) != len(registry.Default.All()) {
+		t.Errorf("builtins = %v, want %d", v["builtins"], len(registry.Default.All()))
+	}
+	if out := runOK(t, "", "version"); !strings.HasPrefix(out, "rigging ") || !strings.Contains(out, "built-in plugins") {
+		t.Errorf("version = %q", out)
+	}
+}

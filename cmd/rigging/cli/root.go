@@ -74,6 +74,7 @@ as subprocesses speaking Velero's plugin protocol. Both are reached the same way
 		newVerifyCommand(g),
 		newRunPluginsCommand(g),
 		newBenchCommand(g),
+		newVersionCommand(),
 	)
 	return root
 }
