@@ -34,6 +34,11 @@ func TestFromFile(t *testing.T) {
 			},
 		},
 		{
+			// kubectl get bsl -o yaml prints a List; the default location wins.
+			file: "testdata/bsl-list.yaml",
+			want: Location{Name: "default", Provider: "velero.io/aws", Bucket: "velero-primary", Prefix: "prod", Config: map[string]string{"region": "us-east-1"}},
+		},
+		{
 			// Several objects and locations: the one with spec.default wins.
 			file: "testdata/install.yaml",
 			want: Location{Name: "default", Provider: "rigging.dev/filesystem", Bucket: "local", Config: map[string]string{"root": "/var/lib/rigging"}},
