@@ -255,6 +255,12 @@ type secretKeyRef struct {
 // cluster: they are listed in Warnings (see the package documentation).
 // Errors name the file and the field.
 func FromFile(path string) (Location, error) {
+	return FromFileNamed(path, "")
+}
+
+// FromFileNamed is FromFile choosing the BackupStorageLocation by its
+// metadata.name among those in the file; name "" means FromFile's choice.
+func FromFileNamed(path, name string) (Location, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Location{}, err
@@ -280,6 +286,16 @@ func FromFile(path string) (Location, error) {
 			return Location{}, fmt.Errorf("%s: %s %q: %w", path, Kind, o.GetName(), describeJSONError(err))
 		}
 		found = append(found, b)
+	}
+	if name != "" && len(found) > 0 {
+		var names []string
+		for _, x := range found {
+			names = append(names, x.Metadata.Name)
+		}
+		found = slices.DeleteFunc(found, func(x bsl) bool { return x.Metadata.Name != name })
+		if len(found) == 0 {
+			return Location{}, fmt.Errorf("%s: no BackupStorageLocation named %q (it holds %s)", path, name, strings.Join(names, ", "))
+		}
 	}
 	var b bsl
 	switch {

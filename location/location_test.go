@@ -70,6 +70,23 @@ func TestFromFile(t *testing.T) {
 	}
 }
 
+func TestFromFileNamed(t *testing.T) {
+	l, err := FromFileNamed("testdata/bsl-list.yaml", "dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Name != "dr" || l.Bucket != "velero-dr" || l.Config["region"] != "eu-central-1" {
+		t.Errorf("got %+v", l)
+	}
+	if l, err := FromFileNamed("testdata/install.yaml", "secondary"); err != nil || l.Provider != "gcp" {
+		t.Errorf("secondary: %+v, %v", l, err)
+	}
+	_, err = FromFileNamed("testdata/bsl-list.yaml", "nope")
+	if want := `testdata/bsl-list.yaml: no BackupStorageLocation named "nope" (it holds default, dr)`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
 func TestFromFileErrors(t *testing.T) {
 	const head = "apiVersion: velero.io/v1\nkind: BackupStorageLocation\nmetadata:\n  name: bad\n"
 	tests := []struct {

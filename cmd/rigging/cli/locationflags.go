@@ -13,12 +13,13 @@ import (
 )
 
 // locationFlags are the flags that choose a storage location:
-// --location FILE (a Velero BackupStorageLocation), and --provider,
+// --location FILE (a Velero BackupStorageLocation; --location-name picks one
+// of several in the file), and --provider,
 // --bucket, --prefix and --config, which override the file's fields (or the
 // default location's, without a file).
 type locationFlags struct {
-	provider, bucket, prefix, config, file string
-	flags                                  *pflag.FlagSet
+	provider, bucket, prefix, config, file, name string
+	flags                                        *pflag.FlagSet
 }
 
 // register adds the flags to cmd as persistent flags, so its subcommands
@@ -30,6 +31,7 @@ func (f *locationFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.prefix, "prefix", "", "folder inside the bucket that holds the backups")
 	fs.StringVar(&f.config, "config", "", "provider config as key=value,key2=value2 (merged over --location's spec.config)")
 	fs.StringVar(&f.file, "location", "", "a Velero BackupStorageLocation YAML or JSON file (provider, bucket, prefix, config)")
+	fs.StringVar(&f.name, "location-name", "", "with --location: the BackupStorageLocation of that name (default: the only one, or the one with spec.default)")
 	_ = cmd.MarkPersistentFlagFilename("location", "yaml", "yml", "json")
 	_ = cmd.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
@@ -46,9 +48,12 @@ func (f *locationFlags) register(cmd *cobra.Command) {
 func (f *locationFlags) location() (location.Location, error) {
 	changed := func(name string) bool { return f.flags != nil && f.flags.Changed(name) }
 	l := location.Default()
+	if f.name != "" && f.file == "" {
+		return location.Location{}, usageErrorf("--location-name needs --location")
+	}
 	if f.file != "" {
 		var err error
-		if l, err = location.FromFile(f.file); err != nil {
+		if l, err = location.FromFileNamed(f.file, f.name); err != nil {
 			return location.Location{}, err
 		}
 	} else if changed("provider") && !changed("bucket") && f.provider != location.DefaultProvider {

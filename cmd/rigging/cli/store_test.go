@@ -79,6 +79,18 @@ func TestStoreLocation(t *testing.T) {
 	if got := runOK(t, "", "store", "--location", bsl, "--prefix", "clusters/dev", "ls"); got != "" {
 		t.Errorf("ls with --prefix override = %q", got)
 	}
+	// --location-name picks one of several locations.
+	two := filepath.Join(t.TempDir(), "bsls.yaml")
+	other := strings.NewReplacer("name: local", "name: other", "bucket: vault", "bucket: other").Replace(body)
+	if err := os.WriteFile(two, []byte(body+"---\n"+other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := run(t, "", "store", "--location", two, "ls"); code != ExitFailure || !strings.Contains(errs, "holds 2 BackupStorageLocations (local, other)") {
+		t.Errorf("two locations without a name: exit %d, %s", code, errs)
+	}
+	if got := runOK(t, "", "store", "--location", two, "--location-name", "local", "get", "backups/x"); got != "data" {
+		t.Errorf("get with --location-name = %q", got)
+	}
 	// The same location from flags alone.
 	if got := runOK(t, "", "store", "--bucket", "vault", "--prefix", "clusters/prod", "--config", "root="+root, "get", "backups/x"); got != "data" {
 		t.Errorf("get with flags = %q", got)
@@ -109,6 +121,8 @@ func TestStoreErrors(t *testing.T) {
 		{"bad location file", []string{"store", "--location", badBSL, "ls"}, ExitFailure, badBSL + `: BackupStorageLocation "x": invalid storage location: spec.objectStorage.bucket "a/b"`},
 		{"escaping key", []string{"store", "get", "../../etc/passwd"}, ExitFailure, "get ../../etc/passwd"},
 		{"missing file to put", []string{"store", "put", "k", "/nonexistent/file"}, ExitFailure, "put k: open /nonexistent/file"},
+		{"location name without a file", []string{"store", "--location-name", "dr", "ls"}, ExitUsage, "--location-name needs --location"},
+		{"unknown location name", []string{"store", "--location", badBSL, "--location-name", "dr", "ls"}, ExitFailure, `no BackupStorageLocation named "dr" (it holds x)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
