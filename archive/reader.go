@@ -11,7 +11,9 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
 // Limits bound what Read accepts. A zero field takes its default.
@@ -52,6 +54,20 @@ type Item struct {
 	// or a bare version such as "v1beta1".
 	VersionDir string
 	Data       []byte
+}
+
+// Object decodes the item as the API machinery does (whole numbers as
+// int64, which actions reading fields with unstructured.NestedInt64
+// expect). The error names the item's path in the tarball.
+func (it *Item) Object() (*unstructured.Unstructured, error) {
+	var m map[string]any
+	if err := utiljson.Unmarshal(it.Data, &m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name), err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("decode %s: not a JSON object", ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name))
+	}
+	return &unstructured.Unstructured{Object: m}, nil
 }
 
 // Contents is a backup tarball read into memory: the items by group-resource,

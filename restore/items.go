@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -152,13 +151,7 @@ func decode(it *archive.Item) (*unstructured.Unstructured, error) {
 	if it == nil {
 		return nil, rigging.ErrNotFound
 	}
-	// apimachinery's decoder keeps whole numbers as int64, as actions
-	// reading fields with unstructured.NestedInt64 expect.
-	var m map[string]any
-	if err := utiljson.Unmarshal(it.Data, &m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", archive.ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name), err)
-	}
-	return &unstructured.Unstructured{Object: m}, nil
+	return it.Object()
 }
 
 // resourceOf returns the resource of a backup folder; a folder the mapper

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -25,7 +24,6 @@ import (
 	"github.com/rigging-dev/rigging/location"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/registry"
-	"github.com/rigging-dev/rigging/resources"
 )
 
 const locationHelp = `The location is the default one (the filesystem store, bucket "rigging", under
@@ -670,90 +668,15 @@ action and item; run the command again once the cause is fixed.`,
 				return err
 			}
 			defer s.close()
-			name := a[0]
-			b, err := s.store.GetBackup(ctx, name)
+			n, err := backup.Delete(ctx, s.store, s.m, a[0])
 			if err != nil {
 				return err
 			}
-			n, err := runDeleteActions(ctx, s, b)
-			if err != nil {
-				return err
-			}
-			if err := s.store.DeleteBackup(ctx, name); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Backup %s deleted (%d delete item action calls).\n", name, n)
+			fmt.Fprintf(cmd.OutOrStdout(), "Backup %s deleted (%d delete item action calls).\n", a[0], n)
 			return nil
 		},
 	}
 	return cmd
-}
-
-// runDeleteActions calls every DeleteItemAction on the items of b it
-// applies to and returns the number of calls.
-func runDeleteActions(ctx context.Context, s *session, b *rigging.Backup) (int, error) {
-	actions, err := s.m.DeleteItemActions(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("list DeleteItemActions: %w", err)
-	}
-	if len(actions) == 0 {
-		return 0, nil
-	}
-	c, err := s.store.ReadContents(ctx, b.Name, archive.Limits{})
-	if errors.Is(err, rigging.ErrNotFound) {
-		return 0, nil // nothing to release
-	}
-	if err != nil {
-		return 0, err
-	}
-	mapper := resources.NewMapper()
-	for _, name := range c.Names("customresourcedefinitions.apiextensions.k8s.io", "") {
-		if crd, err := decodeItem(c.Get("customresourcedefinitions.apiextensions.k8s.io", "", name)); err == nil {
-			_ = mapper.AddCRD(crd)
-		}
-	}
-	matchers := make([]*resources.Matcher, len(actions))
-	for i, a := range actions {
-		sel, err := a.AppliesTo(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("DeleteItemAction %d: AppliesTo: %w", i, err)
-		}
-		if matchers[i], err = resources.CompileSelector(sel, mapper); err != nil {
-			return 0, fmt.Errorf("DeleteItemAction %d: AppliesTo: %w", i, err)
-		}
-	}
-	calls := 0
-	var errs []error
-	for _, it := range c.All() {
-		obj, err := decodeItem(it)
-		if err != nil {
-			return calls, err
-		}
-		for i, a := range actions {
-			if !matchers[i].MatchesObject(obj) {
-				continue
-			}
-			calls++
-			if err := a.Execute(ctx, &rigging.DeleteItemActionExecuteInput{Item: obj, Backup: b}); err != nil {
-				errs = append(errs, fmt.Errorf("DeleteItemAction on %s: %w", archive.ItemPath(it.GroupResource.String(), "", it.Namespace, it.Name), err))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return calls, fmt.Errorf("backup %s not deleted: %w", b.Name, errors.Join(errs...))
-	}
-	return calls, nil
-}
-
-func decodeItem(it *archive.Item) (*unstructured.Unstructured, error) {
-	if it == nil {
-		return nil, rigging.ErrNotFound
-	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(it.Data); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", archive.ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name), err)
-	}
-	return obj, nil
 }
 
 func newBackupLogsCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
