@@ -18,6 +18,7 @@
 //	hangs       a BackupItemAction whose Execute never returns, ignoring its context
 //	noisy       a BackupItemAction that writes megabytes to stdout and stderr per call
 //	leaky       a BackupItemAction that allocates until the kernel refuses (RLIMIT_AS 768 MiB)
+//	killme      good, a BackupItemAction only (the SIGKILL tests kill it)
 //	closer      an ObjectStore that exits in the middle of streaming a body
 //
 // Plugins of the good binaries are named faults.rigging.dev/<binary>.
@@ -105,6 +106,8 @@ func serveGood(binary string) {
 	switch binary {
 	case "closer":
 		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.ObjectStore, error) { return &store{closer: true}, nil })
+	case "killme":
+		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.BackupItemAction, error) { return action{binary: binary}, nil })
 	default:
 		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.BackupItemAction, error) { return action{binary: binary}, nil })
 		registry.RegisterIn(r, pn+"-v2", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return actionV2{action{binary: binary}}, nil })
