@@ -13,8 +13,10 @@
 // The tags are rigging_no_<package> for each builtin/<package> and
 // providers/<package>: rigging_no_csi drops the nine CSI actions and the
 // external-snapshotter client, rigging_no_aws the velero.io/aws ObjectStore
-// and VolumeSnapshotter with the AWS SDK, rigging_no_filesystem the default
-// store (and with it the default location). To build from an explicit list instead,
+// and VolumeSnapshotter with the AWS SDK, rigging_no_filesystem the local
+// filesystem store. (The rigging command itself imports the filesystem
+// store for its default location and data directory, so its binary keeps
+// that one store whatever the tags.) To build from an explicit list instead,
 // copy cmd/rigging/main.go and import the wanted packages in place of this
 // one.
 package all
