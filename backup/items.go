@@ -410,7 +410,7 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 			if ctx.Err() != nil {
 				return nil, &fatalError{fmt.Errorf("plugin %s: execute on %s: %w", a.name, k, ctx.Err())}
 			}
-			return nil, fmt.Errorf("plugin %s: execute on %s: %w", a.name, k, err)
+			return nil, fmt.Errorf("%s: %w", k, namePlugin(a.name, err))
 		}
 		if updated == nil {
 			updated = obj
@@ -523,4 +523,13 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// namePlugin prefixes err with the plugin's name unless it names it already
+// (the Manager's middleware does).
+func namePlugin(name string, err error) error {
+	if strings.Contains(err.Error(), name) {
+		return err
+	}
+	return fmt.Errorf("plugin %s: %w", name, err)
 }

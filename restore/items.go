@@ -348,7 +348,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 				return fmt.Errorf("plugin %s: execute on %s: %w", a.name, ref(gr, ns, name), ctx.Err())
 			}
 			rs.errorf(target, "error preparing item", "resource", gr, "name", name,
-				"error", fmt.Errorf("plugin %s: execute on %s: %w", a.name, ref(gr, ns, name), err))
+				"error", fmt.Errorf("%s: %w", ref(gr, ns, name), namePlugin(a.name, err)))
 			return nil
 		}
 		if out == nil {
@@ -580,4 +580,13 @@ func (l *contentsLookup) List(ctx context.Context, gr schema.GroupResource, name
 		}
 	}
 	return out, nil
+}
+
+// namePlugin prefixes err with the plugin's name unless it names it already
+// (the Manager's middleware does).
+func namePlugin(name string, err error) error {
+	if strings.Contains(err.Error(), name) {
+		return err
+	}
+	return fmt.Errorf("plugin %s: %w", name, err)
 }

@@ -13,23 +13,31 @@ const clusterExportDir = "../../../testdata/manifests/cluster-export"
 // TestBackupRestoreCommands runs the main job end to end on the default
 // location: create, list, describe, logs, download, restore to a directory
 // and to stdout, delete.
+//
+// This test binary also registers two BackupItemActions on pods that fail
+// and panic (failing_test.go): every pod of the namespace fails, the
+// failures are recorded, the backup ends PartiallyFailed, and everything
+// else is backed up.
 func TestBackupRestoreCommands(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("RIGGING_HOME", home)
 
 	out := runOK(t, "", "backup", "create", "demo", "--from", clusterExportDir, "--include-namespaces", "shop")
-	if !strings.Contains(out, "Backup demo: Completed.") {
+	if !strings.Contains(out, "Backup demo: PartiallyFailed. 52 items, 0 warnings, 6 errors") {
 		t.Errorf("create: %s", out)
 	}
 	var rows []map[string]any
 	if err := json.Unmarshal([]byte(runOK(t, "", "backup", "list", "-o", "json")), &rows); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1 || rows[0]["name"] != "demo" || rows[0]["phase"] != "Completed" || rows[0]["items"].(float64) < 50 {
+	if len(rows) != 1 || rows[0]["name"] != "demo" || rows[0]["phase"] != "PartiallyFailed" || rows[0]["items"].(float64) != 52 {
 		t.Errorf("list: %v", rows)
 	}
-	if out := runOK(t, "", "backup", "describe", "demo", "--details"); !strings.Contains(out, "shop/postgres-0") || !strings.Contains(out, "Included:  shop") {
-		t.Errorf("describe --details:\n%s", out)
+	desc := runOK(t, "", "backup", "describe", "demo", "--details")
+	for _, want := range []string{"shop/data-postgres-0", "Included:  shop", "Namespace shop:", "test.rigging.dev/fails", "pods/shop/postgres-0: plugin test.rigging.dev/fails: Execute: volume is busy"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("describe --details lacks %q:\n%s", want, desc)
+		}
 	}
 	if out := runOK(t, "", "backup", "logs", "demo"); !strings.Contains(out, "backing up item") {
 		t.Errorf("logs:\n%.300s", out)
@@ -56,17 +64,17 @@ func TestBackupRestoreCommands(t *testing.T) {
 	if !strings.Contains(out, "kubectl apply -R -f "+dir) {
 		t.Errorf("restore: %s", out)
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "*-pods", "namespaces", "shop-copy", "postgres-0.yaml"))
+	matches, _ := filepath.Glob(filepath.Join(dir, "*-persistentvolumeclaims", "namespaces", "shop-copy", "data-postgres-0.yaml"))
 	if len(matches) != 1 {
 		entries, _ := os.ReadDir(dir)
-		t.Fatalf("restored pod not found (dir holds %v)", entries)
+		t.Fatalf("restored claim not found (dir holds %v)", entries)
 	}
-	pod, err := os.ReadFile(matches[0])
+	pvc, err := os.ReadFile(matches[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(pod), "velero.io/restore-name: r1") || !strings.Contains(string(pod), "namespace: shop-copy") {
-		t.Errorf("restored pod:\n%s", pod)
+	if !strings.Contains(string(pvc), "velero.io/restore-name: r1") || !strings.Contains(string(pvc), "namespace: shop-copy") {
+		t.Errorf("restored claim:\n%s", pvc)
 	}
 	stream := runOK(t, "", "restore", "create", "r2", "--from-backup", "demo", "--to", "-", "--include-resources", "configmaps")
 	if !strings.HasPrefix(stream, "apiVersion: v1\nkind: Namespace\n") || !strings.Contains(stream, "kind: ConfigMap") || strings.Contains(stream, "kind: Pod\n") {
