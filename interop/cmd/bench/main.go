@@ -49,7 +49,7 @@ func run() error {
 		cfg                       bench.Config
 		output, docs, items, velo string
 		objectMiB                 int64
-		groups                    string
+		groups, render            string
 	)
 	flag.StringVar(&output, "o", "text", "output: text (Markdown) or json")
 	flag.StringVar(&docs, "docs", "", "write benchmarks.json, bench-per-call.svg and BENCHMARKS.md's generated region into this directory")
@@ -59,7 +59,11 @@ func run() error {
 	flag.IntVar(&cfg.Calls, "calls", 1000, "Execute calls per case and round")
 	flag.Int64Var(&objectMiB, "object-mib", 256, "MiB per PutObject/GetObject")
 	flag.StringVar(&groups, "groups", "", "comma-separated groups to run (default all: "+strings.Join(bench.Groups, ",")+")")
+	flag.StringVar(&render, "render", "", "only re-render --docs from this benchmarks.json (no measuring)")
 	flag.Parse()
+	if render != "" {
+		return rerender(render, docs)
+	}
 	if velo == "" {
 		return fmt.Errorf("--velero-child is required (go build -o bin/velerochild ./cmd/bench/velerochild)")
 	}
@@ -180,4 +184,22 @@ func run() error {
 	}
 	fmt.Print(rep.Markdown())
 	return nil
+}
+
+// rerender rewrites the docs from a saved report, recomputing the ratios.
+func rerender(path, docs string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rep.Recompute()
+	if docs == "" {
+		fmt.Print(rep.Markdown())
+		return nil
+	}
+	return bench.WriteDocs(docs, &rep)
 }
