@@ -48,6 +48,7 @@ const (
 	VeleroRigging    = "velero-rigging"
 	FloorGRPC        = "floor-grpc"
 	FloorUnix        = "floor-unix"
+	JSONCodec        = "json-codec"
 	DiscoveryCold    = "discovery-cold-rigging"
 	DiscoveryWarm    = "discovery-warm-rigging"
 	DiscoveryVelero  = "discovery-velero"
@@ -292,6 +293,11 @@ func (s *suite) calls() ([]Call, error) {
 	if err := add(Direct, v.(rigging.BackupItemAction), nil, 50); err != nil {
 		return nil, err
 	}
+	codec, err := jsonCodecCall()
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, codec)
 	m := registry.NewManager(registry.Options{Logger: discard})
 	s.closers = append(s.closers, func() { m.Close() })
 	a, err := m.BackupItemAction(ctx, ActionName)
@@ -588,4 +594,40 @@ func linkBinary(src, dst string) error {
 		return fmt.Errorf("plugin binary: copy to %s: %w", dst, err)
 	}
 	return out.Close()
+}
+
+// jsonCodecCall is the JSON work of one Execute over Velero's protocol,
+// done in-process with no transport: the host encodes the item and the
+// Backup, the plugin decodes both and encodes the returned item, the host
+// decodes it. It is the part of the RPC paths that no transport can remove
+// while the wire carries JSON.
+func jsonCodecCall() (Call, error) {
+	item, b, err := Fixtures()
+	if err != nil {
+		return Call{}, err
+	}
+	do := func() error {
+		ij, err := json.Marshal(item.Object)
+		if err != nil {
+			return err
+		}
+		bj, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		pi := &unstructured.Unstructured{}
+		if err := pi.UnmarshalJSON(ij); err != nil {
+			return err
+		}
+		var pb rigging.Backup
+		if err := json.Unmarshal(bj, &pb); err != nil {
+			return err
+		}
+		oj, err := json.Marshal(pi.Object)
+		if err != nil {
+			return err
+		}
+		return (&unstructured.Unstructured{}).UnmarshalJSON(oj)
+	}
+	return Call{Name: JSONCodec, Do: do, Scale: 1}, do()
 }

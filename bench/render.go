@@ -32,6 +32,7 @@ var Labels = map[string]string{
 	VeleroRigging:  "Velero host → rigging plugin",
 	FloorGRPC:      "raw gRPC unary, same bytes (floor)",
 	FloorUnix:      "raw unix-socket round trip (floor)",
+	JSONCodec:      "JSON work of one Execute, no transport",
 }
 
 func label(name string) string {
