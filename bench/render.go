@@ -33,6 +33,7 @@ var Labels = map[string]string{
 	FloorGRPC:      "raw gRPC unary, same bytes (floor)",
 	FloorUnix:      "raw unix-socket round trip (floor)",
 	JSONCodec:      "JSON work of one Execute, no transport",
+	JSONCodecItem:  "the same without the Backup",
 }
 
 func label(name string) string {
@@ -121,6 +122,13 @@ func (r *Report) Markdown() string {
 			met = "yes"
 		}
 		fmt.Fprintf(&b, "| %d | `%s` | %s | %s | %s %g | %s |\n", t.Number, t.Key, t.Means, fmtRatio(v), op, t.Want, met)
+	}
+	if v, w := ratio(p50(VeleroVelero), p50(VeleroRigging))(r); w == "" {
+		met := "**no**"
+		if v > 1 {
+			met = "yes"
+		}
+		fmt.Fprintf(&b, "| 3 | (not a JSON key) | Velero→Velero p50 / Velero host → rigging plugin p50 | %s | > 1 | %s |\n", fmtRatio(v), met)
 	}
 	return b.String()
 }
