@@ -1,9 +1,12 @@
 package backup_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -410,5 +413,47 @@ func TestCSIActionsNeedTheFeature(t *testing.T) {
 	}
 	if _, _, err := run(t, backup.Options{Items: items, Plugins: m, Features: []string{backup.FeatureCSI}}); err != nil || calls != 1 {
 		t.Fatalf("with EnableCSI: err %v, %d calls", err, calls)
+	}
+}
+
+// TestOrderedResources checks that spec.orderedResources moves the listed
+// items to the front of their resource, in the given order.
+func TestOrderedResources(t *testing.T) {
+	items := []*unstructured.Unstructured{
+		obj("v1", "ConfigMap", "a", "cm1", nil), obj("v1", "ConfigMap", "a", "cm2", nil),
+		obj("v1", "ConfigMap", "b", "cm3", nil), obj("v1", "ConfigMap", "b", "cm4", nil),
+	}
+	s, _, err := run(t, backup.Options{Items: items, Spec: rigging.BackupSpec{
+		IncludedResources: []string{"configmaps"},
+		OrderedResources:  map[string]string{"cm": "b/cm4, a/cm2"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.OpenBackupFile(context.Background(), "b1", archive.BackupContents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var order []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(h.Name, "resources/configmaps/namespaces/") {
+			order = append(order, strings.TrimSuffix(strings.TrimPrefix(h.Name, "resources/configmaps/namespaces/"), ".json"))
+		}
+	}
+	if got, want := strings.Join(order, " "), "b/cm4 a/cm2 a/cm1 b/cm3"; got != want {
+		t.Errorf("order %s, want %s", got, want)
 	}
 }
