@@ -94,6 +94,7 @@ func TestFilters(t *testing.T) {
 		obj("v1", "ConfigMap", "app", "excluded", map[string]string{rigging.LabelExcludeFromBackup: "true"}),
 		obj("storage.k8s.io/v1", "StorageClass", "", "gp2", nil),
 		obj("apps/v1", "Deployment", "kube-x", "d", nil), // namespace without object: made up
+		obj("v1", "ServiceAccount", "", "sa", nil),       // no namespace: goes to "default"
 	}
 	yes, no := true, false
 	for _, tc := range []struct {
@@ -103,23 +104,25 @@ func TestFilters(t *testing.T) {
 	}{
 		{"everything", rigging.BackupSpec{}, []string{
 			"configmaps/app/cm", "configmaps/other/cm", "deployments.apps/kube-x/d",
-			"namespaces//app", "namespaces//kube-x", "namespaces//other", "secrets/app/s", "storageclasses.storage.k8s.io//gp2"}},
+			"namespaces//app", "namespaces//default", "namespaces//kube-x", "namespaces//other", "secrets/app/s",
+			"serviceaccounts/default/sa", "storageclasses.storage.k8s.io//gp2"}},
 		{"one namespace", rigging.BackupSpec{IncludedNamespaces: []string{"app"}}, []string{
 			"configmaps/app/cm", "namespaces//app", "secrets/app/s"}},
-		{"namespace glob and exclude", rigging.BackupSpec{IncludedNamespaces: []string{"*"}, ExcludedNamespaces: []string{"o*", "kube-*"}}, []string{
+		{"namespace glob and exclude", rigging.BackupSpec{IncludedNamespaces: []string{"*"}, ExcludedNamespaces: []string{"o*", "kube-*", "def*"}}, []string{
 			"configmaps/app/cm", "namespaces//app", "secrets/app/s"}},
 		{"include resources by short name", rigging.BackupSpec{IncludedResources: []string{"cm"}}, []string{
 			"configmaps/app/cm", "configmaps/other/cm"}},
-		{"exclude resources", rigging.BackupSpec{ExcludedResources: []string{"secrets", "deployments"}}, []string{
-			"configmaps/app/cm", "configmaps/other/cm", "namespaces//app", "namespaces//kube-x", "namespaces//other", "storageclasses.storage.k8s.io//gp2"}},
+		{"exclude resources", rigging.BackupSpec{ExcludedResources: []string{"secrets", "deployments", "sa"}}, []string{
+			"configmaps/app/cm", "configmaps/other/cm", "namespaces//app", "namespaces//default", "namespaces//kube-x", "namespaces//other", "storageclasses.storage.k8s.io//gp2"}},
 		{"cluster resources off", rigging.BackupSpec{IncludeClusterResources: &no}, []string{
-			"configmaps/app/cm", "configmaps/other/cm", "deployments.apps/kube-x/d", "secrets/app/s"}},
+			"configmaps/app/cm", "configmaps/other/cm", "deployments.apps/kube-x/d", "secrets/app/s", "serviceaccounts/default/sa"}},
 		{"cluster resources on with namespace", rigging.BackupSpec{IncludedNamespaces: []string{"app"}, IncludeClusterResources: &yes}, []string{
 			"configmaps/app/cm", "namespaces//app", "secrets/app/s", "storageclasses.storage.k8s.io//gp2"}},
 		{"scoped cluster include", rigging.BackupSpec{IncludedNamespaces: []string{"app"}, IncludedClusterScopedResources: []string{"storageclasses"}}, []string{
 			"configmaps/app/cm", "namespaces//app", "secrets/app/s", "storageclasses.storage.k8s.io//gp2"}},
 		{"scoped namespaced exclude", rigging.BackupSpec{ExcludedNamespaceScopedResources: []string{"configmaps"}}, []string{
-			"deployments.apps/kube-x/d", "namespaces//app", "namespaces//kube-x", "namespaces//other", "secrets/app/s"}},
+			"deployments.apps/kube-x/d", "namespaces//app", "namespaces//default", "namespaces//kube-x", "namespaces//other", "secrets/app/s",
+			"serviceaccounts/default/sa"}},
 		{"label selector", rigging.BackupSpec{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}}, []string{
 			"configmaps/app/cm", "namespaces//app"}},
 		{"or selectors", rigging.BackupSpec{OrLabelSelectors: []*metav1.LabelSelector{

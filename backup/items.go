@@ -120,7 +120,7 @@ func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, us
 		grsBackedUp:  map[schema.GroupResource]bool{},
 		resourceList: archive.ResourceList{},
 	}
-	if err := bk.index.Add(opts.Items...); err != nil {
+	if err := bk.index.Add(defaultNamespaces(opts.Items, m, blog)...); err != nil {
 		// Objects of kinds nobody defined cannot be placed in a backup;
 		// they are reported and the others go on.
 		for _, e := range unjoin(err) {
@@ -138,6 +138,38 @@ func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, us
 		}
 	}
 	return bk, nil
+}
+
+// DefaultNamespace is where a namespaced object without metadata.namespace
+// goes, as kubectl apply puts it.
+const DefaultNamespace = "default"
+
+// defaultNamespaces returns items with namespaced objects that lack a
+// namespace copied into DefaultNamespace; the others are shared.
+func defaultNamespaces(items []*unstructured.Unstructured, m *resources.Mapper, log *slog.Logger) []*unstructured.Unstructured {
+	for _, o := range items {
+		if o != nil && resources.IsCRD(o) {
+			_ = m.AddCRD(o) // errors are reported when the index adds it again
+		}
+	}
+	out := make([]*unstructured.Unstructured, len(items))
+	n := 0
+	for i, o := range items {
+		out[i] = o
+		if o == nil || o.GetNamespace() != "" {
+			continue
+		}
+		if r, err := m.ForObject(o); err == nil && r.Namespaced {
+			c := o.DeepCopy()
+			c.SetNamespace(DefaultNamespace)
+			out[i] = c
+			n++
+		}
+	}
+	if n > 0 {
+		log.Info("namespaced objects without a namespace go to namespace "+DefaultNamespace+", as kubectl apply puts them", "count", n)
+	}
+	return out
 }
 
 func (bk *backupper) resolveActions(ctx context.Context) error {
