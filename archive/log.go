@@ -89,7 +89,7 @@ func (l *Log) count(r slog.Record, attrs []slog.Attr) {
 		case "namespace":
 			s := a.Value.String()
 			ns = &s
-		case "resource", "name", "error":
+		case "resource", "name", "plugin", "item", "operation", "error":
 			parts = append(parts, a.Key+": "+a.Value.String())
 		}
 	}
