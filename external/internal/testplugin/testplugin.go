@@ -96,7 +96,9 @@ func (a bia) Execute(ctx context.Context, item *unstructured.Unstructured, b *ri
 	if item.GetName() == "unchanged" {
 		return nil, nil, nil
 	}
-	a.log.Warn("backing up item", "item", item.GetName())
+	if item.GetName() == "logme" {
+		a.log.Warn("backing up item", "item", item.GetName())
+	}
 	return mark(item, BIA+"@"+b.GetName()), []rigging.ResourceIdentifier{Pod}, nil
 }
 
