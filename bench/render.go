@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -43,6 +44,9 @@ func label(name string) string {
 	return name
 }
 
+// parallelName matches the names Parallel makes.
+var parallelName = regexp.MustCompile(`-c[0-9]+$`)
+
 // Markdown renders the report's tables: per call, throughput, object
 // streams, discovery and first call, the backup, and the targets.
 func (r *Report) Markdown() string {
@@ -62,7 +66,7 @@ func (r *Report) Markdown() string {
 			other = append(other, x)
 		case strings.HasPrefix(x.Name, "backup-"):
 			bk = append(bk, x)
-		case x.Goroutines > 0 || strings.Contains(x.Name, "-c"):
+		case parallelName.MatchString(x.Name):
 			tput = append(tput, x)
 		default:
 			perCall = append(perCall, x)
