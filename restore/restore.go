@@ -153,6 +153,13 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, fmt.Errorf("restore %s: %w", opts.Name, err)
 	}
 	if err := rs.run(ctx); err != nil {
+		// Keep what happened where Velero keeps it, as far as possible.
+		rs.log.Error("restore failed", "error", err)
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if uerr := upload(uctx, opts, rs, rlog.Results(), rlog); uerr != nil {
+			logger.Warn("could not upload the failed restore's log and results", "restore", opts.Name, "error", uerr)
+		}
 		return nil, fmt.Errorf("restore %s: %w", opts.Name, err)
 	}
 	if err := opts.Output.Close(); err != nil {
