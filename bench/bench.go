@@ -98,6 +98,11 @@ type Config struct {
 	Groups []string
 	// Progress receives one line per group as it starts; nil: discarded.
 	Progress io.Writer
+	// RPCInChildren leaves out the rigging→rigging cases of the per-call,
+	// throughput and object groups: the caller measures them in a separate
+	// host process (HostOps), as the Velero host paths are, and adds them
+	// with Extra.
+	RPCInChildren bool
 	// Extra adds cases to a group (the interop program adds its Velero
 	// paths this way): called with the group's name, returns more cases.
 	Extra func(group string) []measure.Case
@@ -316,7 +321,7 @@ func (s *suite) calls() ([]Call, error) {
 	if err := add(InMemoryGRPC, a, err, 1); err != nil {
 		return nil, err
 	}
-	if s.cfg.PluginBinary != "" {
+	if s.cfg.PluginBinary != "" && !s.cfg.RPCInChildren {
 		rm, err := s.rpcManager()
 		if err != nil {
 			return nil, err
@@ -375,7 +380,7 @@ func (s *suite) throughput() ([]measure.Case, int, int, error) {
 		return nil, 0, 0, err
 	}
 	var cases []measure.Case
-	if s.cfg.PluginBinary != "" {
+	if s.cfg.PluginBinary != "" && !s.cfg.RPCInChildren {
 		rm, err := s.rpcManager()
 		if err != nil {
 			return nil, 0, 0, err
@@ -406,8 +411,8 @@ func (s *suite) throughput() ([]measure.Case, int, int, error) {
 }
 
 func (s *suite) objects() ([]measure.Case, int, int, error) {
-	if s.cfg.PluginBinary == "" {
-		return nil, 0, 0, nil
+	if s.cfg.PluginBinary == "" || s.cfg.RPCInChildren {
+		return nil, s.cfg.Rounds, 1, nil
 	}
 	rm, err := s.rpcManager()
 	if err != nil {

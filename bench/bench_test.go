@@ -126,3 +126,35 @@ func TestUpdateDoc(t *testing.T) {
 		t.Error("unbalanced markers accepted")
 	}
 }
+
+// TestHostOps drives the operations of a host process against this test
+// binary as the plugin.
+func TestHostOps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	dir := t.TempDir()
+	if err := bench.LinkBinary(self(t), filepath.Join(dir, "plugins")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(bench.EnvPlugins, "1")
+	ops, closeAll, err := bench.HostOps(context.Background(), dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	for _, op := range []string{"exec", "exec-c1", "exec-c8", "exec-c64", "put", "get"} {
+		run, ok := ops[op]
+		if !ok {
+			t.Errorf("no %s operation", op)
+			continue
+		}
+		s, err := run(2)
+		if err != nil || s.N != 2 {
+			t.Errorf("%s: %+v %v", op, s, err)
+		}
+		if (op == "put" || op == "get") && s.Bytes != 2<<20 {
+			t.Errorf("%s moved %d bytes, want %d", op, s.Bytes, 2<<20)
+		}
+	}
+}

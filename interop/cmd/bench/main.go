@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,13 @@ import (
 
 func main() {
 	if bench.ServeIfChild() {
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "host" {
+		if err := riggingHost(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench host:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if err := run(); err != nil {
@@ -117,49 +125,51 @@ func run() error {
 			return err
 		}
 	}
-	host := func(name, pluginDir string) (*measure.Child, error) {
-		cmd := exec.Command(velo, "host", "--plugin-dir", pluginDir, "--discovery-dir", dirs["discovery"],
+	// Every host runs in a process of its own, Velero's (velerochild host)
+	// and rigging's (this binary, host): the same conditions for both.
+	host := func(name, bin, pluginDir string) (*measure.Child, error) {
+		cmd := exec.Command(bin, "host", "--plugin-dir", pluginDir, "--discovery-dir", dirs["discovery"],
 			"--object-size", strconv.FormatInt(cfg.ObjectSize, 10))
 		cmd.Stderr = os.Stderr
 		return measure.StartChild(name, cmd)
 	}
-	vv, err := host("Velero host → Velero plugin", dirs["velero"])
-	if err != nil {
-		return err
+	children := map[string]*measure.Child{}
+	for _, h := range []struct{ name, bin, dir string }{
+		{bench.VeleroVelero, velo, dirs["velero"]},
+		{bench.VeleroRigging, velo, dirs["rigging"]},
+		{bench.RiggingRigging, self, dirs["rigging"]},
+		{bench.RiggingVelero, self, dirs["velero"]},
+	} {
+		c, err := host(h.name, h.bin, h.dir)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		children[h.name] = c
 	}
-	defer vv.Close()
-	vr, err := host("Velero host → rigging plugin", dirs["rigging"])
-	if err != nil {
-		return err
-	}
-	defer vr.Close()
-
-	rv, err := bench.CatalogManager(ctx, dirs["velero"], "")
-	if err != nil {
-		return err
-	}
-	defer rv.Close()
-	a, err := rv.BackupItemAction(ctx, bench.ActionName)
-	if err != nil {
-		return fmt.Errorf("rigging host → Velero plugin: %w", err)
-	}
-	rvCall, err := bench.ExecuteCall(ctx, bench.RiggingVelero, a, 1)
-	if err != nil {
-		return err
-	}
+	vv, rr := children[bench.VeleroVelero], children[bench.RiggingRigging]
+	cfg.RPCInChildren = true
 
 	cfg.Extra = func(group string) []measure.Case {
 		switch group {
 		case "per-call":
-			return []measure.Case{rvCall.Case(), vv.Case(bench.VeleroVelero, "exec"), vr.Case(bench.VeleroRigging, "exec")}
+			var cs []measure.Case
+			for _, name := range []string{bench.RiggingRigging, bench.RiggingVelero, bench.VeleroVelero, bench.VeleroRigging} {
+				cs = append(cs, children[name].Case(name, "exec"))
+			}
+			return cs
 		case "throughput":
 			var cs []measure.Case
 			for _, g := range bench.Concurrency {
-				cs = append(cs, vv.Case(bench.Parallel(bench.VeleroVelero, g), "exec-c"+strconv.Itoa(g)))
+				op := "exec-c" + strconv.Itoa(g)
+				cs = append(cs, rr.Case(bench.Parallel(bench.RiggingRigging, g), op), vv.Case(bench.Parallel(bench.VeleroVelero, g), op))
 			}
 			return cs
 		case "object":
-			return []measure.Case{vv.Case(bench.Put(bench.VeleroVelero), "put"), vv.Case(bench.Get(bench.VeleroVelero), "get")}
+			return []measure.Case{
+				rr.Case(bench.Put(bench.RiggingRigging), "put"), vv.Case(bench.Put(bench.VeleroVelero), "put"),
+				rr.Case(bench.Get(bench.RiggingRigging), "get"), vv.Case(bench.Get(bench.VeleroVelero), "get"),
+			}
 		case "discovery":
 			return []measure.Case{vv.Case(bench.DiscoveryVelero, "discovery")}
 		case "firstcall":
@@ -202,4 +212,30 @@ func rerender(path, docs string) error {
 		return nil
 	}
 	return bench.WriteDocs(docs, &rep)
+}
+
+// riggingHost is this binary as a rigging host process: it drives the
+// plugins of --plugin-dir through a Manager and answers the bench
+// program's requests (bench.HostOps) on stdin and stdout.
+func riggingHost(args []string) error {
+	fs := flag.NewFlagSet("host", flag.ContinueOnError)
+	dir := fs.String("plugin-dir", "", "plugin directory")
+	size := fs.Int64("object-size", 256<<20, "bytes per PutObject/GetObject")
+	fs.String("discovery-dir", "", "unused (velerochild's flag)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if path := os.Getenv("RIGGING_BENCH_HOST_CPUPROFILE"); path != "" {
+		// A CPU profile per rigging host process, written when the bench
+		// program closes its input.
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	ops, closeAll, err := bench.HostOps(context.Background(), *dir, *size)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	return measure.ServeChild(os.Stdin, os.Stdout, ops)
 }

@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,12 @@ func servePlugins() {
 	default:
 		s = s.RegisterBackupItemAction(actionName, func(l logrus.FieldLogger) (any, error) { return actions.NewPodAction(l), nil }).
 			RegisterObjectStore(nullStore, newNullStore)
+	}
+	if path := os.Getenv("RIGGING_BENCH_PLUGIN_CPUPROFILE"); path != "" {
+		// bench.EnvPluginProfile: a CPU profile per plugin process.
+		if f, err := os.Create(fmt.Sprintf("%s.velero.%d", path, os.Getpid())); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
 	}
 	s.Serve()
 }
