@@ -352,4 +352,111 @@ func TestRiggingBinaryAndExamples(t *testing.T) {
 	if pr, err := bia.Progress(op, backup); err != nil || pr.NTotal != 5 {
 		t.Errorf("progress %+v %v", pr, err)
 	}
+	if err := bia.Cancel(op, backup); err != nil {
+		t.Error(err)
+	}
+	if sel, err := bia.AppliesTo(); err != nil || !slices.Equal(sel.IncludedResources, []string{"configmaps"}) {
+		t.Errorf("AppliesTo %+v %v", sel, err)
+	}
+	if sel, err := ria.AppliesTo(); err != nil || !slices.Equal(sel.ExcludedResources, []string{"events"}) {
+		t.Errorf("AppliesTo %+v %v", sel, err)
+	}
+	examplesEveryKind(t, m)
+}
+
+// examplesEveryKind drives the remaining methods of the examples binary's
+// plugins through Velero's host.
+func examplesEveryKind(t *testing.T, m clientmgmt.Manager) {
+	store, err := m.GetObjectStore("example.com/dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Init(map[string]string{"root": t.TempDir(), "bucket": "bk", "prefix": ""}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("example\n"), 10000)
+	if err := store.PutObject("bk", "backups/b1/data", bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.ObjectExists("bk", "backups/b1/data"); !ok || err != nil {
+		t.Errorf("exists %v %v", ok, err)
+	}
+	rc, err := store.GetObject("bk", "backups/b1/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Errorf("get %d bytes %v", len(got), err)
+	}
+	if p, err := store.ListCommonPrefixes("bk", "backups/", "/"); err != nil || !slices.Equal(p, []string{"backups/b1/"}) {
+		t.Errorf("prefixes %v %v", p, err)
+	}
+	if k, err := store.ListObjects("bk", "backups/"); err != nil || !slices.Equal(k, []string{"backups/b1/data"}) {
+		t.Errorf("keys %v %v", k, err)
+	}
+	if u, err := store.CreateSignedURL("bk", "backups/b1/data", time.Hour); err != nil || !strings.HasPrefix(u, "file://") {
+		t.Errorf("url %q %v", u, err)
+	}
+	if err := store.DeleteObject("bk", "backups/b1/data"); err != nil {
+		t.Error(err)
+	}
+
+	vs, err := m.GetVolumeSnapshotter("example.com/file-snapshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vs.Init(map[string]string{"root": t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := vs.CreateSnapshot("vol1", "az1", map[string]string{"velero.io/backup": "b1"})
+	if err != nil || snap != "snap-vol1" {
+		t.Fatalf("snapshot %q %v", snap, err)
+	}
+	n := int64(100)
+	if vol, err := vs.CreateVolumeFromSnapshot(snap, "fast", "az1", &n); err != nil || vol != "vol-from-snap-vol1" {
+		t.Errorf("volume %q %v", vol, err)
+	}
+	if typ, iops, err := vs.GetVolumeInfo("vol1", "az1"); err != nil || typ != "file" || iops != nil {
+		t.Errorf("info %q %v %v", typ, iops, err)
+	}
+	pv := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "pv1"},
+		"spec": map[string]any{"csi": map[string]any{"driver": "example.com/file", "volumeHandle": "vol1"}}}}
+	if id, err := vs.GetVolumeID(pv); err != nil || id != "vol1" {
+		t.Errorf("volume ID %q %v", id, err)
+	}
+	if out, err := vs.SetVolumeID(pv, "vol2"); err != nil {
+		t.Error(err)
+	} else if id, _, _ := unstructured.NestedString(out.UnstructuredContent(), "spec", "csi", "volumeHandle"); id != "vol2" {
+		t.Errorf("SetVolumeID gave %q", id)
+	}
+	if err := vs.DeleteSnapshot(snap); err != nil {
+		t.Error(err)
+	}
+
+	dia, err := m.GetDeleteItemAction("example.com/delete-logger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel, err := dia.AppliesTo(); err != nil || !slices.Equal(sel.IncludedResources, []string{"persistentvolumeclaims"}) {
+		t.Errorf("AppliesTo %+v %v", sel, err)
+	}
+	claim := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": map[string]any{"name": "c", "namespace": "ns1"}}}
+	if err := dia.Execute(&velero.DeleteItemActionExecuteInput{Item: claim, Backup: backup}); err != nil {
+		t.Error(err)
+	}
+
+	iba, err := m.GetItemBlockAction("example.com/configmap-block")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel, err := iba.AppliesTo(); err != nil || !slices.Equal(sel.IncludedResources, []string{"pods"}) {
+		t.Errorf("AppliesTo %+v %v", sel, err)
+	}
+	p := pod("web")
+	_ = unstructured.SetNestedSlice(p.Object, []any{map[string]any{"name": "cfg", "configMap": map[string]any{"name": "web-config"}}}, "spec", "volumes")
+	if ids, err := iba.GetRelatedItems(p, backup); err != nil || len(ids) != 1 || ids[0].Name != "web-config" {
+		t.Errorf("related %v %v", ids, err)
+	}
 }
