@@ -433,7 +433,7 @@ func ObjectCases(ctx context.Context, m *registry.Manager, path string, size int
 		return nil, err
 	}
 	put := func() (int64, error) {
-		return size, st.PutObject(ctx, "bench", "object", io.LimitReader(&zeros{left: size}, size))
+		return size, st.PutObject(ctx, "bench", "object", fixture.Zeros(size))
 	}
 	get := func() (int64, error) {
 		r, err := st.GetObject(ctx, "bench", SizeKey(size))

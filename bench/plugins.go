@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/bench/fixture"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -48,7 +49,7 @@ func (nullStore) GetObject(_ context.Context, bucket, key string) (io.ReadCloser
 	if err != nil || !strings.HasPrefix(key, "size/") {
 		return nil, fmt.Errorf("plugin %s: get %s/%s: %w", NullStore, bucket, key, rigging.ErrNotFound)
 	}
-	return io.NopCloser(&zeros{left: n}), nil
+	return io.NopCloser(fixture.Zeros(n)), nil
 }
 
 func (nullStore) ListCommonPrefixes(context.Context, string, string, string) ([]string, error) {
@@ -58,33 +59,4 @@ func (nullStore) ListObjects(context.Context, string, string) ([]string, error) 
 func (nullStore) DeleteObject(context.Context, string, string) error            { return nil }
 func (nullStore) CreateSignedURL(context.Context, string, string, time.Duration) (string, error) {
 	return "", nil
-}
-
-// zeroBuf is what zeros copies from: faster than clearing p every time.
-var zeroBuf = make([]byte, 256<<10)
-
-// zeros reads left zero bytes.
-type zeros struct{ left int64 }
-
-func (z *zeros) Read(p []byte) (int, error) {
-	if z.left == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(int64(len(p)), z.left)], zeroBuf)
-	z.left -= int64(n)
-	return n, nil
-}
-
-// WriteTo lets io.Copy skip its intermediate buffer.
-func (z *zeros) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for z.left > 0 {
-		n, err := w.Write(zeroBuf[:min(int64(len(zeroBuf)), z.left)])
-		total += int64(n)
-		z.left -= int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
 }

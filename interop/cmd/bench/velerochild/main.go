@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -225,7 +224,7 @@ func (c *hostConfig) objectOps(m clientmgmt.Manager, ops map[string]func(int) (m
 	size := c.objectSize
 	ops["put"] = func(n int) (measure.Sample, error) {
 		return repeat(n, func() (measure.Sample, error) {
-			return measure.Once(func() (int64, error) { return size, st.PutObject("bench", "object", &zeros{left: size}) })
+			return measure.Once(func() (int64, error) { return size, st.PutObject("bench", "object", fixture.Zeros(size)) })
 		})
 	}
 	ops["get"] = func(n int) (measure.Sample, error) {
@@ -264,38 +263,11 @@ func (nullStoreImpl) GetObject(bucket, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s/%s: no such object", bucket, key)
 	}
-	return io.NopCloser(&zeros{left: n}), nil
+	return io.NopCloser(fixture.Zeros(n)), nil
 }
 func (nullStoreImpl) ListCommonPrefixes(string, string, string) ([]string, error) { return nil, nil }
 func (nullStoreImpl) ListObjects(string, string) ([]string, error)                { return nil, nil }
 func (nullStoreImpl) DeleteObject(string, string) error                           { return nil }
 func (nullStoreImpl) CreateSignedURL(string, string, time.Duration) (string, error) {
 	return "", nil
-}
-
-var zeroBuf = bytes.Repeat([]byte{0}, 256<<10)
-
-// zeros reads left zero bytes.
-type zeros struct{ left int64 }
-
-func (z *zeros) Read(p []byte) (int, error) {
-	if z.left == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(int64(len(p)), z.left)], zeroBuf)
-	z.left -= int64(n)
-	return n, nil
-}
-
-func (z *zeros) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for z.left > 0 {
-		n, err := w.Write(zeroBuf[:min(int64(len(zeroBuf)), z.left)])
-		total += int64(n)
-		z.left -= int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
 }
