@@ -699,3 +699,21 @@ func TestAutoMTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLineWriter(t *testing.T) {
+	h := &recordHandler{}
+	w := lineLogger(slog.New(h), "bin", "stdout")
+	for _, chunk := range []string{"first li", "ne\nsecond\r\n", "\n", "third"} {
+		if n, err := w.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	w.Write([]byte(strings.Repeat("x", 70<<10)))
+	var got []string
+	for _, r := range h.recs {
+		got = append(got, r.Message)
+	}
+	if len(got) != 3 || got[0] != "first line" || got[1] != "second" || !strings.HasPrefix(got[2], "thirdxxx") {
+		t.Errorf("lines = %q", got)
+	}
+}

@@ -1,7 +1,7 @@
 package external
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,18 +153,40 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 }
 
 // lineLogger re-emits what a plugin writes to its (redirected) stdout or
-// stderr after the handshake, one log record per line.
+// stderr after the handshake, one log record per line. It holds no
+// goroutine; a partial line waits for its end (or is flushed at 64 KiB).
 func lineLogger(log *slog.Logger, binary, stream string) io.Writer {
-	pr, pw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			log.Info(sc.Text(), "binary", binary, "stream", stream)
+	return &lineWriter{log: log, binary: binary, stream: stream}
+}
+
+type lineWriter struct {
+	log            *slog.Logger
+	binary, stream string
+	mu             sync.Mutex
+	buf            []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 && len(w.buf) < 64<<10 {
+			break
 		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	return pw
+		if i < 0 {
+			i = len(w.buf)
+		}
+		if line := strings.TrimRight(string(w.buf[:i]), "\r"); line != "" {
+			w.log.Info(line, "binary", w.binary, "stream", w.stream)
+		}
+		w.buf = w.buf[min(i+1, len(w.buf)):]
+	}
+	if len(w.buf) == 0 {
+		w.buf = nil // release the backing array
+	}
+	return len(p), nil
 }
 
 const pluginKey = "velero"
