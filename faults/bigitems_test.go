@@ -17,7 +17,7 @@ import (
 // TestBigItems sends items of 8 MiB and 64 MiB through every RPC that
 // carries an item or a body, in both directions where the RPC returns one
 // (Velero's gRPC servers keep the 4 MiB default and break on them). The
-// 64 MiB size is skipped with -short.
+// 64 MiB size is skipped with -short and -race.
 func TestBigItems(t *testing.T) {
 	h := newHost(t, external.Options{}, nil, "echo")
 	ctx := context.Background()
@@ -26,8 +26,8 @@ func TestBigItems(t *testing.T) {
 	restore := &rigging.Restore{}
 	restore.Name = "big"
 	for _, size := range []int{8 << 20, 64 << 20} {
-		if size > 8<<20 && testing.Short() {
-			t.Logf("skipping %d MiB with -short", size>>20)
+		if size > 8<<20 && (testing.Short() || raceEnabled) {
+			t.Logf("skipping %d MiB with -short or -race (run without them for it)", size>>20)
 			continue
 		}
 		item := configMap("ns", "big", size)

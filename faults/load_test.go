@@ -57,10 +57,14 @@ func settle(t testing.TB, what string, b baseline) baseline {
 
 // TestLoad runs 64 goroutines each making N calls of Execute on one
 // external plugin, then on a built-in, and checks every call succeeds and
-// nothing leaks. N is 10 000 with -faults.full, 500 otherwise.
+// nothing leaks. N is 10 000 with -faults.full, 500 otherwise (100 with
+// -race).
 func TestLoad(t *testing.T) {
 	const workers = 64
 	calls := 500
+	if raceEnabled {
+		calls = 100
+	}
 	if *full {
 		calls = 10_000
 	}
