@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,11 @@ import (
 // fuzzLimits are small, so that the fuzzer reaches every limit.
 var fuzzLimits = archive.Limits{MaxEntrySize: 64 << 10, MaxTotalSize: 1 << 20, MaxEntries: 2000}
 
-// FuzzRead checks that Read never panics, keeps within its Limits, and only
+// maxReadAlloc bounds what one Read under fuzzLimits may allocate.
+const maxReadAlloc = 8*(1<<20) + 4<<20
+
+// FuzzRead checks that Read never panics, keeps within its Limits (and
+// allocates accordingly, whatever sizes the input claims), and only
 // returns items whose place (group-resource, version folder, namespace,
 // name) is a clean relative path inside any directory it is extracted to.
 // Seeds: tarballs archive.Writer wrote from the demo and cluster-export
@@ -43,7 +48,16 @@ func FuzzRead(f *testing.F) {
 		f.Add(tb)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		c, err := archive.Read(bytes.NewReader(data), fuzzLimits)
+		runtime.ReadMemStats(&after)
+		// Memory is bounded by the limits, not by what the input claims:
+		// the items kept (at most MaxTotalSize), buffers growing to them,
+		// and the decompressor's fixed state.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(maxReadAlloc) {
+			t.Fatalf("Read of %d bytes allocated %d bytes, more than %d", len(data), alloc, maxReadAlloc)
+		}
 		if err != nil {
 			return
 		}
