@@ -717,3 +717,23 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("lines = %q", got)
 	}
 }
+
+// TestPluginUnavailableIsNotACrash: a plugin that returns code Unavailable
+// itself (a cloud API down, say) is not restarted.
+func TestPluginUnavailableIsNotACrash(t *testing.T) {
+	c := discover(t, Options{Dir: pluginDir(t, nil)})
+	a := open[rigging.ItemBlockAction](t, c, rigging.KindItemBlockAction, testplugin.IBA)
+	if _, err := a.AppliesTo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := c.procs[filepath.Join(c.opts.Dir, "testplugin")]
+	gen := p.gen
+	_, err := a.GetRelatedItems(context.Background(), pod("unavailable", 0), backup())
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Code != codes.Unavailable {
+		t.Fatalf("error = %v", err)
+	}
+	if p.gen != gen || p.client == nil {
+		t.Errorf("process restarted (generation %d -> %d) for an Unavailable answer", gen, p.gen)
+	}
+}

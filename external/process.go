@@ -16,6 +16,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -217,6 +218,9 @@ func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted 
 		p.broken(gen, "call outlived its deadline; killing the plugin")
 		return false
 	case code == codes.Unavailable:
+		if p.healthy(gen) {
+			return false // the plugin itself answered Unavailable
+		}
 		p.broken(gen, "connection lost: "+status.Convert(err).Message())
 		return true
 	}
@@ -227,6 +231,23 @@ func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted 
 		return true
 	}
 	return false
+}
+
+// healthy asks go-plugin's health service of generation gen whether the
+// process still serves, to tell a dead process from a plugin that returned
+// code Unavailable itself.
+func (p *process) healthy(gen uint64) bool {
+	p.mu.Lock()
+	cc := p.cc
+	ok := gen == p.gen && cc != nil
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: "plugin"})
+	return err == nil && res.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }
 
 func (p *process) broken(gen uint64, why string) {

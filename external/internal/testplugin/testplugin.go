@@ -1,7 +1,7 @@
 // Package testplugin holds plugins of every kind with predictable behaviour,
 // served by cmd/testplugin for the tests of the external host. Items steer
 // the actions by metadata.name: "panic" panics, "error" returns an error
-// with a stack, "sleep" ignores its context for a minute, "exit" kills the
+// with a stack, "unavailable" returns gRPC code Unavailable, "sleep" ignores its context for a minute, "exit" kills the
 // process; anything else gets annotation rigging.dev/seen=<plugin>.
 package testplugin
 
@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -71,6 +73,8 @@ func steer(ctx context.Context, item *unstructured.Unstructured) error {
 		time.Sleep(time.Minute) // deliberately ignores ctx
 	case "exit":
 		os.Exit(3)
+	case "unavailable":
+		return status.Error(codes.Unavailable, "backend unavailable")
 	}
 	return nil
 }
