@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("RIGGING_TEST_HOST_DIR"); dir != "" {
 		hostHelper(dir) // never returns
 	}
+	if bin := os.Getenv("RIGGING_TEST_PLAIN_PARENT"); bin != "" {
+		plainParent(bin) // never returns
+	}
 	dir, err := os.MkdirTemp("", "rigging-external-test")
 	if err != nil {
 		panic(err)
@@ -735,5 +738,53 @@ func TestPluginUnavailableIsNotACrash(t *testing.T) {
 	}
 	if p.gen != gen || p.client == nil {
 		t.Errorf("process restarted (generation %d -> %d) for an Unavailable answer", gen, p.gen)
+	}
+}
+
+// plainParent starts the plugin binary with the handshake cookie but
+// without go-plugin and without a parent-death signal, prints its PID and
+// waits to be killed: only the SDK's own parent watch can end the plugin.
+func plainParent(bin string) {
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "VELERO_PLUGIN=hello", "PLUGIN_PROTOCOL_VERSIONS=2", "PLUGIN_MIN_PORT=10000", "PLUGIN_MAX_PORT=25000")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	line := make([]byte, 256)
+	out.Read(line) // the handshake line: the plugin is serving
+	fmt.Println(cmd.Process.Pid)
+	select {}
+}
+
+// TestPluginExitsWhenHostDies: a plugin built on the SDK exits by itself
+// once its host is gone, even when nothing signals it.
+func TestPluginExitsWhenHostDies(t *testing.T) {
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), "RIGGING_TEST_PLAIN_PARENT="+pluginBin)
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		host.Process.Kill()
+		t.Fatalf("reading the plugin PID: %v", err)
+	}
+	host.Process.Kill()
+	host.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("plugin %d still running 10s after its host died", pid)
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's state
 	}
 }
