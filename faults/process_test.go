@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,7 +70,7 @@ func pidsOf(t testing.TB, name string) []int {
 	t.Helper()
 	var out []int
 	for _, pid := range children(t) {
-		b, err := os.ReadFile(filepath.Join("/proc", itoa(pid), "cmdline"))
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 		if err != nil {
 			continue
 		}
@@ -80,21 +80,6 @@ func pidsOf(t testing.TB, name string) []int {
 		}
 	}
 	return out
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	var b [20]byte
-	n := len(b)
-	for {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-		if i == 0 {
-			return string(b[n:])
-		}
-	}
 }
 
 // waitFor polls cond every 10ms until it holds or d passes; it reports
@@ -114,7 +99,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 func alive(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", fmtInt(pid), "stat"))
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return false
 	}
@@ -181,8 +166,8 @@ func TestPluginPanics(t *testing.T) {
 	h := newHost(t, external.Options{}, nil, "panicky", "echo")
 	p, echo := h.action(t, "panicky"), h.action(t, "echo")
 	for i := range 20 {
-		_, err := execute(p, "item-"+fmtInt(i))
-		if !errors.Is(err, rigging.ErrPanic) || !strings.Contains(err.Error(), "deliberate panic on item-"+fmtInt(i)) {
+		_, err := execute(p, "item-"+strconv.Itoa(i))
+		if !errors.Is(err, rigging.ErrPanic) || !strings.Contains(err.Error(), "deliberate panic on item-"+strconv.Itoa(i)) {
 			t.Fatalf("call %d: err = %v, want ErrPanic with the panic value", i, err)
 		}
 		if _, err := execute(echo, "y"); err != nil {
@@ -204,7 +189,7 @@ func TestPluginCrashes(t *testing.T) {
 	c, echo := h.action(t, "crashy"), h.action(t, "echo")
 	var quarantinedAt int
 	for i := range 10 {
-		_, err := execute(c, "item-"+fmtInt(i))
+		_, err := execute(c, "item-"+strconv.Itoa(i))
 		if err == nil {
 			t.Fatalf("call %d of a crashing plugin succeeded", i)
 		}
@@ -342,5 +327,3 @@ func TestPluginClosesMidStream(t *testing.T) {
 		t.Errorf("after the failures: exists = %v, %v; want false, nil from a restarted process", ok, err)
 	}
 }
-
-var _ = syscall.SIGKILL

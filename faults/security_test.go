@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,7 +102,7 @@ func TestPluginTransport(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("echo processes: %v", pids)
 	}
-	pid := fmtInt(pids[0])
+	pid := strconv.Itoa(pids[0])
 	inodes := map[string]bool{}
 	fds, err := os.ReadDir(filepath.Join("/proc", pid, "fd"))
 	if err != nil {
