@@ -411,15 +411,29 @@ func (s *suite) throughput() ([]measure.Case, int, int, error) {
 }
 
 func (s *suite) objects() ([]measure.Case, int, int, error) {
-	if s.cfg.PluginBinary == "" || s.cfg.RPCInChildren {
-		return nil, s.cfg.Rounds, 1, nil
+	var cases []measure.Case
+	if s.cfg.PluginBinary != "" && !s.cfg.RPCInChildren {
+		rm, err := s.rpcManager()
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if cases, err = ObjectCases(s.ctx, rm, RiggingRigging, s.cfg.ObjectSize); err != nil {
+			return nil, 0, 0, err
+		}
 	}
-	rm, err := s.rpcManager()
-	if err != nil {
-		return nil, 0, 0, err
+	if s.cfg.FloorCommand != nil {
+		f, err := startFloor(s.cfg.FloorCommand)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		s.closers = append(s.closers, f.close)
+		fc, err := f.streamCases(s.ctx, s.cfg.ObjectSize)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		cases = append(cases, fc...)
 	}
-	cases, err := ObjectCases(s.ctx, rm, RiggingRigging, s.cfg.ObjectSize)
-	return cases, s.cfg.Rounds, 1, err
+	return cases, s.cfg.Rounds, 1, nil
 }
 
 // ObjectCases returns the PutObject and GetObject cases of NullStore as m

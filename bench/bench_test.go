@@ -52,7 +52,7 @@ func TestRunAllGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{bench.Direct, bench.InProcess, bench.InMemoryGRPC, bench.RiggingRigging, bench.FloorGRPC, bench.FloorUnix,
-		bench.Parallel(bench.RiggingRigging, 64), bench.Parallel(bench.FloorGRPC, 8), bench.Put(bench.RiggingRigging), bench.Get(bench.RiggingRigging),
+		bench.Parallel(bench.RiggingRigging, 64), bench.Parallel(bench.FloorGRPC, 8), bench.Put(bench.RiggingRigging), bench.Get(bench.RiggingRigging), bench.Put(bench.FloorGRPC), bench.Get(bench.FloorUnix),
 		bench.DiscoveryCold, bench.DiscoveryWarm, bench.FirstCall, bench.BackupInProcess, bench.BackupRPC}
 	for _, name := range want {
 		r, ok := rep.Result(name)

@@ -49,6 +49,7 @@ var floorService = grpc.ServiceDesc{
 			return wrapperspb.Bytes(in.Value[:min(podLen, len(in.Value))]), nil
 		},
 	}},
+	Streams: floorStreams,
 }
 
 // ServeFloor serves both floors on unix sockets in dir, writes a ready
@@ -64,14 +65,22 @@ func ServeFloor(dir string, in io.Reader, out io.Writer) error {
 		gl.Close()
 		return fmt.Errorf("floor: %w", err)
 	}
+	sl, err := net.Listen("unix", filepath.Join(dir, floorStreamSocket))
+	if err != nil {
+		gl.Close()
+		rl.Close()
+		return fmt.Errorf("floor: %w", err)
+	}
 	srv := grpc.NewServer()
 	srv.RegisterService(&floorService, nil)
 	go srv.Serve(gl)
 	go serveRaw(rl)
+	go serveRawStreams(sl)
 	fmt.Fprintln(out, floorReady)
 	_, _ = io.Copy(io.Discard, in)
 	srv.Stop()
 	rl.Close()
+	sl.Close()
 	return nil
 }
 
@@ -109,12 +118,13 @@ func serveRaw(l net.Listener) {
 
 // floor is the client side of a running floor process.
 type floor struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	cc   *grpc.ClientConn
-	dir  string
-	req  []byte // item and Backup JSON, as one payload
-	conn net.Conn
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	cc    *grpc.ClientConn
+	dir   string
+	req   []byte // item and Backup JSON, as one payload
+	conn  net.Conn
+	extra []net.Conn
 }
 
 // startFloor starts the floor command in a new temporary directory and
@@ -191,6 +201,9 @@ func (f *floor) close() {
 	}
 	if f.conn != nil {
 		f.conn.Close()
+	}
+	for _, c := range f.extra {
+		c.Close()
 	}
 	if f.in != nil {
 		f.in.Close()

@@ -90,7 +90,7 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n")
 	}
 	if len(obj) > 0 {
-		b.WriteString("### Object streams (null store on the plugin side)\n\n| case | MB/s (10^6 B) | host CPU/op | plugin CPU/op | ops |\n|---|---|---|---|---|\n")
+		b.WriteString("### Object streams (null store on the plugin side; floors: the same bytes over a bare gRPC stream of 16 KiB messages and over a bare unix socket)\n\n| case | MB/s (10^6 B) | host CPU/op | plugin CPU/op | ops |\n|---|---|---|---|---|\n")
 		for _, x := range obj {
 			fmt.Fprintf(&b, "| `%s` | %.0f | %s | %s | %d |\n", x.Name, x.MBPerS, fmtNs(x.CPUNsPerOp), fmtNs(x.ChildCPUNsPerOp), x.Ops)
 		}
