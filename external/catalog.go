@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -63,6 +64,19 @@ type Options struct {
 	// AllowWritable accepts a plugin directory or binary writable by users
 	// other than its owner; by default such binaries are refused.
 	AllowWritable bool
+
+	// sockDir is the catalog's private directory for plugin sockets.
+	sockDir string
+}
+
+// makeSocketDir creates the catalog's private (0700) socket directory.
+func (o *Options) makeSocketDir() error {
+	dir, err := os.MkdirTemp("", "rigging-plugins-")
+	if err != nil {
+		return fmt.Errorf("plugin socket directory: %w", err)
+	}
+	o.sockDir = dir
+	return nil
 }
 
 func (o *Options) defaults() {
@@ -163,6 +177,9 @@ func (c *Catalog) Close() error {
 		wg.Go(func() { p.stop(c.opts.StopGrace) })
 	}
 	wg.Wait()
+	if c.opts.sockDir != "" {
+		return os.RemoveAll(c.opts.sockDir)
+	}
 	return nil
 }
 

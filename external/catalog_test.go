@@ -490,6 +490,39 @@ func TestRestartAndRetry(t *testing.T) {
 			t.Errorf("generation %d -> %d, want one restart", gen, p.gen)
 		}
 	}
+	// A non-idempotent call after a crash goes to a restarted process too:
+	// the dead one is detected before the call is sent.
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	cmd.Process.Kill()
+	cmd.Process.Wait()
+	if err := s.PutObject(ctx, "b", "k2", strings.NewReader("v2")); err != nil {
+		t.Fatalf("PutObject after a crash: %v", err)
+	}
+	if ok, err := s.ObjectExists(ctx, "b", "k2"); !ok || err != nil {
+		t.Errorf("k2 exists = %v, %v", ok, err)
+	}
+}
+
+// TestPrivateSocketDir: the plugin's unix socket lives in a private
+// directory, not in the shared /tmp.
+func TestPrivateSocketDir(t *testing.T) {
+	c := discover(t, Options{Dir: pluginDir(t, nil)})
+	a := open[rigging.BackupItemAction](t, c, rigging.KindBackupItemAction, testplugin.BIA)
+	if _, err := a.AppliesTo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := c.procs[filepath.Join(c.opts.Dir, "testplugin")]
+	addr := p.client.ReattachConfig().Addr.String()
+	dir := filepath.Dir(addr)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir == filepath.Clean(os.TempDir()) || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket %s in %s (mode %s), want a private 0700 directory", addr, dir, fi.Mode().Perm())
+	}
 }
 
 func TestDeadlineIgnoredKillsPlugin(t *testing.T) {

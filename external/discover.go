@@ -26,9 +26,13 @@ import (
 // opts.Strict, which makes any problem an error wrapping ErrBrokenPlugin.
 func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 	opts.defaults()
+	if err := opts.makeSocketDir(); err != nil {
+		return nil, err
+	}
 	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
 	bins, err := c.scan()
 	if err != nil {
+		os.RemoveAll(opts.sockDir)
 		return nil, err
 	}
 	cache := loadCache(opts.CacheFile, opts.Logger)
@@ -75,6 +79,7 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 		}
 	}
 	if opts.Strict && len(c.problems) > 0 {
+		os.RemoveAll(opts.sockDir)
 		return nil, fmt.Errorf("%w: %w", ErrBrokenPlugin, errors.Join(asErrors(c.problems)...))
 	}
 	return c, nil
@@ -86,12 +91,16 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error) {
 	opts.defaults()
 	opts.Dir = filepath.Dir(path)
+	if err := opts.makeSocketDir(); err != nil {
+		return nil, err
+	}
 	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
 	ids, err := probe(ctx, path, &c.opts)
 	if err == nil {
 		err = validate(ids)
 	}
 	if err != nil {
+		os.RemoveAll(opts.sockDir)
 		return nil, fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
 	}
 	for _, id := range ids {

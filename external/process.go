@@ -16,6 +16,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -124,6 +125,12 @@ func (p *process) startLocked(timeout time.Duration) error {
 // launch starts one plugin process with Velero's handshake.
 func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *exec.Cmd, *grpc.ClientConn, error) {
 	cmd := exec.Command(path, opts.Args...)
+	if opts.sockDir != "" {
+		// The plugin's go-plugin server creates its unix socket in the
+		// catalog's private (0700) directory instead of the shared /tmp.
+		// go-plugin appends the host's environment after this.
+		cmd.Env = []string{"PLUGIN_UNIX_SOCKET_DIR=" + opts.sockDir}
+	}
 	setParentDeath(cmd)
 	base := filepath.Base(path)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
@@ -214,7 +221,7 @@ func (hostPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted bool) {
 	code := status.Code(err)
 	switch {
-	case ctx.Err() != nil && (code == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)):
+	case deadlinePassed(ctx, code, err):
 		p.broken(gen, "call outlived its deadline; killing the plugin")
 		return false
 	case code == codes.Unavailable:
@@ -231,6 +238,30 @@ func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted 
 		return true
 	}
 	return false
+}
+
+// deadlinePassed reports a call that failed because ctx's deadline passed.
+// The plugin's server may enforce the deadline (it travels as grpc-timeout)
+// a moment before the host's own timer fires, so a DeadlineExceeded status
+// within a second of ctx's deadline counts too.
+func deadlinePassed(ctx context.Context, code codes.Code, err error) bool {
+	if code != codes.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < time.Second
+}
+
+// stale reports whether the connection of generation gen is not ready and
+// the process does not answer a health check.
+func (p *process) stale(cc *grpc.ClientConn, gen uint64) bool {
+	if cc.GetState() == connectivity.Ready {
+		return false
+	}
+	return !p.healthy(gen)
 }
 
 // healthy asks go-plugin's health service of generation gen whether the
@@ -321,6 +352,14 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 		if err != nil {
 			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
 		}
+		// A process that died since the last call (not yet noticed by
+		// go-plugin) would fail this call without it ever reaching a
+		// plugin: find out first, so even a non-idempotent call goes to a
+		// restarted process.
+		if attempt == 0 && in.p.stale(cc, gen) {
+			in.p.broken(gen, "connection lost (health check failed)")
+			continue
+		}
 		if err = in.replay(ctx, cc, gen); err == nil {
 			err = fn(ctx, cc)
 		}
@@ -331,12 +370,24 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 		if errors.As(err, &be) {
 			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
 		}
-		if in.p.failed(ctx, gen, err) && idempotent && attempt == 0 && ctx.Err() == nil {
-			in.p.log.Info("retrying idempotent call after plugin restart", "plugin", string(in.name), "call", op)
+		restarted := in.p.failed(ctx, gen, err)
+		if restarted && attempt < 2 && ctx.Err() == nil && (idempotent || notSent(err)) {
+			in.p.log.Info("retrying call after plugin restart", "plugin", string(in.name), "call", op)
+			idempotent = false // at most one retry of a call that may have run
 			continue
 		}
 		return fmt.Errorf("plugin %s: %s: %w", in.name, op, wire.FromStatus(err))
 	}
+}
+
+// notSent reports an error from establishing the connection: the request
+// never reached a plugin, so any call may be sent again.
+func notSent(err error) bool {
+	if status.Code(err) != codes.Unavailable {
+		return false
+	}
+	msg := status.Convert(err).Message()
+	return strings.Contains(msg, "while dialing") || strings.Contains(msg, "connection refused")
 }
 
 // replay re-runs Init in a process that has not seen it (a restarted one).
