@@ -490,13 +490,19 @@ func TestRestartAndRetry(t *testing.T) {
 			t.Errorf("generation %d -> %d, want one restart", gen, p.gen)
 		}
 	}
-	// A non-idempotent call after a crash goes to a restarted process too:
-	// the dead one is detected before the call is sent.
+	// A non-idempotent call after a crash the host has noticed goes to a
+	// restarted process too: the dead one is detected before the call is
+	// sent.
 	p.mu.Lock()
-	cmd := p.cmd
+	cmd, client := p.cmd, p.client
 	p.mu.Unlock()
 	cmd.Process.Kill()
-	cmd.Process.Wait()
+	for deadline := time.Now().Add(10 * time.Second); !client.Exited(); {
+		if time.Now().After(deadline) {
+			t.Fatal("go-plugin never noticed the exit")
+		}
+		time.Sleep(10 * time.Millisecond) // go-plugin reaps in its own goroutine
+	}
 	if err := s.PutObject(ctx, "b", "k2", strings.NewReader("v2")); err != nil {
 		t.Fatalf("PutObject after a crash: %v", err)
 	}
@@ -819,5 +825,33 @@ func TestPluginExitsWhenHostDies(t *testing.T) {
 			t.Fatalf("plugin %d still running 10s after its host died", pid)
 		}
 		time.Sleep(20 * time.Millisecond) // polling another process's state
+	}
+}
+
+// TestProblemNamesExitAndOutput: a binary that dies at start is reported
+// with its exit status and its last stderr lines.
+func TestProblemNamesExitAndOutput(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "dies"), []byte("#!/bin/sh\necho 'cannot read /etc/vendor.conf' >&2\nexit 3\n"), 0o755)
+	c := discover(t, Options{Dir: dir})
+	ps := c.Problems()
+	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "exit status 3") || !strings.Contains(ps[0].Error(), "cannot read /etc/vendor.conf") {
+		t.Errorf("problems = %v", ps)
+	}
+}
+
+// TestCrashErrorCarriesPanic: when the process dies under a call, the error
+// says so and carries the plugin's last stderr lines (its panic).
+func TestCrashErrorCarriesPanic(t *testing.T) {
+	c := discover(t, Options{Dir: pluginDir(t, nil)})
+	a := open[rigging.DeleteItemAction](t, c, rigging.KindDeleteItemAction, testplugin.DIA)
+	err := a.Execute(context.Background(), &rigging.DeleteItemActionExecuteInput{Item: pod("crash", 0), Backup: backup()})
+	if err == nil || !strings.Contains(err.Error(), "the plugin process died") || !strings.Contains(err.Error(), "test plugin crashed outside a handler") {
+		t.Errorf("error = %v", err)
+	}
+	// The next call runs in a restarted process.
+	if err := a.Execute(context.Background(), &rigging.DeleteItemActionExecuteInput{Item: pod("p", 0), Backup: backup()}); err != nil {
+		t.Error(err)
 	}
 }

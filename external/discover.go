@@ -186,7 +186,7 @@ func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
 	defer cancel()
 	var sec = (&Catalog{opts: *opts}).secure(path)
-	client, cmd, cc, err := launch(path, opts, opts.Logger, sec, opts.ProbeTimeout)
+	client, cmd, cc, _, err := launch(path, opts, opts.Logger, sec, opts.ProbeTimeout)
 	if err != nil {
 		return nil, err
 	}

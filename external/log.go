@@ -5,6 +5,8 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -20,15 +22,56 @@ type hclogAdapter struct {
 	name   string // "" for go-plugin's own logger
 	binary string
 	args   []any
+	tail   *outputTail
 }
 
-func newHCLog(l *slog.Logger, binary string) hclog.Logger {
-	return &hclogAdapter{log: l, binary: binary}
+func newHCLog(l *slog.Logger, binary string, tail *outputTail) hclog.Logger {
+	return &hclogAdapter{log: l, binary: binary, tail: tail}
+}
+
+// outputTail keeps the last lines a plugin process wrote to stderr, to
+// explain a failed start or a crash in the error itself.
+type outputTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const tailLines = 6
+
+func (t *outputTail) add(line string) {
+	if t == nil || strings.TrimSpace(line) == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(line) > 512 {
+		line = line[:512] + "…"
+	}
+	t.lines = append(t.lines, line)
+	if len(t.lines) > tailLines {
+		t.lines = t.lines[len(t.lines)-tailLines:]
+	}
+}
+
+// suffix returns "; last plugin output: a | b" or "" when there was none.
+func (t *outputTail) suffix() string {
+	if t == nil {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 0 {
+		return ""
+	}
+	return "; last plugin output: " + strings.Join(t.lines, " | ")
 }
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	lv := slog.LevelDebug
-	if a.name != "" { // a line from the plugin itself
+	// go-plugin logs the plugin's stderr through a logger named after the
+	// binary; its other named loggers ("stdio", ...) are its own chatter.
+	if a.name == a.binary { // a line from the plugin itself
+		a.tail.add(msg)
 		switch level {
 		case hclog.Trace:
 			lv = slog.LevelDebug - 4

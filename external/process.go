@@ -39,7 +39,8 @@ type process struct {
 	client      *goplugin.Client
 	cmd         *exec.Cmd
 	cc          *grpc.ClientConn
-	gen         uint64 // incremented at each start
+	tail        *outputTail // the current process's last stderr lines
+	gen         uint64      // incremented at each start
 	crashes     []time.Time
 	lastErr     error
 	quarantined error
@@ -61,7 +62,7 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 		if !p.client.Exited() {
 			return p.cc, p.gen, nil
 		}
-		p.brokenLocked("process exited")
+		p.brokenLocked("process exited", true)
 	}
 	recent := p.recentCrashesLocked()
 	if recent >= p.opts.MaxCrashes {
@@ -113,17 +114,17 @@ func (p *process) recentCrashesLocked() int {
 
 // startLocked launches the binary and connects to it.
 func (p *process) startLocked(timeout time.Duration) error {
-	client, cmd, cc, err := launch(p.path, p.opts, p.log, p.sec, timeout)
+	client, cmd, cc, tail, err := launch(p.path, p.opts, p.log, p.sec, timeout)
 	if err != nil {
 		return err
 	}
-	p.client, p.cmd, p.cc = client, cmd, cc
+	p.client, p.cmd, p.cc, p.tail = client, cmd, cc, tail
 	p.gen++
 	return nil
 }
 
 // launch starts one plugin process with Velero's handshake.
-func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *exec.Cmd, *grpc.ClientConn, error) {
+func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *exec.Cmd, *grpc.ClientConn, *outputTail, error) {
 	cmd := exec.Command(path, opts.Args...)
 	if opts.sockDir != "" {
 		// The plugin's go-plugin server creates its unix socket in the
@@ -133,12 +134,13 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 	}
 	setParentDeath(cmd)
 	base := filepath.Base(path)
+	tail := &outputTail{}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  plugin.Handshake,
 		Plugins:          goplugin.PluginSet{pluginKey: hostPlugin{}},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           newHCLog(log, base),
+		Logger:           newHCLog(log, base, tail),
 		StartTimeout:     timeout,
 		SecureConfig:     sec,
 		AutoMTLS:         opts.AutoMTLS,
@@ -149,15 +151,19 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
-		client.Kill()
-		return nil, nil, nil, fmt.Errorf("start plugin %s: %w", path, err)
+		client.Kill() // also waits until its stderr has been read
+		status := ""
+		if cmd.ProcessState != nil {
+			status = " (" + cmd.ProcessState.String() + ")"
+		}
+		return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w%s%s", path, err, status, tail.suffix())
 	}
 	gc, ok := rpcClient.(*goplugin.GRPCClient)
 	if !ok {
 		client.Kill()
-		return nil, nil, nil, fmt.Errorf("start plugin %s: not a gRPC plugin", path)
+		return nil, nil, nil, nil, fmt.Errorf("start plugin %s: not a gRPC plugin", path)
 	}
-	return client, cmd, gc.Conn, nil
+	return client, cmd, gc.Conn, tail, nil
 }
 
 // lineLogger re-emits what a plugin writes to its (redirected) stdout or
@@ -218,26 +224,25 @@ func (hostPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 // call may be retried. A call whose deadline expired is abandoned and the
 // process killed, since the plugin may still be running it (Velero's plugins
 // never look at their context).
-func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted bool) {
+func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted bool, note string) {
 	code := status.Code(err)
 	switch {
 	case deadlinePassed(ctx, code, err):
 		p.broken(gen, "call outlived its deadline; killing the plugin")
-		return false
+		return false, ""
 	case code == codes.Unavailable:
 		if p.healthy(gen) {
-			return false // the plugin itself answered Unavailable
+			return false, "" // the plugin itself answered Unavailable
 		}
-		p.broken(gen, "connection lost: "+status.Convert(err).Message())
-		return true
+		return true, "; the plugin process died" + p.broken(gen, "connection lost: "+status.Convert(err).Message())
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if gen == p.gen && p.client != nil && p.client.Exited() {
-		p.brokenLocked("process exited")
-		return true
+	exited := gen == p.gen && p.client != nil && p.client.Exited()
+	p.mu.Unlock()
+	if exited {
+		return true, "; the plugin process died" + p.broken(gen, "process exited")
 	}
-	return false
+	return false, ""
 }
 
 // deadlinePassed reports a call that failed because ctx's deadline passed.
@@ -255,9 +260,15 @@ func deadlinePassed(ctx context.Context, code codes.Code, err error) bool {
 	return ok && time.Until(dl) < time.Second
 }
 
-// stale reports whether the connection of generation gen is not ready and
-// the process does not answer a health check.
+// stale reports whether generation gen is known to have exited, or its
+// connection is not ready and the process does not answer a health check.
 func (p *process) stale(cc *grpc.ClientConn, gen uint64) bool {
+	p.mu.Lock()
+	exited := gen == p.gen && p.client != nil && p.client.Exited()
+	p.mu.Unlock()
+	if exited {
+		return true
+	}
 	if cc.GetState() == connectivity.Ready {
 		return false
 	}
@@ -281,25 +292,36 @@ func (p *process) healthy(gen uint64) bool {
 	return err == nil && res.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }
 
-func (p *process) broken(gen uint64, why string) {
+// broken kills generation gen of the process (if still current), records
+// a crash, and returns the process's last stderr lines (as a suffix for an
+// error), read to the end: a dying plugin's panic is there.
+func (p *process) broken(gen uint64, why string) string {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if gen == p.gen && p.client != nil {
-		p.brokenLocked(why)
+	if gen != p.gen || p.client == nil {
+		p.mu.Unlock()
+		return ""
 	}
+	client, tail := p.client, p.tail
+	p.brokenLocked(why, false)
+	p.mu.Unlock()
+	client.Kill() // the process is dead: returns once its output is read
+	return tail.suffix()
 }
 
-// brokenLocked kills the current process and records a crash.
-func (p *process) brokenLocked(why string) {
+// brokenLocked kills the current process and records a crash; with
+// reap, go-plugin's clean-up runs in the background.
+func (p *process) brokenLocked(why string, reap bool) {
 	p.log.Warn("plugin process failed", "path", p.path, "reason", why)
 	p.crashes = append(p.crashes, time.Now())
 	p.lastErr = errors.New(why)
 	client, cmd := p.client, p.cmd
-	p.client, p.cmd, p.cc = nil, nil, nil
+	p.client, p.cmd, p.cc, p.tail = nil, nil, nil, nil
 	if cmd != nil && cmd.Process != nil {
 		_ = cmd.Process.Kill()
 	}
-	go client.Kill() // reaps and cleans up; the process is already dead
+	if reap {
+		go client.Kill() // reaps and cleans up; the process is already dead
+	}
 }
 
 // stop shuts the process down: go-plugin's graceful Shutdown, then a kill
@@ -357,7 +379,7 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 		// plugin: find out first, so even a non-idempotent call goes to a
 		// restarted process.
 		if attempt == 0 && in.p.stale(cc, gen) {
-			in.p.broken(gen, "connection lost (health check failed)")
+			_ = in.p.broken(gen, "connection lost (health check failed)")
 			continue
 		}
 		if err = in.replay(ctx, cc, gen); err == nil {
@@ -370,13 +392,13 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 		if errors.As(err, &be) {
 			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
 		}
-		restarted := in.p.failed(ctx, gen, err)
+		restarted, note := in.p.failed(ctx, gen, err)
 		if restarted && attempt < 2 && ctx.Err() == nil && (idempotent || notSent(err)) {
 			in.p.log.Info("retrying call after plugin restart", "plugin", string(in.name), "call", op)
 			idempotent = false // at most one retry of a call that may have run
 			continue
 		}
-		return fmt.Errorf("plugin %s: %s: %w", in.name, op, wire.FromStatus(err))
+		return fmt.Errorf("plugin %s: %s: %w%s", in.name, op, wire.FromStatus(err), note)
 	}
 }
 

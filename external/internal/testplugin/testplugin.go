@@ -1,7 +1,8 @@
 // Package testplugin holds plugins of every kind with predictable behaviour,
 // served by cmd/testplugin for the tests of the external host. Items steer
 // the actions by metadata.name: "panic" panics, "error" returns an error
-// with a stack, "unavailable" returns gRPC code Unavailable, "sleep" ignores its context for a minute, "exit" kills the
+// with a stack, "unavailable" returns gRPC code Unavailable, "crash" panics outside
+// the handler (the process dies), "sleep" ignores its context for a minute, "exit" kills the
 // process; anything else gets annotation rigging.dev/seen=<plugin>.
 package testplugin
 
@@ -73,6 +74,9 @@ func steer(ctx context.Context, item *unstructured.Unstructured) error {
 		time.Sleep(time.Minute) // deliberately ignores ctx
 	case "exit":
 		os.Exit(3)
+	case "crash":
+		go func() { panic("test plugin crashed outside a handler") }()
+		select {} // the process dies
 	case "unavailable":
 		return status.Error(codes.Unavailable, "backend unavailable")
 	}
