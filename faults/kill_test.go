@@ -186,9 +186,12 @@ func TestKillPluginDuringBackup(t *testing.T) {
 				})
 			})
 		}
-		_, err := backupWith(ctx, dir, cache, store, name, items, progress)
+		sum, err := backupWith(ctx, dir, cache, store, name, items, progress)
 		hit.Wait()
 		v, why := judge(t, store, name, err, want)
+		if v == partialRecorded {
+			why += ": " + firstError(sum.Results.Errors)
+		}
 		counts[v]++
 		t.Logf("run %2d: kill after item %d (+%v): %v %s", run, at, delay, v, why)
 		if v == violation {
@@ -331,4 +334,16 @@ func itemsObjects(items []*unstructured.Unstructured) []any {
 		out[i] = u.Object
 	}
 	return out
+}
+
+// firstError returns one recorded error message, for the log.
+func firstError(r archive.Result) string {
+	all := append(append([]string{}, r.Velero...), r.Cluster...)
+	for _, msgs := range r.Namespaces {
+		all = append(all, msgs...)
+	}
+	if len(all) == 0 {
+		return ""
+	}
+	return all[0]
 }

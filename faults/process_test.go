@@ -252,7 +252,7 @@ func TestPluginNoisy(t *testing.T) {
 }
 
 // TestPluginLeaks: a plugin that allocates until the kernel refuses
-// (RLIMIT_AS 768 MiB in the child, so the machine is not at risk). The call
+// (RLIMIT_DATA 1 GiB in the child, so the machine is not at risk). The call
 // fails, the process is gone, the next call gets a new process, the host's
 // own memory is unaffected.
 func TestPluginLeaks(t *testing.T) {

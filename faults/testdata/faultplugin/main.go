@@ -17,7 +17,7 @@
 //	crashy      a BackupItemAction that panics in a goroutine in every call: the process dies
 //	hangs       a BackupItemAction whose Execute never returns, ignoring its context
 //	noisy       a BackupItemAction that writes megabytes to stdout and stderr per call
-//	leaky       a BackupItemAction that allocates until the kernel refuses (RLIMIT_AS 768 MiB)
+//	leaky       a BackupItemAction that allocates until the kernel refuses (RLIMIT_DATA 1 GiB)
 //	killme      good, a BackupItemAction only (the SIGKILL tests kill it)
 //	closer      an ObjectStore that exits in the middle of streaming a body
 //
@@ -85,8 +85,8 @@ func main() {
 	case "zz-dup":
 		serveGood("dup")
 	case "leaky":
-		lim := &syscall.Rlimit{Cur: 768 << 20, Max: 768 << 20}
-		if err := syscall.Setrlimit(syscall.RLIMIT_AS, lim); err != nil {
+		lim := &syscall.Rlimit{Cur: 1 << 30, Max: 1 << 30}
+		if err := syscall.Setrlimit(syscall.RLIMIT_DATA, lim); err != nil {
 			fmt.Fprintln(os.Stderr, "setrlimit:", err)
 			os.Exit(1)
 		}
