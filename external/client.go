@@ -345,7 +345,7 @@ func encodeItemBackup(item *unstructured.Unstructured, backup *rigging.Backup) (
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := wire.EncodeObject(backup)
+	b, err := encodeBackup(backup)
 	return i, b, err
 }
 
@@ -398,7 +398,7 @@ func (c *backupItemActionV2Client) Execute(ctx context.Context, item *unstructur
 }
 
 func (c *backupItemActionV2Client) Progress(ctx context.Context, operationID string, backup *rigging.Backup) (rigging.OperationProgress, error) {
-	b, err := wire.EncodeObject(backup)
+	b, err := encodeBackup(backup)
 	if err != nil {
 		return rigging.OperationProgress{}, err
 	}
@@ -409,7 +409,7 @@ func (c *backupItemActionV2Client) Progress(ctx context.Context, operationID str
 }
 
 func (c *backupItemActionV2Client) Cancel(ctx context.Context, operationID string, backup *rigging.Backup) error {
-	b, err := wire.EncodeObject(backup)
+	b, err := encodeBackup(backup)
 	if err != nil {
 		return err
 	}

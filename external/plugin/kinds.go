@@ -250,7 +250,7 @@ func itemAndBackup(item, backup []byte) (*itemBackup, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := wire.DecodeObject[rigging.Backup](backup)
+	b, err := decodeBackup(backup)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func (s backupItemActionV2Server) Progress(ctx context.Context, req *biav2.Backu
 	if err != nil {
 		return nil, err
 	}
-	b, err := wire.DecodeObject[rigging.Backup](req.Backup)
+	b, err := decodeBackup(req.Backup)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +352,7 @@ func (s backupItemActionV2Server) Cancel(ctx context.Context, req *biav2.BackupI
 	if err != nil {
 		return nil, err
 	}
-	b, err := wire.DecodeObject[rigging.Backup](req.Backup)
+	b, err := decodeBackup(req.Backup)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,31 @@
+package plugin
+
+import (
+	"testing"
+)
+
+func TestDecodeBackupReusesSameBytes(t *testing.T) {
+	a := []byte(`{"apiVersion":"velero.io/v1","kind":"Backup","metadata":{"name":"a"}}`)
+	b := []byte(`{"apiVersion":"velero.io/v1","kind":"Backup","metadata":{"name":"b"}}`)
+	first, err := decodeBackup(a)
+	if err != nil || first.Name != "a" {
+		t.Fatalf("decode a: %+v %v", first, err)
+	}
+	again, _ := decodeBackup(append([]byte(nil), a...))
+	if again != first {
+		t.Error("the same bytes were decoded again instead of reused")
+	}
+	other, err := decodeBackup(b)
+	if err != nil || other.Name != "b" || other == first {
+		t.Errorf("decode b: %+v %v", other, err)
+	}
+	if back, _ := decodeBackup(a); back.Name != "a" {
+		t.Errorf("after b, a decodes as %q", back.Name)
+	}
+	if _, err := decodeBackup([]byte(`{"metadata":`)); err == nil {
+		t.Error("bad JSON accepted")
+	}
+	if n, err := decodeBackup(nil); n != nil || err != nil {
+		t.Errorf("empty: %v %v", n, err)
+	}
+}
