@@ -59,14 +59,35 @@ type Options struct {
 	Checksums map[string][]byte
 	// AutoMTLS asks go-plugin to negotiate mutual TLS on the plugin
 	// connection. go-plugin servers (Velero's framework and rigging's SDK)
-	// support it; Velero's own host never enables it.
+	// support it; Velero's own host never enables it. A plugin whose
+	// handshake carries no server certificate (a server that does not
+	// implement AutoMTLS) is stopped and started again without TLS, with a
+	// warning, over its private socket; the catalog remembers that binary
+	// and starts it without TLS from then on. RequireMTLS refuses it
+	// instead.
 	AutoMTLS bool
+	// RequireMTLS (with AutoMTLS) makes a plugin that does not negotiate
+	// mutual TLS fail to start instead of falling back to plaintext.
+	RequireMTLS bool
+	// EnvAllow restricts the plugin processes' environment: nil passes the
+	// host's whole environment (go-plugin's and Velero's behaviour);
+	// non-nil passes only the variables named (an entry ending in "*"
+	// matches a prefix, as "AWS_*"), plus what go-plugin sets itself (its
+	// magic cookie, PLUGIN_PROTOCOL_VERSIONS, PLUGIN_MIN_PORT,
+	// PLUGIN_MAX_PORT, PLUGIN_UNIX_SOCKET_DIR, PLUGIN_CLIENT_CERT).
+	EnvAllow []string
+	// MaxPluginsPerBinary caps how many plugins one binary may list; a
+	// binary listing more is a Problem naming the count. Default 1000.
+	MaxPluginsPerBinary int
 	// AllowWritable accepts a plugin directory or binary writable by users
 	// other than its owner; by default such binaries are refused.
 	AllowWritable bool
 
 	// sockDir is the catalog's private directory for plugin sockets.
 	sockDir string
+	// plainOnly holds the paths (keys) of binaries found not to negotiate
+	// AutoMTLS, shared by every copy of these Options.
+	plainOnly *sync.Map
 }
 
 // makeSocketDir creates the catalog's private (0700) socket directory.
@@ -76,6 +97,7 @@ func (o *Options) makeSocketDir() error {
 		return fmt.Errorf("plugin socket directory: %w", err)
 	}
 	o.sockDir = dir
+	o.plainOnly = &sync.Map{}
 	return nil
 }
 
@@ -101,6 +123,42 @@ func (o *Options) defaults() {
 	if o.Parallelism <= 0 {
 		o.Parallelism = runtime.GOMAXPROCS(0)
 	}
+	if o.MaxPluginsPerBinary <= 0 {
+		o.MaxPluginsPerBinary = DefaultMaxPluginsPerBinary
+	}
+}
+
+// DefaultMaxPluginsPerBinary is the default of Options.MaxPluginsPerBinary.
+const DefaultMaxPluginsPerBinary = 1000
+
+// environ returns the environment a plugin process starts with (go-plugin
+// appends its own variables, and the host's environment unless EnvAllow
+// is set).
+func (o *Options) environ() []string {
+	var env []string
+	if o.EnvAllow != nil {
+		for _, kv := range os.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			if envAllowed(o.EnvAllow, name) {
+				env = append(env, kv)
+			}
+		}
+	}
+	if o.sockDir != "" {
+		// The plugin's go-plugin server creates its unix socket in the
+		// catalog's private (0700) directory instead of the shared /tmp.
+		env = append(env, "PLUGIN_UNIX_SOCKET_DIR="+o.sockDir)
+	}
+	return env
+}
+
+func envAllowed(allow []string, name string) bool {
+	for _, a := range allow {
+		if p, ok := strings.CutSuffix(a, "*"); ok && strings.HasPrefix(name, p) || a == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Problem is a binary discovery could not use, and why.
@@ -110,6 +168,10 @@ type Problem struct {
 }
 
 func (p Problem) Error() string { return p.Path + ": " + p.Err.Error() }
+
+// Unwrap returns Err, so the error Strict discovery returns matches the
+// problems' causes (ErrTooManyPlugins, ErrNoMTLS, ...).
+func (p Problem) Unwrap() error { return p.Err }
 
 // Catalog is the set of external plugins found in a plugin directory. It
 // implements registry.Source: Open returns clients backed by one supervised

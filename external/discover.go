@@ -58,7 +58,7 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 			c.problem(b.Path, errs[i])
 			continue
 		}
-		if err := validate(answers[i]); err != nil {
+		if err := validate(answers[i], opts.MaxPluginsPerBinary); err != nil {
 			c.problem(b.Path, err)
 			continue
 		}
@@ -97,7 +97,7 @@ func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error
 	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
 	ids, err := probe(ctx, path, &c.opts)
 	if err == nil {
-		err = validate(ids)
+		err = validate(ids, c.opts.MaxPluginsPerBinary)
 	}
 	if err != nil {
 		os.RemoveAll(opts.sockDir)
@@ -202,9 +202,13 @@ func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
 	return out, nil
 }
 
-// validate checks a ListPlugins answer as Velero's host does: known kinds,
-// valid fully-qualified names, no duplicates.
-func validate(ids []ident) error {
+// validate checks a ListPlugins answer as Velero's host does (known kinds,
+// valid fully-qualified names, no duplicates) and that it lists at most max
+// plugins.
+func validate(ids []ident, limit int) error {
+	if len(ids) > limit {
+		return fmt.Errorf("ListPlugins: %w: %d plugins listed, at most %d allowed per binary (Options.MaxPluginsPerBinary)", ErrTooManyPlugins, len(ids), limit)
+	}
 	seen := map[ident]bool{}
 	for _, id := range ids {
 		if _, err := rigging.ParseKind(id.Kind); err != nil {

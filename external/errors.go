@@ -28,4 +28,10 @@ var (
 	ErrBrokenPlugin = errors.New("broken plugin binary")
 	// ErrClosed reports a call after Catalog.Close.
 	ErrClosed = errors.New("plugin catalog closed")
+	// ErrTooManyPlugins reports a binary listing more plugins than
+	// Options.MaxPluginsPerBinary (a discovery Problem).
+	ErrTooManyPlugins = errors.New("too many plugins in one binary")
+	// ErrNoMTLS reports a plugin that did not negotiate mutual TLS while
+	// Options.RequireMTLS was set.
+	ErrNoMTLS = errors.New("plugin does not negotiate mutual TLS (AutoMTLS); refused because mutual TLS is required")
 )

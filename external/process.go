@@ -123,47 +123,73 @@ func (p *process) startLocked(timeout time.Duration) error {
 	return nil
 }
 
-// launch starts one plugin process with Velero's handshake.
+// launch starts one plugin process with Velero's handshake. With
+// AutoMTLS, a plugin whose handshake carries no server certificate is
+// started again without TLS (or refused with RequireMTLS).
 func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *exec.Cmd, *grpc.ClientConn, *outputTail, error) {
-	cmd := exec.Command(path, opts.Args...)
-	if opts.sockDir != "" {
-		// The plugin's go-plugin server creates its unix socket in the
-		// catalog's private (0700) directory instead of the shared /tmp.
-		// go-plugin appends the host's environment after this.
-		cmd.Env = []string{"PLUGIN_UNIX_SOCKET_DIR=" + opts.sockDir}
-	}
-	setParentDeath(cmd)
-	base := filepath.Base(path)
-	tail := &outputTail{}
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  plugin.Handshake,
-		Plugins:          goplugin.PluginSet{pluginKey: hostPlugin{}},
-		Cmd:              cmd,
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           newHCLog(log, base, tail),
-		StartTimeout:     timeout,
-		SecureConfig:     sec,
-		AutoMTLS:         opts.AutoMTLS,
-		SyncStdout:       lineLogger(log, base, "stdout"),
-		SyncStderr:       lineLogger(log, base, "stderr"),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageSize), grpc.MaxCallSendMsgSize(wire.MaxMessageSize))},
-	})
-	rpcClient, err := client.Client()
-	if err != nil {
-		client.Kill() // also waits until its stderr has been read
-		status := ""
-		if cmd.ProcessState != nil {
-			status = " (" + cmd.ProcessState.String() + ")"
+	mtls := opts.AutoMTLS
+	if opts.plainOnly != nil {
+		if _, plain := opts.plainOnly.Load(path); plain {
+			mtls = false
 		}
-		return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w%s%s", path, err, status, tail.suffix())
 	}
-	gc, ok := rpcClient.(*goplugin.GRPCClient)
-	if !ok {
-		client.Kill()
-		return nil, nil, nil, nil, fmt.Errorf("start plugin %s: not a gRPC plugin", path)
+	for {
+		cmd := exec.Command(path, opts.Args...)
+		cmd.Env = opts.environ()
+		setParentDeath(cmd)
+		base := filepath.Base(path)
+		tail := &outputTail{}
+		cfg := &goplugin.ClientConfig{
+			HandshakeConfig:  plugin.Handshake,
+			Plugins:          goplugin.PluginSet{pluginKey: hostPlugin{}},
+			Cmd:              cmd,
+			AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+			Logger:           newHCLog(log, base, tail),
+			StartTimeout:     timeout,
+			SecureConfig:     sec,
+			AutoMTLS:         mtls,
+			SkipHostEnv:      opts.EnvAllow != nil,
+			SyncStdout:       lineLogger(log, base, "stdout"),
+			SyncStderr:       lineLogger(log, base, "stderr"),
+			GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+				grpc.MaxCallRecvMsgSize(wire.MaxMessageSize), grpc.MaxCallSendMsgSize(wire.MaxMessageSize))},
+		}
+		client := goplugin.NewClient(cfg)
+		_, err := client.Start()
+		if err == nil && mtls && (cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil) {
+			// go-plugin keeps the server's certificate in cfg.TLSConfig;
+			// none means the server ignored PLUGIN_CLIENT_CERT and serves
+			// plaintext, which a TLS client cannot talk to.
+			client.Kill()
+			if opts.RequireMTLS {
+				return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w", path, ErrNoMTLS)
+			}
+			log.Warn("plugin does not negotiate mutual TLS (AutoMTLS); running it without TLS over its private socket", "path", path)
+			if opts.plainOnly != nil {
+				opts.plainOnly.Store(path, true)
+			}
+			mtls = false
+			continue
+		}
+		var rpcClient goplugin.ClientProtocol
+		if err == nil {
+			rpcClient, err = client.Client()
+		}
+		if err != nil {
+			client.Kill() // also waits until its stderr has been read
+			status := ""
+			if cmd.ProcessState != nil {
+				status = " (" + cmd.ProcessState.String() + ")"
+			}
+			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w%s%s", path, err, status, tail.suffix())
+		}
+		gc, ok := rpcClient.(*goplugin.GRPCClient)
+		if !ok {
+			client.Kill()
+			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: not a gRPC plugin", path)
+		}
+		return client, cmd, gc.Conn, tail, nil
 	}
-	return client, cmd, gc.Conn, tail, nil
 }
 
 // lineLogger re-emits what a plugin writes to its (redirected) stdout or

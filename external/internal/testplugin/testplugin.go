@@ -3,7 +3,8 @@
 // the actions by metadata.name: "panic" panics, "error" returns an error
 // with a stack, "unavailable" returns gRPC code Unavailable, "crash" panics outside
 // the handler (the process dies), "sleep" ignores its context for a minute, "exit" kills the
-// process; anything else gets annotation rigging.dev/seen=<plugin>.
+// process, "environ" fails with the names of its environment variables;
+// anything else gets annotation rigging.dev/seen=<plugin>.
 package testplugin
 
 import (
@@ -79,6 +80,15 @@ func steer(ctx context.Context, item *unstructured.Unstructured) error {
 		select {} // the process dies
 	case "unavailable":
 		return status.Error(codes.Unavailable, "backend unavailable")
+	case "environ":
+		// Reports the names of the process's environment variables.
+		var names []string
+		for _, kv := range os.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		return errors.New("environ: " + strings.Join(names, ","))
 	}
 	return nil
 }

@@ -2,12 +2,22 @@
 package main
 
 import (
+	"os"
+
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
 	"github.com/rigging-dev/rigging/external/plugin"
 	"github.com/rigging-dev/rigging/registry"
 )
 
+// noMTLSEnv=1 in its environment makes the binary behave as a go-plugin
+// server without AutoMTLS support: it ignores the host's client certificate
+// and serves plaintext.
+const noMTLSEnv = "RIGGING_TESTPLUGIN_NO_MTLS"
+
 func main() {
+	if os.Getenv(noMTLSEnv) == "1" {
+		os.Unsetenv("PLUGIN_CLIENT_CERT")
+	}
 	r := registry.New()
 	testplugin.Register(r)
 	plugin.Serve(plugin.ServeOptions{Registry: r})
