@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globalFlags holds the flags every command shares and what the root's
@@ -27,14 +28,25 @@ type globalFlags struct {
 	PluginConfig  string // --plugin-config: YAML file of plugin configuration
 	PreferBuiltin bool   // --prefer-builtin: a built-in wins over an external plugin of the same kind and name
 
+	// External plugin discovery and supervision (--plugin-*); each falls
+	// back to its RIGGING_PLUGIN_* environment variable when the flag is
+	// not given (see externalOptions).
+	PluginStrict         bool          // --plugin-strict: any discovery problem is fatal
+	PluginChecksums      string        // --plugin-checksums: sha256sum-format file pinning the binaries
+	AllowWritablePlugins bool          // --allow-writable-plugins: run binaries writable by other users
+	PluginAutoMTLS       bool          // --plugin-auto-mtls: negotiate mutual TLS (default on)
+	PluginEnvAllow       []string      // --plugin-env-allow: the only host variables plugins get
+	PluginGrace          time.Duration // --plugin-grace: stop grace before a plugin is killed
+
 	// Logger writes to stderr in the chosen format and level. Built in
 	// PersistentPreRunE.
 	Logger *slog.Logger
 
-	stderr     io.Writer
-	metrics    *prometheus.Registry // this run's collectors, served at --metrics-addr
-	server     *http.Server
-	metricsURL string // where the metrics are served, once they are
+	stderr      io.Writer
+	pluginFlags *pflag.FlagSet       // where the --plugin-* flags live, to tell given from default
+	metrics     *prometheus.Registry // this run's collectors, served at --metrics-addr
+	server      *http.Server
+	metricsURL  string // where the metrics are served, once they are
 }
 
 // newRootCommand builds the command tree.
@@ -62,7 +74,9 @@ as subprocesses speaking Velero's plugin protocol. Both are reached the same way
 	for name, values := range map[string][]string{"log-level": {"debug", "info", "warn", "error"}, "log-format": {"text", "json"}} {
 		_ = root.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
+	registerPluginFlags(f, g)
 	_ = root.MarkPersistentFlagDirname("plugin-dir")
+	_ = root.MarkPersistentFlagFilename("plugin-checksums")
 	_ = root.MarkPersistentFlagFilename("plugin-config", "yaml", "yml", "json")
 
 	root.AddCommand(

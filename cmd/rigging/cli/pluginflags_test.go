@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rigging-dev/rigging/external"
+)
+
+// TestPluginFlagsToOptions: every --plugin-* flag reaches external.Options;
+// an environment variable is the fallback of a flag not given, and a flag
+// given wins over it.
+func TestPluginFlagsToOptions(t *testing.T) {
+	base := external.Options{AutoMTLS: true, StopGrace: 2 * time.Second}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    func(o *external.Options)
+		wantErr string
+	}{
+		{name: "defaults: AutoMTLS on, whole environment, 2s grace", want: func(*external.Options) {}},
+		{name: "flags", args: []string{"--plugin-strict", "--allow-writable-plugins", "--plugin-auto-mtls=false", "--plugin-env-allow=AWS_*,HOME", "--plugin-env-allow", "PATH", "--plugin-grace=750ms"},
+			want: func(o *external.Options) {
+				o.Strict, o.AllowWritable, o.AutoMTLS, o.EnvAllow, o.StopGrace = true, true, false, []string{"AWS_*", "HOME", "PATH"}, 750*time.Millisecond
+			}},
+		{name: "empty allow-list: nothing from the host", args: []string{"--plugin-env-allow="}, want: func(o *external.Options) { o.EnvAllow = []string{} }},
+		{name: "environment fallbacks", env: map[string]string{envStrict: "1", envAllowWritable: "true", envAutoMTLS: "0", envEnvAllow: "A, B", envGrace: "5s"},
+			want: func(o *external.Options) {
+				o.Strict, o.AllowWritable, o.AutoMTLS, o.EnvAllow, o.StopGrace = true, true, false, []string{"A", "B"}, 5*time.Second
+			}},
+		{name: "flags win over the environment", args: []string{"--plugin-strict=false", "--plugin-auto-mtls", "--plugin-grace=1s", "--plugin-env-allow=C"},
+			env:  map[string]string{envStrict: "1", envAutoMTLS: "0", envGrace: "5s", envEnvAllow: "A"},
+			want: func(o *external.Options) { o.EnvAllow, o.StopGrace = []string{"C"}, time.Second }},
+		{name: "bad environment boolean", env: map[string]string{envStrict: "yes please"}, wantErr: "RIGGING_PLUGIN_STRICT"},
+		{name: "bad environment duration", env: map[string]string{envGrace: "soon"}, wantErr: "RIGGING_PLUGIN_GRACE"},
+		{name: "grace not positive", args: []string{"--plugin-grace=0s"}, wantErr: "want a positive duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, e := range []string{envStrict, envAllowWritable, envAutoMTLS, envEnvAllow, envGrace, envChecksums} {
+				t.Setenv(e, tt.env[e])
+			}
+			g := &globalFlags{}
+			root := newRootCommand(g)
+			if err := root.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			got, err := externalOptions(g)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.As(err, new(*usageError)) {
+					t.Fatalf("error = %v, want a usage error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := base
+			tt.want(&want)
+			if got.Strict != want.Strict || got.AllowWritable != want.AllowWritable || got.AutoMTLS != want.AutoMTLS ||
+				got.StopGrace != want.StopGrace || !slices.Equal(got.EnvAllow, want.EnvAllow) || (got.EnvAllow == nil) != (want.EnvAllow == nil) {
+				t.Errorf("options strict=%v writable=%v mtls=%v grace=%v env=%#v\nwant    strict=%v writable=%v mtls=%v grace=%v env=%#v",
+					got.Strict, got.AllowWritable, got.AutoMTLS, got.StopGrace, got.EnvAllow,
+					want.Strict, want.AllowWritable, want.AutoMTLS, want.StopGrace, want.EnvAllow)
+			}
+		})
+	}
+}
+
+// TestPluginFlagsBehaviour runs `rigging plugins` on a plugin directory
+// holding a binary that is not a plugin: skipped by default, fatal with
+// --plugin-strict; refused when world-writable unless
+// --allow-writable-plugins; unpinned with --plugin-checksums.
+func TestPluginFlagsBehaviour(t *testing.T) {
+	t.Setenv("RIGGING_HOME", t.TempDir()) // the discovery cache
+	for _, e := range []string{envStrict, envAllowWritable, envAutoMTLS, envEnvAllow, envGrace, envChecksums} {
+		t.Setenv(e, "")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "not-a-plugin")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho not a plugin >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sums := filepath.Join(t.TempDir(), "SHA256SUMS")
+	if err := os.WriteFile(sums, []byte(strings.Repeat("0", 64)+"  other-binary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mode   os.FileMode
+		args   []string
+		env    map[string]string
+		code   int
+		stderr string // in stderr (the log or the error)
+	}{
+		{"skipped by default", 0o755, nil, nil, ExitOK, "not a plugin"},
+		{"strict", 0o755, []string{"--plugin-strict"}, nil, ExitFailure, "broken plugin binary"},
+		{"strict from the environment", 0o755, nil, map[string]string{envStrict: "1"}, ExitFailure, "broken plugin binary"},
+		{"world-writable refused", 0o757, []string{"--plugin-strict"}, nil, ExitFailure, "writable by any user"},
+		{"world-writable allowed", 0o757, []string{"--plugin-strict", "--allow-writable-plugins"}, nil, ExitFailure, "exit status 3"},
+		{"unpinned refused", 0o755, []string{"--plugin-strict", "--plugin-checksums", sums}, nil, ExitFailure, "no SHA-256 checksum pinned"},
+		{"checksum file missing", 0o755, []string{"--plugin-checksums", filepath.Join(dir, "missing")}, nil, ExitFailure, "--plugin-checksums"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			if err := os.Chmod(bin, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			args := append([]string{"plugins", "--plugin-dir", dir}, tt.args...)
+			code := Run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("%q: exit %d, stderr %q; want %d and %q", args, code, errOut.String(), tt.code, tt.stderr)
+			}
+		})
+	}
+}
