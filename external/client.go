@@ -39,7 +39,7 @@ type direct struct {
 
 func (d direct) call(ctx context.Context, op string, _ bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	if err := fn(ctx, d.cc); err != nil {
-		return fmt.Errorf("plugin %s: %s: %w", d.name, op, wire.FromStatus(err))
+		return callError(op, wire.FromStatus(err), "")
 	}
 	return nil
 }
@@ -327,14 +327,15 @@ func (c *volumeSnapshotterClient) SetVolumeID(ctx context.Context, pv *unstructu
 	if err != nil {
 		return nil, err
 	}
-	return c.decode("SetVolumeID", res.PersistentVolume)
+	return decodeItem(res.PersistentVolume)
 }
 
-// decode parses an item in a response, naming the plugin and method.
-func (b base) decode(op string, item []byte) (*unstructured.Unstructured, error) {
+// decodeItem parses an item in a response (the Manager's error names the
+// plugin and method).
+func decodeItem(item []byte) (*unstructured.Unstructured, error) {
 	u, err := wire.DecodeItem(item)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %s: response: %w", b.name, op, err)
+		return nil, fmt.Errorf("invalid item in the response: %w", err)
 	}
 	return u, nil
 }
@@ -369,7 +370,7 @@ func (c *backupItemActionClient) Execute(ctx context.Context, item *unstructured
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := c.decode("Execute", res.Item)
+	u, err := decodeItem(res.Item)
 	return u, wire.FromIdentifiers(res.AdditionalItems), err
 }
 
@@ -393,7 +394,7 @@ func (c *backupItemActionV2Client) Execute(ctx context.Context, item *unstructur
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
-	u, err := c.decode("Execute", res.Item)
+	u, err := decodeItem(res.Item)
 	return u, wire.FromIdentifiers(res.AdditionalItems), res.OperationID, wire.FromIdentifiers(res.PostOperationItems), err
 }
 
@@ -455,7 +456,7 @@ func (c *restoreItemActionClient) Execute(ctx context.Context, in *rigging.Resto
 	if err != nil {
 		return nil, err
 	}
-	u, err := c.decode("Execute", res.Item)
+	u, err := decodeItem(res.Item)
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +483,7 @@ func (c *restoreItemActionV2Client) Execute(ctx context.Context, in *rigging.Res
 	if err != nil {
 		return nil, err
 	}
-	u, err := c.decode("Execute", res.Item)
+	u, err := decodeItem(res.Item)
 	if err != nil {
 		return nil, err
 	}

@@ -398,7 +398,7 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 	for attempt := 0; ; attempt++ {
 		cc, gen, err := in.p.conn(ctx)
 		if err != nil {
-			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
+			return callError(op, err, "")
 		}
 		// A process that died since the last call (not yet noticed by
 		// go-plugin) would fail this call without it ever reaching a
@@ -416,7 +416,7 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 		}
 		var be *bodyError
 		if errors.As(err, &be) {
-			return fmt.Errorf("plugin %s: %s: %w", in.name, op, err)
+			return callError(op, err, "")
 		}
 		restarted, note := in.p.failed(ctx, gen, err)
 		if restarted && attempt < 2 && ctx.Err() == nil && (idempotent || notSent(err)) {
@@ -424,8 +424,25 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 			idempotent = false // at most one retry of a call that may have run
 			continue
 		}
-		return fmt.Errorf("plugin %s: %s: %w%s", in.name, op, wire.FromStatus(err), note)
+		return callError(op, wire.FromStatus(err), note)
 	}
+}
+
+// callError is the error of a failed call op ("Execute", "put KEY"). The
+// plugin's name and the method are not repeated: the Manager's
+// registry.CallError adds them. What op says beyond the method (a key, a
+// snapshot or operation ID) leads, and note (transport context, such as
+// the process having died) follows; without either, err is returned as is,
+// so a plugin's error is its RemoteError, message unchanged.
+func callError(op string, err error, note string) error {
+	_, arg, _ := strings.Cut(op, " ")
+	switch {
+	case arg != "":
+		return fmt.Errorf("%s: %w%s", arg, err, note)
+	case note != "":
+		return fmt.Errorf("%w%s", err, note)
+	}
+	return err
 }
 
 // notSent reports an error from establishing the connection: the request
@@ -457,15 +474,15 @@ func (in *instance) callInit(ctx context.Context, fn func(context.Context, grpc.
 	already := in.init != nil
 	in.mu.Unlock()
 	if already {
-		return fmt.Errorf("plugin %s: Init: %w", in.name, rigging.ErrAlreadyInitialized)
+		return rigging.ErrAlreadyInitialized
 	}
 	cc, gen, err := in.p.conn(ctx)
 	if err != nil {
-		return fmt.Errorf("plugin %s: Init: %w", in.name, err)
+		return err
 	}
 	if err := fn(ctx, cc); err != nil {
 		in.p.failed(ctx, gen, err)
-		return fmt.Errorf("plugin %s: Init: %w", in.name, wire.FromStatus(err))
+		return wire.FromStatus(err)
 	}
 	in.mu.Lock()
 	in.init, in.initGen = fn, gen

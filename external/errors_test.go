@@ -1,0 +1,79 @@
+package external
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external/internal/testplugin"
+	"github.com/rigging-dev/rigging/registry"
+)
+
+// TestErrorsNamePluginOnce: a catalog client's errors do not name the
+// plugin or the method (the Manager's CallError does), so through a Manager
+// they read "plugin NAME: Method: <plugin's message>[; transport context]"
+// with the prefix once; a plugin's error is its RemoteError unwrapped; what
+// a call says beyond its method (a key) leads.
+func TestErrorsNamePluginOnce(t *testing.T) {
+	c := discover(t, Options{Dir: pluginDir(t, nil)})
+	m := registry.NewManager(registry.Options{Registry: registry.New(), External: c, Logger: testLogger(t)})
+	defer m.Close()
+	ctx := context.Background()
+	bia, err := m.BackupItemAction(ctx, testplugin.BIA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "plugin " + testplugin.BIA + ": Execute: "
+	tests := []struct {
+		item      string
+		exact     string // the whole message, when known
+		contains  string
+		bareIsRem bool // the bare client returns the *RemoteError itself
+	}{
+		{item: "error", exact: prefix + "test plugin asked to fail", bareIsRem: true},
+		{item: "panic", exact: prefix + "plugin panicked: test plugin asked to panic", bareIsRem: true},
+		{item: "crash", contains: prefix + "error reading from server: EOF; the plugin process died"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.item, func(t *testing.T) {
+			_, _, err := bia.Execute(ctx, pod(tt.item, 0), backup())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if tt.exact != "" && msg != tt.exact {
+				t.Errorf("error = %q\nwant    %q", msg, tt.exact)
+			}
+			if !strings.HasPrefix(msg, prefix) || strings.Count(msg, "plugin "+testplugin.BIA) != 1 || strings.Count(msg, "Execute") != 1 {
+				t.Errorf("error %q: want the prefix %q exactly once", msg, prefix)
+			}
+			if tt.contains != "" && !strings.Contains(msg, tt.contains) {
+				t.Errorf("error %q lacks %q", msg, tt.contains)
+			}
+			if !tt.bareIsRem {
+				return
+			}
+			a := open[rigging.BackupItemAction](t, c, rigging.KindBackupItemAction, testplugin.BIA)
+			_, _, err = a.Execute(ctx, pod(tt.item, 0), backup())
+			var re *RemoteError
+			if !errors.As(err, &re) || err != error(re) || err.Error() != strings.TrimPrefix(tt.exact, prefix) {
+				t.Errorf("bare client error = %#v (%v), want the RemoteError with the plugin's message", err, err)
+			}
+		})
+	}
+
+	// An ObjectStore call names its key, not its method.
+	st, err := m.ObjectStore(ctx, testplugin.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Init(ctx, map[string]string{"root": t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetObject(ctx, "b", "no/such/key"); err == nil || !strings.HasPrefix(err.Error(), "plugin "+testplugin.Store+": GetObject: no/such/key: ") ||
+		strings.Count(err.Error(), testplugin.Store) != 1 {
+		t.Errorf("GetObject error = %v", err)
+	}
+}
