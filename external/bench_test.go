@@ -59,23 +59,28 @@ func BenchmarkBackupItemActionExecute(b *testing.B) {
 		}
 		run(b, v.(rigging.BackupItemAction))
 	})
-	b.Run("subprocess", func(b *testing.B) {
-		dir := b.TempDir()
-		bin, _ := os.ReadFile(pluginBin)
-		os.WriteFile(dir+"/testplugin", bin, 0o755)
-		c, err := Discover(ctx, Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		v, err := c.Open(ctx, rigging.KindBackupItemAction, testplugin.BIA)
-		if err != nil {
-			b.Fatal(err)
-		}
-		a := v.(rigging.BackupItemAction)
-		if _, err := a.AppliesTo(ctx); err != nil { // start the process outside the timing
-			b.Fatal(err)
-		}
-		run(b, a)
-	})
+	for _, mode := range []struct {
+		name string
+		mtls bool
+	}{{"subprocess", false}, {"subprocess-mtls", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			dir := b.TempDir()
+			bin, _ := os.ReadFile(pluginBin)
+			os.WriteFile(dir+"/testplugin", bin, 0o755)
+			c, err := Discover(ctx, Options{Dir: dir, Logger: slog.New(slog.DiscardHandler), AutoMTLS: mode.mtls})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			v, err := c.Open(ctx, rigging.KindBackupItemAction, testplugin.BIA)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a := v.(rigging.BackupItemAction)
+			if _, err := a.AppliesTo(ctx); err != nil { // start the process outside the timing
+				b.Fatal(err)
+			}
+			run(b, a)
+		})
+	}
 }
