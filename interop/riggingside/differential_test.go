@@ -30,16 +30,23 @@ var notCompared = map[string]string{
 // Velero v1.18's own built-in plugins (pkg/cmd/server/plugin, served as a
 // plugin subprocess over a fake cluster holding the cluster-export objects)
 // and rigging's built-ins (in-process, with a Lookup over the same objects)
-// run on every object of testdata/manifests/cluster-export (and the
-// APIServices of prometheus-adapter.yaml) their selector picks. Selectors,
+// run on every object of testdata/manifests/cluster-export (plus
+// prometheus-adapter.yaml and testdata/differential-extra.yaml) their
+// selector picks. Selectors,
 // updated items, additional and related items, skip flags and failures must
 // be identical.
 func TestBuiltinsMatchVelero(t *testing.T) {
 	bin := binary(t, func() (string, error) { return testbin.Interop("cmd/velero-builtins") })
-	// cluster-export, plus APIServices (which it lacks) for velero.io/apiservice.
+	// cluster-export, plus APIServices and webhook configurations (which it
+	// lacks) for velero.io/apiservice and admission-webhook-configuration.
+	extra, err := filepath.Abs(filepath.Join("testdata", "differential-extra.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	paths := []string{
 		filepath.Join(testbin.RepoRoot(), "testdata", "manifests", "cluster-export"),
 		filepath.Join(testbin.RepoRoot(), "testdata", "manifests", "examples", "kubernetes-examples", "prometheus-adapter.yaml"),
+		extra,
 	}
 	t.Setenv("INTEROP_CLUSTER", strings.Join(paths, string(filepath.ListSeparator))) // inherited by the plugin process
 	velero, _, _ := manager(t, bin)
