@@ -5,7 +5,9 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
@@ -117,5 +119,48 @@ func TestMaxPluginsPerBinary(t *testing.T) {
 	}
 	if _, err := Discover(context.Background(), Options{Dir: dir, MaxPluginsPerBinary: 7, Strict: true, Logger: testLogger(t)}); !errors.Is(err, ErrTooManyPlugins) {
 		t.Errorf("strict: %v", err)
+	}
+}
+
+// TestStopGrace: Close kills a plugin that does not exit within StopGrace
+// of the graceful shutdown request, and does not wait for one that exits.
+func TestStopGrace(t *testing.T) {
+	const grace = 400 * time.Millisecond
+	for _, tt := range []struct {
+		name   string
+		linger bool
+	}{{"exits when asked", false}, {"lingers: killed after the grace", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.linger {
+				t.Setenv("RIGGING_TESTPLUGIN_LINGER", "1")
+			}
+			opts := Options{Dir: pluginDir(t, nil), StopGrace: grace, Logger: testLogger(t)}
+			if !tt.linger {
+				opts.StopGrace = time.Minute
+			}
+			c, err := Discover(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := open[rigging.BackupItemAction](t, c, rigging.KindBackupItemAction, testplugin.BIA)
+			if _, err := a.AppliesTo(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			pid := c.procs[filepath.Join(c.opts.Dir, "testplugin")].cmd.Process.Pid
+			start := time.Now()
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("plugin %d still there after Close: %v", pid, err)
+			}
+			switch {
+			case tt.linger && (took < grace || took > grace+10*time.Second):
+				t.Errorf("Close took %s with a lingering plugin, want the grace %s", took, grace)
+			case !tt.linger && took > 10*time.Second:
+				t.Errorf("Close took %s with a plugin that exits, want no wait for the 1m grace", took)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
 	"github.com/rigging-dev/rigging/external/plugin"
@@ -14,6 +15,10 @@ import (
 // and serves plaintext.
 const noMTLSEnv = "RIGGING_TESTPLUGIN_NO_MTLS"
 
+// lingerEnv=1 makes the binary keep running after its server has shut down
+// (a plugin that does not exit when asked to stop).
+const lingerEnv = "RIGGING_TESTPLUGIN_LINGER"
+
 func main() {
 	if os.Getenv(noMTLSEnv) == "1" {
 		os.Unsetenv("PLUGIN_CLIENT_CERT")
@@ -21,4 +26,7 @@ func main() {
 	r := registry.New()
 	testplugin.Register(r)
 	plugin.Serve(plugin.ServeOptions{Registry: r})
+	if os.Getenv(lingerEnv) == "1" {
+		time.Sleep(time.Hour)
+	}
 }
