@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +126,85 @@ func TestPluginFlagsBehaviour(t *testing.T) {
 			code := Run(context.Background(), args, strings.NewReader(""), &out, &errOut)
 			if code != tt.code || !strings.Contains(errOut.String(), tt.stderr) {
 				t.Errorf("%q: exit %d, stderr %q; want %d and %q", args, code, errOut.String(), tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+// testPluginBin builds external's test plugin once per test binary.
+var testPluginBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "rigging-cli-testplugin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "testplugin")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/rigging-dev/rigging/external/internal/testplugin/cmd/testplugin").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build test plugin: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestPluginFlagsWithAPlugin drives external's test plugin through the
+// command line: AutoMTLS on by default (the plugin is handed
+// PLUGIN_CLIENT_CERT) with the plaintext fallback, the environment
+// allow-list, and the plugin's error named once ("plugin X: Execute: …").
+func TestPluginFlagsWithAPlugin(t *testing.T) {
+	bin, err := testPluginBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	for _, e := range []string{envStrict, envAllowWritable, envAutoMTLS, envEnvAllow, envGrace, envChecksums} {
+		t.Setenv(e, "")
+	}
+	t.Setenv("RIGGING_TEST_SECRET", "s3cr3t")
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	if err := os.Symlink(bin, filepath.Join(dir, "testplugin")); err != nil {
+		t.Fatal(err)
+	}
+	item := filepath.Join(t.TempDir(), "environ.yaml")
+	if err := os.WriteFile(item, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: environ, namespace: ns1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const fallback = "does not negotiate mutual TLS"
+	listing := []string{"plugins", "-o", "json", "--plugin-strict", "--plugin-dir", dir}
+	execEnviron := []string{"exec", "BackupItemAction", "test.rigging.dev/bia", "--item", item, "--plugin-dir", dir}
+	tests := []struct {
+		name         string
+		args         []string
+		noMTLS       bool // the plugin behaves as a server without AutoMTLS
+		code         int
+		want, absent []string // in stdout+stderr
+	}{
+		{"mTLS by default", listing, false, ExitOK, []string{"test.rigging.dev/bia"}, []string{fallback}},
+		{"plugin without AutoMTLS: plaintext fallback", listing, true, ExitOK, []string{"test.rigging.dev/bia", fallback}, nil},
+		{"--plugin-auto-mtls=false never asks", append(listing, "--plugin-auto-mtls=false"), true, ExitOK, []string{"test.rigging.dev/bia"}, []string{fallback}},
+		{"whole environment by default", execEnviron, false, ExitFailure, []string{"environ: ", "RIGGING_TEST_SECRET"}, nil},
+		{"--plugin-env-allow", append(execEnviron, "--plugin-env-allow=HOME,PATH"), false, ExitFailure, []string{"plugin test.rigging.dev/bia: Execute: environ: ", "HOME", "PATH", "VELERO_PLUGIN", "PLUGIN_CLIENT_CERT"}, []string{"RIGGING_TEST_SECRET"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("RIGGING_HOME", t.TempDir()) // no discovery cache between cases
+			if tt.noMTLS {
+				t.Setenv("RIGGING_TESTPLUGIN_NO_MTLS", "1")
+			}
+			out, errs, code := run(t, "", tt.args...)
+			all := out + errs
+			t.Logf("rigging %s: exit %d\n%s", strings.Join(tt.args, " "), code, all)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tt.code, all)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%s", w, all)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(all, a) {
+					t.Errorf("output has %q:\n%s", a, all)
+				}
 			}
 		})
 	}
