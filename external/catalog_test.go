@@ -855,3 +855,46 @@ func TestCrashErrorCarriesPanic(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestErrPluginUnavailable: the errors the host makes because the plugin
+// process is gone (died during the call, quarantined) match
+// rigging.ErrPluginUnavailable, their text unchanged; an error the plugin
+// returns (even with code Unavailable) does not.
+func TestErrPluginUnavailable(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		pod      string // the test plugin's behaviour
+		calls    int    // calls made; the last one's error is checked
+		want     bool   // errors.Is(err, rigging.ErrPluginUnavailable)
+		contains string
+	}{
+		{"process dies during the call", "crash", 1, true, "the plugin process died"},
+		{"process exits during the call", "exit", 1, true, "the plugin process died"},
+		{"quarantined after repeated crashes", "exit", 4, true, "crashes within"},
+		{"plugin answers code Unavailable", "unavailable", 1, false, ""},
+		{"plugin returns an error", "error", 1, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := discover(t, Options{Dir: pluginDir(t, nil), MaxCrashes: 2})
+			a := open[rigging.DeleteItemAction](t, c, rigging.KindDeleteItemAction, testplugin.DIA)
+			var err error
+			for range tt.calls {
+				err = a.Execute(ctx, &rigging.DeleteItemActionExecuteInput{Item: pod(tt.pod, 0), Backup: backup()})
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := errors.Is(err, rigging.ErrPluginUnavailable); got != tt.want {
+				t.Errorf("errors.Is(%v, ErrPluginUnavailable) = %v, want %v", err, got, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.contains) {
+				t.Errorf("error = %v, want it to say %q", err, tt.contains)
+			}
+			if strings.Contains(err.Error(), rigging.ErrPluginUnavailable.Error()) {
+				t.Errorf("error = %v: the sentinel's text should not be added", err)
+			}
+		})
+	}
+}

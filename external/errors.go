@@ -8,6 +8,7 @@ package external
 import (
 	"errors"
 
+	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
@@ -22,7 +23,8 @@ type StackFrame = wire.StackFrame
 // Sentinel errors.
 var (
 	// ErrQuarantined reports a plugin binary that crashed too often; the
-	// catalog no longer starts it.
+	// catalog no longer starts it. Its errors also match
+	// rigging.ErrPluginUnavailable.
 	ErrQuarantined = errors.New("plugin quarantined after repeated crashes")
 	// ErrBrokenPlugin reports a binary that discovery could not use.
 	ErrBrokenPlugin = errors.New("broken plugin binary")
@@ -35,3 +37,23 @@ var (
 	// Options.RequireMTLS was set.
 	ErrNoMTLS = errors.New("plugin does not negotiate mutual TLS (AutoMTLS); refused because mutual TLS is required")
 )
+
+// unavailableError marks an error of the host's, caused by a plugin process
+// that died, lost its connection, or could not be (re)started or was
+// quarantined, as rigging.ErrPluginUnavailable, its text unchanged.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause and rigging.ErrPluginUnavailable.
+func (e *unavailableError) Unwrap() []error { return []error{e.err, rigging.ErrPluginUnavailable} }
+
+// unavailable wraps err (nil stays nil) so that it matches
+// rigging.ErrPluginUnavailable. Every error the supervisor returns because
+// the plugin process is gone goes through it.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, rigging.ErrPluginUnavailable) {
+		return err
+	}
+	return &unavailableError{err}
+}

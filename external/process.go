@@ -66,8 +66,8 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 	}
 	recent := p.recentCrashesLocked()
 	if recent >= p.opts.MaxCrashes {
-		p.quarantined = fmt.Errorf("plugin binary %s: %w: %d crashes within %s (last: %v); fix or replace the binary and restart",
-			p.path, ErrQuarantined, recent, p.opts.CrashWindow, p.lastErr)
+		p.quarantined = unavailable(fmt.Errorf("plugin binary %s: %w: %d crashes within %s (last: %v); fix or replace the binary and restart",
+			p.path, ErrQuarantined, recent, p.opts.CrashWindow, p.lastErr))
 		p.log.Error("plugin quarantined", "path", p.path, "crashes", recent, "last_error", p.lastErr)
 		return nil, 0, p.quarantined
 	}
@@ -87,7 +87,7 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 	if err := p.startLocked(p.opts.StartTimeout); err != nil {
 		p.crashes = append(p.crashes, time.Now())
 		p.lastErr = err
-		return nil, 0, err
+		return nil, 0, unavailable(err)
 	}
 	return p.cc, p.gen, nil
 }
@@ -394,6 +394,11 @@ type instance struct {
 	initGen uint64
 }
 
+// call runs fn on a running process. A dead process is restarted first;
+// a call that fails because the process died or its connection was lost is
+// retried once after a restart when idempotent or provably never sent.
+// Errors caused by the process being gone (it died during the call, could
+// not be started, or is quarantined) match rigging.ErrPluginUnavailable.
 func (in *instance) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	for attempt := 0; ; attempt++ {
 		cc, gen, err := in.p.conn(ctx)
@@ -423,6 +428,9 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 			in.p.log.Info("retrying call after plugin restart", "plugin", string(in.name), "call", op)
 			idempotent = false // at most one retry of a call that may have run
 			continue
+		}
+		if restarted {
+			return unavailable(callError(op, wire.FromStatus(err), note))
 		}
 		return callError(op, wire.FromStatus(err), note)
 	}
@@ -481,7 +489,9 @@ func (in *instance) callInit(ctx context.Context, fn func(context.Context, grpc.
 		return err
 	}
 	if err := fn(ctx, cc); err != nil {
-		in.p.failed(ctx, gen, err)
+		if restarted, note := in.p.failed(ctx, gen, err); restarted {
+			return unavailable(fmt.Errorf("%w%s", wire.FromStatus(err), note))
+		}
 		return wire.FromStatus(err)
 	}
 	in.mu.Lock()
