@@ -3,6 +3,15 @@
 // BackupItemActions run on them as Velero v1.18 runs them, and a backup out,
 // streamed into any object store in exactly the layout a Velero server syncs
 // and restores from (velero-backup-format.md).
+//
+// A plugin call made for an item (BackupItemAction Execute, ItemBlockAction
+// GetRelatedItems, an action's AppliesTo) that fails with
+// rigging.ErrPluginUnavailable (the plugin process died or its connection
+// was lost during the call) is made once more, to the restarted process:
+// an action may therefore see the same item twice, as Velero's contract for
+// item actions allows. If it fails that way again the backup fails and is
+// not listed; other plugin errors are recorded against the item and the
+// backup ends PartiallyFailed.
 package backup
 
 import (
@@ -131,6 +140,9 @@ var (
 // finish. Any failure to upload deletes what was uploaded and returns the
 // error. A failure of a plugin on one item is not fatal: it is recorded in
 // the results, the item is left out, and the backup ends PartiallyFailed.
+// A plugin that is unavailable (rigging.ErrPluginUnavailable) is called
+// once more; unavailable again, it fails the whole backup: Run returns an
+// error matching rigging.ErrPluginUnavailable and nothing is listed.
 // A name whose velero-backup.json already exists is refused with
 // archive.ErrBackupExists.
 func Run(ctx context.Context, opts Options) (*Summary, error) {

@@ -58,16 +58,17 @@ type resolved[T namedAction] struct {
 	matcher *resources.Matcher
 }
 
-// resolve asks each action of list what it applies to, leaving out those
-// skip names.
-func resolve[T namedAction](ctx context.Context, list []T, m *resources.Mapper, skip func(name string) bool) ([]resolved[T], error) {
+// resolve asks each action of list what it applies to (once more if the
+// plugin was unavailable), leaving out those skip names.
+func resolve[T namedAction](ctx context.Context, bk *backupper, list []T, skip func(name string) bool) ([]resolved[T], error) {
+	m := bk.mapper
 	out := make([]resolved[T], 0, len(list))
 	for _, a := range list {
 		name := a.Name()
 		if skip(name) {
 			continue
 		}
-		sel, err := a.AppliesTo(ctx)
+		sel, err := retryUnavailable(bk, bk.log, name, "AppliesTo", func() (rigging.ResourceSelector, error) { return a.AppliesTo(ctx) })
 		if err == nil {
 			var mt *resources.Matcher
 			if mt, err = resources.CompileSelector(sel, m); err == nil {
@@ -184,14 +185,14 @@ func (bk *backupper) resolveActions(ctx context.Context) error {
 		}
 		return false
 	}
-	if bk.actions, err = resolve(ctx, bias, bk.mapper, skipCSI); err != nil {
+	if bk.actions, err = resolve(ctx, bk, bias, skipCSI); err != nil {
 		return err
 	}
 	ibas, err := bk.opts.Plugins.ItemBlockActions(ctx)
 	if err != nil {
 		return fmt.Errorf("list ItemBlockActions: %w", err)
 	}
-	bk.blockActions, err = resolve(ctx, ibas, bk.mapper, func(string) bool { return false })
+	bk.blockActions, err = resolve(ctx, bk, ibas, func(string) bool { return false })
 	return err
 }
 
@@ -249,7 +250,12 @@ func (bk *backupper) backupBlock(ctx context.Context, first item) error {
 			if !a.matcher.Matches(it.res, it.key().namespace, it.obj.GetLabels()) {
 				continue
 			}
-			ids, err := a.action.GetRelatedItems(ctx, it.obj, bk.backup)
+			ids, err := retryUnavailable(bk, bk.log.With("namespace", it.key().namespace), a.name, "GetRelatedItems", func() ([]rigging.ResourceIdentifier, error) {
+				return a.action.GetRelatedItems(ctx, it.obj, bk.backup)
+			})
+			if isFatal(err) {
+				return err
+			}
 			if err != nil {
 				bk.errorf(bk.log, it.key().namespace, "error getting related items",
 					"resource", it.res.String(), "name", it.obj.GetName(), "error", fmt.Errorf("plugin %s: GetRelatedItems: %w", a.name, err))
@@ -437,10 +443,22 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 			obj, copied = obj.DeepCopy(), true
 		}
 		log.Info("executing custom action", "plugin", a.name)
-		updated, additional, opID, postItems, err := a.action.Execute(ctx, obj, bk.backup)
+		// An Execute that met a dead plugin process runs once more (see
+		// retryUnavailable: the action may see this item twice, which
+		// Velero's contract allows); a second failure fails the backup.
+		res, err := retryUnavailable(bk, log, a.name, "Execute", func() (executed, error) {
+			var r executed
+			var err error
+			r.updated, r.additional, r.opID, r.postItems, err = a.action.Execute(ctx, obj, bk.backup)
+			return r, err
+		})
+		updated, additional, opID, postItems := res.updated, res.additional, res.opID, res.postItems
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, &fatalError{fmt.Errorf("plugin %s: execute on %s: %w", a.name, k, ctx.Err())}
+			}
+			if isFatal(err) {
+				return nil, fmt.Errorf("%s: %w", k, err)
 			}
 			return nil, fmt.Errorf("%s: %w", k, namePlugin(a.name, err))
 		}
@@ -488,6 +506,14 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 		}
 	}
 	return obj, nil
+}
+
+// executed is what a BackupItemActionV2's Execute returns.
+type executed struct {
+	updated    *unstructured.Unstructured
+	additional []rigging.ResourceIdentifier
+	opID       string
+	postItems  []rigging.ResourceIdentifier
 }
 
 // csiPVCActionName is Velero's CSI claim action, which Velero runs only when
