@@ -28,10 +28,10 @@
 // safely: the last rename wins.
 //
 // Keys are confined to their bucket: a key must be relative, "/"-separated,
-// without empty, "." or ".." segments and without NUL, and every file access
-// goes through an os.Root opened on the bucket directory, so a symbolic link
-// cannot lead outside the bucket either (symbolic links that stay inside it
-// are followed). Violations give an error matching ErrInvalidKey that names
+// valid UTF-8 (as S3 keys are), without empty, "." or ".." segments and
+// without NUL, and every file access goes through an os.Root opened on the
+// bucket directory, so a symbolic link cannot lead outside the bucket either
+// (symbolic links that stay inside it are followed). Violations give an error matching ErrInvalidKey that names
 // the key; an escaping symbolic link gives an error naming the key too.
 //
 // A bucket directory comes into existence with its first object; reading a
@@ -42,7 +42,10 @@
 // Because keys are files, a key cannot also be a prefix of another key
 // ("a" and "a/b"); PutObject of the second fails with an error naming it.
 // ListObjects and ListCommonPrefixes show regular files only and do not
-// descend into symbolic links to directories.
+// descend into symbolic links to directories. They skip files and
+// directories whose names are not valid UTF-8 (which no key can name, so
+// only a hand-made or foreign entry has one), logging each at debug level,
+// so that one such name does not make the whole bucket unlistable.
 //
 // CreateSignedURL returns a file:// URL of the object's path. The TTL is
 // ignored: a local file has no expiring access; whoever can read the file can

@@ -12,7 +12,8 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrInvalidKey marks a bucket name, key or prefix that could leave its
 	// bucket or cannot be a file name: empty, absolute, with "..", "." or
-	// empty segments, with NUL, or a reserved temporary-file name.
+	// empty segments, with NUL, or a reserved temporary-file name; and a key
+	// or prefix that is not valid UTF-8 (S3 keys are UTF-8).
 	ErrInvalidKey = errors.New("invalid key")
 )
 

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/registry"
@@ -178,7 +179,8 @@ func op(name, bucket, key string, err error) error {
 }
 
 // PutObject stores body under key (see the package documentation for the
-// atomicity). It checks ctx between chunks of body; a cancelled context or a
+// atomicity and the keys accepted: a key that is not valid UTF-8 gives an
+// error matching ErrInvalidKey). It checks ctx between chunks of body; a cancelled context or a
 // failing body leaves the previous object (if any) in place and no other
 // trace beyond the bucket directory.
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
@@ -424,7 +426,9 @@ func (r *ctxReader) WriteTo(w io.Writer) (int64, error) {
 func (r *ctxReader) Close() error { return r.f.Close() }
 
 // ListObjects returns every key of bucket that starts with prefix, sorted. A
-// missing bucket has no keys.
+// missing bucket has no keys. Files and directories whose names are not
+// valid UTF-8 (put there by hand or by another tool: PutObject refuses such
+// keys) are skipped, logged at debug level, rather than failing the list.
 func (s *Store) ListObjects(ctx context.Context, bucket, prefix string) ([]string, error) {
 	keys, err := s.list(ctx, bucket, prefix)
 	if err != nil {
@@ -442,6 +446,9 @@ func (s *Store) ListObjects(ctx context.Context, bucket, prefix string) ([]strin
 // With delimiter "/" (what Velero always passes) only the directories at
 // prefix's level are read, each until its first object, so listing
 // "velero/" does not walk every file of a large kopia/ repository.
+//
+// As in ListObjects, files and directories whose names are not valid UTF-8
+// are skipped (logged at debug level): they give no prefix and no error.
 func (s *Store) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
 	if delimiter == "/" {
 		out, err := s.slashPrefixes(ctx, bucket, prefix)
@@ -519,7 +526,11 @@ func (s *Store) slashPrefixes(ctx context.Context, bucket, prefix string) ([]str
 			continue
 		}
 		sub := path.Join(dir, e.Name())
-		found, err := hasObject(ctx, br, sub)
+		if !utf8.ValidString(e.Name()) {
+			s.skipInvalidName(bucket, sub)
+			continue
+		}
+		found, err := s.hasObject(ctx, br, bucket, sub)
 		if err != nil {
 			return nil, err
 		}
@@ -531,8 +542,9 @@ func (s *Store) slashPrefixes(ctx context.Context, bucket, prefix string) ([]str
 	return out, nil
 }
 
-// hasObject reports whether the tree at dir holds at least one object.
-func hasObject(ctx context.Context, br *os.Root, dir string) (bool, error) {
+// hasObject reports whether the tree at dir (in bucket, opened as br) holds
+// at least one object, that is a file ListObjects would show.
+func (s *Store) hasObject(ctx context.Context, br *os.Root, bucket, dir string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -540,6 +552,13 @@ func hasObject(ctx context.Context, br *os.Root, dir string) (bool, error) {
 	err := fs.WalkDir(br.FS(), dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if !utf8.ValidString(d.Name()) {
+			s.skipInvalidName(bucket, p)
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), tmpPrefix) {
 			found = true
@@ -577,12 +596,22 @@ func (s *Store) list(ctx context.Context, bucket, prefix string) ([]string, erro
 			if p != "." && !strings.HasPrefix(p+"/", prefix) && !strings.HasPrefix(prefix, p+"/") {
 				return fs.SkipDir
 			}
+			// Reading it would fail (os.Root's fs.FS takes UTF-8 paths
+			// only) and it can hold no valid key anyway.
+			if !utf8.ValidString(d.Name()) {
+				s.skipInvalidName(bucket, p)
+				return fs.SkipDir
+			}
 			return nil
 		}
 		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), tmpPrefix) {
 			return nil
 		}
 		if strings.HasPrefix(p, prefix) {
+			if !utf8.ValidString(d.Name()) {
+				s.skipInvalidName(bucket, p)
+				return nil
+			}
 			keys = append(keys, p)
 		}
 		return nil
@@ -592,6 +621,15 @@ func (s *Store) list(ctx context.Context, bucket, prefix string) ([]string, erro
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// skipInvalidName logs, at debug level, that a list skips the file or
+// directory p of bucket because its name is not valid UTF-8.
+func (s *Store) skipInvalidName(bucket, p string) {
+	if s.log == nil {
+		return
+	}
+	s.log.Debug("list skips an entry whose name is not valid UTF-8", "bucket", bucket, "path", p)
 }
 
 // DeleteObject removes key and then every directory that removal left empty,
@@ -702,6 +740,8 @@ func validateSegments(s string, partialLast bool) error {
 		what = "prefix"
 	}
 	switch {
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s %q is not valid UTF-8 (S3 keys are UTF-8)", ErrInvalidKey, what, s)
 	case strings.IndexByte(s, 0) >= 0:
 		return fmt.Errorf("%w: %s %q contains NUL", ErrInvalidKey, what, s)
 	case strings.HasPrefix(s, "/") || filepath.IsAbs(s):

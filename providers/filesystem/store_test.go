@@ -381,6 +381,9 @@ func TestTraversal(t *testing.T) {
 	keys := []string{
 		"", "..", "../x", "../../etc/passwd", "a/../../x", "a/..", "/etc/passwd", "/abs",
 		"a//b", "a/", "./a", "a/./b", ".", "a\x00b", tmpPrefix + "x", "d/" + tmpPrefix + "x",
+		// Not valid UTF-8: S3 keys are UTF-8, and such a name would break
+		// listing (FuzzKeys found "0\xda/0").
+		"0\xda/0", "backups/bad\xda/velero-backup.json", "\xff", "a/b\xc3",
 	}
 	for _, key := range keys {
 		checks := map[string]error{}
@@ -395,7 +398,7 @@ func TestTraversal(t *testing.T) {
 			}
 		}
 	}
-	for _, prefix := range []string{"../", "/", "/etc", "a//", "../x", "a/../b"} {
+	for _, prefix := range []string{"../", "/", "/etc", "a//", "../x", "a/../b", "bad\xda/", "\xff", "a/b\xc3"} {
 		if _, err := s.ListObjects(ctx, "b", prefix); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("ListObjects(%q): %v", prefix, err)
 		}
@@ -413,6 +416,105 @@ func TestTraversal(t *testing.T) {
 	}
 	if after := tree(t, filepath.Dir(dir)); !slices.Equal(before, after) {
 		t.Errorf("files changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestListSkipsNonUTF8Names: files and directories put in a bucket by hand
+// whose names are not valid UTF-8 (no key can name them) are skipped by both
+// lists, each logged at debug level, instead of failing the whole list.
+func TestListSkipsNonUTF8Names(t *testing.T) {
+	ctx := context.Background()
+	valid := []string{
+		"backups/good/velero-backup.json",
+		"backups/mixed/velero-backup.json",
+		"restores/r1/restore-r1-logs.gz",
+	}
+	stray := []struct {
+		path string // relative to the bucket, "/"-separated
+		dir  bool
+	}{
+		{"backups/bad\xda", true},                 // a directory holding an object
+		{"backups/empty\xff", true},               // an empty directory
+		{"backups/mixed/sub\xc3", true},           // below a valid prefix
+		{"backups/mixed/file\xfe", false},         // a file beside a valid key
+		{"backups/loose\xda", false},              // a file at the prefix level
+		{"top\xda", false},                        // a file at the bucket level
+		{"dir\xda", true},                         // a directory at the bucket level
+		{"restores/r1/deep\xda/deeper\xdb", true}, // nested stray directories
+		{"restores/only/x\xda", true},             // a valid directory holding only stray entries
+	}
+	objects := []struct {
+		prefix string
+		want   []string
+	}{
+		{"", valid},
+		{"backups/", valid[:2]},
+		{"backups/mixed/", valid[1:2]},
+		{"backups/bad", []string{}},
+		{"restores/", valid[2:]},
+		{"top", []string{}},
+	}
+	prefixes := []struct {
+		prefix, delim string
+		want          []string
+	}{
+		{"", "/", []string{"backups/", "restores/"}},
+		{"backups/", "/", []string{"backups/good/", "backups/mixed/"}},
+		{"backups/mixed/", "/", []string{}},
+		{"restores/", "/", []string{"restores/r1/"}},
+		{"backups/", "-", []string{"backups/good/velero-", "backups/mixed/velero-"}},
+		{"", "s/", []string{"backups/", "restores/"}},
+	}
+	var logs bytes.Buffer
+	s, dir := newStore(t)
+	s.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, k := range valid {
+		put(t, s, "b", k, k)
+	}
+	for _, e := range stray {
+		p := filepath.Join(dir, "b", filepath.FromSlash(e.path))
+		if e.dir {
+			if err := os.MkdirAll(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// A stray directory holds a file, which must not be listed either.
+			if err := os.WriteFile(filepath.Join(p, "velero-backup.json"), []byte("{}"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range objects {
+		got, err := s.ListObjects(ctx, "b", tt.prefix)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ListObjects(%q) = %q, %v; want %q", tt.prefix, got, err, tt.want)
+		}
+	}
+	for _, tt := range prefixes {
+		got, err := s.ListCommonPrefixes(ctx, "b", tt.prefix, tt.delim)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ListCommonPrefixes(%q, %q) = %q, %v; want %q", tt.prefix, tt.delim, got, err, tt.want)
+		}
+	}
+	for _, want := range []string{`path="backups/bad\xda"`, `path="backups/mixed/file\xfe"`, `path="restores/r1/deep\xda"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("debug log does not name the skipped entry %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "level=INFO") || strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("skipped entries logged above debug level:\n%s", logs.String())
+	}
+
+	// A store without a logger skips silently.
+	s.log = nil
+	if got, err := s.ListObjects(ctx, "b", ""); err != nil || !slices.Equal(got, valid) {
+		t.Errorf("without a logger: ListObjects = %q, %v; want %q", got, err, valid)
 	}
 }
 
