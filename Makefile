@@ -6,6 +6,11 @@
 #   BIN    where `make build` puts the binary (default bin/rigging)
 
 GO     ?= go
+# The toolchain every target builds and tests with: go1.26.10 carries the
+# standard-library security fixes that govulncheck (.ci/vulncheck.sh) asks
+# for. The go command fetches it once from the Go module proxy; set
+# GOTOOLCHAIN=local to use whatever Go is on PATH (1.26 or newer) instead.
+export GOTOOLCHAIN ?= go1.26.10
 BIN    ?= bin/rigging
 TAGS   ?=
 DEMO   := testdata/demo
