@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -376,8 +378,17 @@ func newBackupDescribeCommand(g *globalFlags, lf *locationFlags) *cobra.Command 
 errors (from the results file, when there are any), the resources it holds
 (counts per kind; every item with --details) and, with --details, its
 asynchronous plugin operations. Works on backups Velero wrote: missing
-optional files are reported as such. With -o json the output is an object
-with the keys backup, results, resourceList and operations.`,
+optional files are reported as such.
+
+Under "Storage location" it shows the location the backup was read from:
+provider, bucket, prefix and config, with the values of secret keys
+replaced by [redacted] (keys whose names say they hold a password, token,
+secret or key, and those the provider declares secret; the password of a URL
+too). The CA bundle is shown by its size only.
+
+With -o json the output is an object with the keys backup, location (name,
+provider, bucket, prefix, caCertBytes, config; redacted the same way),
+results, resourceList and operations.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if output != "text" && output != "json" {
@@ -393,7 +404,8 @@ with the keys backup, results, resourceList and operations.`,
 			if err != nil {
 				return err
 			}
-			d := describeData{Backup: b}
+			loc := redactLocation(s.loc)
+			d := describeData{Backup: b, Location: &loc}
 			optional := func(f archive.BackupFile, v any) error {
 				err := s.store.ReadBackupJSON(ctx, a[0], f, v)
 				if errors.Is(err, rigging.ErrNotFound) {
@@ -423,8 +435,11 @@ with the keys backup, results, resourceList and operations.`,
 	return cmd
 }
 
+// describeData is what describe shows. Location is the location the backup
+// was read from, its secret config values redacted.
 type describeData struct {
 	Backup       *rigging.Backup            `json:"backup"`
+	Location     *redactedLocation          `json:"location,omitempty"`
 	Results      *archive.Results           `json:"results,omitempty"`
 	ResourceList archive.ResourceList       `json:"resourceList,omitempty"`
 	Operations   []*archive.BackupOperation `json:"operations,omitempty"`
@@ -487,6 +502,7 @@ func printDescribe(w io.Writer, d describeData, details bool) error {
 		p("Or label selector:  %s", strings.Join(parts, " or "))
 	}
 	p("Storage location:   %s", sp.StorageLocation)
+	printLocation(w, d.Location, sp.StorageLocation)
 	p("TTL:                %s", sp.TTL.Duration)
 	p("Operation timeout:  %s", sp.ItemOperationTimeout.Duration)
 	p("")
@@ -547,6 +563,38 @@ func printDescribe(w io.Writer, d describeData, details bool) error {
 		}
 	}
 	return nil
+}
+
+// printLocation prints the block of the location a backup was read from
+// (already redacted), under the backup's own storage location line; named
+// names the location the backup says it was made in.
+func printLocation(w io.Writer, l *redactedLocation, named string) {
+	if l == nil {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	if l.Name != named {
+		p("  Read from:        %s", l.Name)
+	}
+	p("  Provider:         %s", l.Provider)
+	p("  Bucket:           %s", l.Bucket)
+	p("  Prefix:           %s", cmp.Or(l.Prefix, "<none>"))
+	if l.CACertBytes > 0 {
+		p("  CA certificate:   %d bytes", l.CACertBytes)
+	}
+	if len(l.Config) == 0 {
+		p("  Config:           <none>")
+		return
+	}
+	p("  Config:")
+	keys := slices.Sorted(maps.Keys(l.Config))
+	width := 0
+	for _, k := range keys {
+		width = max(width, len(k))
+	}
+	for _, k := range keys {
+		p("    %-*s  %s", width+1, k+":", l.Config[k])
+	}
 }
 
 func printResult(w io.Writer, title string, r archive.Result) {

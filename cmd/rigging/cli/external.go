@@ -18,7 +18,6 @@ import (
 	"github.com/rigging-dev/rigging/external"
 	"github.com/rigging-dev/rigging/external/conformance"
 	"github.com/rigging-dev/rigging/external/plugin"
-	"github.com/rigging-dev/rigging/location"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -281,9 +280,9 @@ VolumeSnapshotter cases only call GetVolumeID and SetVolumeID.`,
 			if err != nil {
 				return asUsage(fmt.Errorf("--name: %w", err))
 			}
-			cfg, err := location.ParseConfig(config)
+			cfg, err := parseConfigFlag(config, k, n.String())
 			if err != nil {
-				return asUsage(fmt.Errorf("--config: %w", err))
+				return err
 			}
 			rep, err := verify(cmd.Context(), g, k, n, cfg, bucket)
 			if err != nil {

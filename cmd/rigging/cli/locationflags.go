@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -69,9 +70,9 @@ func (f *locationFlags) location() (location.Location, error) {
 		l.Prefix = strings.Trim(f.prefix, "/")
 	}
 	if f.config != "" {
-		cfg, err := location.ParseConfig(f.config)
+		cfg, err := parseConfigFlag(f.config, rigging.KindObjectStore, l.Provider)
 		if err != nil {
-			return location.Location{}, usageErrorf("--config: %w", err)
+			return location.Location{}, err
 		}
 		if l.Config == nil {
 			l.Config = map[string]string{}
@@ -96,6 +97,13 @@ func (f *locationFlags) open(ctx context.Context, g *globalFlags, m *registry.Ma
 	}
 	for _, w := range l.Warnings {
 		g.Logger.Warn(w, "location", l.Name, "file", f.file)
+	}
+	if g.Logger.Enabled(ctx, slog.LevelDebug) {
+		g.Logger.LogAttrs(ctx, slog.LevelDebug, "opening storage location",
+			slog.String("location", l.Name), slog.String("provider", l.Provider),
+			slog.String("bucket", l.Bucket), slog.String("prefix", l.Prefix),
+			slog.Int("caCertBytes", len(l.CACert)),
+			configAttr(l.Config, secretKeys(rigging.KindObjectStore, l.Provider)...))
 	}
 	store, err := location.Open(ctx, m, l)
 	if err != nil {

@@ -3,7 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
 
+	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -15,6 +19,17 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 	cfg, err := loadPluginConfig(g.PluginConfig)
 	if err != nil {
 		return nil, fmt.Errorf("--plugin-config: %w", err)
+	}
+	if g.Logger != nil && g.Logger.Enabled(ctx, slog.LevelDebug) {
+		for _, name := range slices.Sorted(maps.Keys(cfg)) {
+			// The kind is unknown here: ask every kind the name is built in as.
+			var secret []string
+			for _, k := range rigging.Kinds() {
+				secret = append(secret, secretKeys(k, name)...)
+			}
+			g.Logger.LogAttrs(ctx, slog.LevelDebug, "plugin configuration", slog.String("plugin", name),
+				slog.String("file", g.PluginConfig), configAttr(cfg[name], secret...))
+		}
 	}
 	src, err := externalSource(ctx, g)
 	if err != nil {
