@@ -159,6 +159,8 @@ Velero's filters select the items; ItemBlockActions and BackupItemActions
 items taken from the input. The backup is streamed to the store, and its
 velero-backup.json is written last: an interrupted backup is never listed.
 A plugin failure on one item is recorded and the backup ends PartiallyFailed.
+A plugin whose process dies during a call is restarted and the call made
+once more; if that fails the same way, the whole backup fails, unlisted.
 A malformed manifest is an error naming the file and document; nothing is
 uploaded then. A NAME already in the location is refused.`,
 		Example: `  rigging backup create demo --from testdata/manifests/cluster-export
