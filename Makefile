@@ -67,8 +67,11 @@ bench:
 	cd interop && $(GO) build -o ../bin/bench ./cmd/bench && $(GO) build -o ../bin/velerochild ./cmd/bench/velerochild
 	bin/bench --velero-child bin/velerochild --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(BENCH_FLAGS)
 
+# interop: without -race, which would double the (large) Velero build for tests
+# that drive subprocesses; the tests build their plugin binaries inside the
+# run, so a cold build cache counts against the timeout.
 interop:
-	@if [ -f interop/go.mod ]; then cd interop && $(GO) test -race -timeout 20m ./...; else echo "interop: interop/go.mod not present yet" >&2; exit 1; fi
+	cd interop && $(GO) test -timeout 60m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './interop/*')); \
