@@ -348,7 +348,11 @@ func fromBSL(b bsl) (Location, error) {
 	for _, k := range keys {
 		s, ok := b.Spec.Config[k].(string)
 		if !ok {
-			return Location{}, fmt.Errorf("%w: spec.config.%s: value %v is a %s, not a string (quote it)", ErrInvalid, k, b.Spec.Config[k], jsonType(b.Spec.Config[k]))
+			shown := fmt.Sprint(b.Spec.Config[k])
+			if rigging.IsSecretKey(k) {
+				shown = rigging.Redacted
+			}
+			return Location{}, fmt.Errorf("%w: spec.config.%s: value %s is a %s, not a string (quote it)", ErrInvalid, k, shown, jsonType(b.Spec.Config[k]))
 		}
 		l.Config[k] = s
 	}

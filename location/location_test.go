@@ -104,6 +104,8 @@ func TestFromFileErrors(t *testing.T) {
 		{name: "invalid provider name", body: head + "spec:\n  provider: Velero.IO/aws\n  objectStorage:\n    bucket: b\n", want: "provider: invalid plugin name", invalid: true},
 		{name: "unquoted boolean in config", body: head + "spec:\n  provider: aws\n  objectStorage:\n    bucket: b\n  config:\n    s3ForcePathStyle: true\n",
 			want: "spec.config.s3ForcePathStyle: value true is a boolean, not a string (quote it)", invalid: true},
+		{name: "unquoted secret in config is not echoed", body: head + "spec:\n  provider: aws\n  objectStorage:\n    bucket: b\n  config:\n    password: 271828\n",
+			want: "spec.config.password: value [redacted] is a number, not a string (quote it)", invalid: true},
 		{name: "config key the location sets", body: head + "spec:\n  provider: aws\n  objectStorage:\n    bucket: b\n  config:\n    bucket: other\n",
 			want: `config key "bucket" is set from the location's bucket`, invalid: true},
 		{name: "caCert not base64", body: head + "spec:\n  provider: aws\n  objectStorage:\n    bucket: b\n    caCert: \"not base64!\"\n",

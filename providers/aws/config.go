@@ -149,8 +149,13 @@ func checkURL(key, v string) error {
 		return nil
 	}
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: %s: %q is not an http:// or https:// URL", awsconf.ErrInvalidConfig, key, v)
+	if err != nil {
+		// The value is not echoed: a malformed URL may still hold a password.
+		return fmt.Errorf("%w: %s: not a valid URL", awsconf.ErrInvalidConfig, key)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// Redacted: a user:password in the URL never reaches the error.
+		return fmt.Errorf("%w: %s: %q is not an http:// or https:// URL", awsconf.ErrInvalidConfig, key, u.Redacted())
 	}
 	return nil
 }

@@ -73,6 +73,8 @@ func TestInitConfig(t *testing.T) {
 		{name: "bad enableSharedConfig", config: base(KeyEnableSharedConfig, "1x"), wantErr: "enableSharedConfig", invalid: true},
 		{name: "s3Url without scheme", config: base(KeyS3URL, "minio:9000"), wantErr: `s3Url: "minio:9000" is not an http:// or https:// URL`, invalid: true},
 		{name: "publicUrl ftp", config: base(KeyPublicURL, "ftp://x"), wantErr: "publicUrl", invalid: true},
+		{name: "s3Url password not echoed", config: base(KeyS3URL, "s3://user:s3cr3t-value@minio:9000"), wantErr: `s3Url: "s3://user:xxxxx@minio:9000" is not an http:// or https:// URL`, invalid: true},
+		{name: "malformed s3Url not echoed", config: base(KeyS3URL, "http://user:s3cr3t-value@[bad"), wantErr: "s3Url: not a valid URL", invalid: true},
 		{name: "bad checksum", config: base(KeyChecksumAlgorithm, "CRC16"), wantErr: `checksumAlgorithm: "CRC16"`, invalid: true},
 		{name: "bad signature version", config: base(KeySignatureVersion, "2"), wantErr: "signatureVersion", invalid: true},
 		{name: "two SSE methods", config: base(KeyKMSKeyID, "k", KeyCustomerKeyEncryptionFile, key32), wantErr: "use only one of kmsKeyId", invalid: true},
