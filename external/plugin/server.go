@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 
@@ -54,6 +55,17 @@ type mux struct {
 
 	mu       sync.Mutex
 	handlers map[handlerKey]*handler
+
+	// ready maps a request's kind and plugin field, exactly as sent, to the
+	// instance already built for it: after the first call, routing a request
+	// is one map read, with no name parsing, lock or allocation. The map is
+	// copied on write (under mu); there are as many entries as plugins.
+	ready atomic.Pointer[map[readyKey]any]
+}
+
+type readyKey struct {
+	kind   rigging.Kind
+	plugin string
 }
 
 type handlerKey struct {
@@ -93,6 +105,11 @@ func (m *mux) entries() []registry.Entry {
 // handlerFor returns the instance of kind T serving the plugin named by a
 // request's plugin field.
 func handlerFor[T any](m *mux, kind rigging.Kind, plugin string) (T, error) {
+	if ready := m.ready.Load(); ready != nil {
+		if v, ok := (*ready)[readyKey{kind, plugin}].(T); ok {
+			return v, nil
+		}
+	}
 	var zero T
 	name, err := rigging.ParseName(plugin)
 	if err != nil {
@@ -123,7 +140,35 @@ func handlerFor[T any](m *mux, kind rigging.Kind, plugin string) (T, error) {
 	if !ok {
 		return zero, fmt.Errorf("%s plugin %s: %T is not a %s", kind, name, h.v, kind)
 	}
+	m.markReady(readyKey{kind, plugin}, h.v)
 	return v, nil
+}
+
+// markReady adds a built instance to the lock-free routing map.
+func (m *mux) markReady(k readyKey, v any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.ready.Load()
+	if old != nil {
+		if _, ok := (*old)[k]; ok {
+			return
+		}
+	}
+	next := make(map[readyKey]any, 1+lenOf(old))
+	if old != nil {
+		for kk, vv := range *old {
+			next[kk] = vv
+		}
+	}
+	next[k] = v
+	m.ready.Store(&next)
+}
+
+func lenOf(m *map[readyKey]any) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // unaryErrors encodes a handler's error or panic as Velero does (§3.4).
