@@ -1,7 +1,9 @@
 package external
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"log/slog"
@@ -22,48 +24,117 @@ type hclogAdapter struct {
 	name   string // "" for go-plugin's own logger
 	binary string
 	args   []any
-	tail   *outputTail
 }
 
-func newHCLog(l *slog.Logger, binary string, tail *outputTail) hclog.Logger {
-	return &hclogAdapter{log: l, binary: binary, tail: tail}
+func newHCLog(l *slog.Logger, binary string) hclog.Logger {
+	return &hclogAdapter{log: l, binary: binary}
 }
 
 // outputTail keeps the last lines a plugin process wrote to stderr, to
-// explain a failed start or a crash in the error itself.
+// explain a failed start or a crash in the error itself. It is go-plugin's
+// ClientConfig.Stderr: go-plugin writes every raw stderr line to it (the
+// line, then its newline) before it decides whether to parse and log the
+// line, so the tail is complete even when logging is off. Lines are kept
+// in a fixed ring of reused buffers: no allocation per line.
 type outputTail struct {
-	mu    sync.Mutex
-	lines []string
+	mu      sync.Mutex
+	cur     []byte // the line being written (until its newline)
+	ring    [tailLines][]byte
+	next, n int // ring position of the next line, lines held
 }
 
-const tailLines = 6
+const (
+	tailLines   = 6
+	tailLineMax = 512 // bytes kept of a longer line
+)
 
-func (t *outputTail) add(line string) {
-	if t == nil || strings.TrimSpace(line) == "" {
-		return
-	}
+// Write implements io.Writer: it takes p as part of the current line, and
+// ends the line at each newline.
+func (t *outputTail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(line) > 512 {
-		line = line[:512] + "…"
+	rest := p
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			t.cur = appendCapped(t.cur, rest)
+			break
+		}
+		t.cur = appendCapped(t.cur, rest[:i])
+		t.endLineLocked()
+		rest = rest[i+1:]
 	}
-	t.lines = append(t.lines, line)
-	if len(t.lines) > tailLines {
-		t.lines = t.lines[len(t.lines)-tailLines:]
+	return len(p), nil
+}
+
+func appendCapped(dst, p []byte) []byte {
+	if room := tailLineMax + 1 - len(dst); len(p) > room { // one byte over marks the cut
+		p = p[:max(room, 0)]
 	}
+	return append(dst, p...)
+}
+
+func (t *outputTail) endLineLocked() {
+	line := t.cur
+	t.cur = t.cur[:0]
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	t.ring[t.next] = append(t.ring[t.next][:0], line...)
+	t.next = (t.next + 1) % tailLines
+	t.n = min(t.n+1, tailLines)
+}
+
+// add records one whole line (tests and callers outside go-plugin's pipe).
+func (t *outputTail) add(line string) {
+	if t == nil {
+		return
+	}
+	_, _ = t.Write([]byte(line + "\n"))
 }
 
 // suffix returns "; last plugin output: a | b" or "" when there was none.
+// hclog JSON lines are shown as their message.
 func (t *outputTail) suffix() string {
 	if t == nil {
 		return ""
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.lines) == 0 {
+	if t.n == 0 {
 		return ""
 	}
-	return "; last plugin output: " + strings.Join(t.lines, " | ")
+	lines := make([]string, 0, t.n)
+	for i := range t.n {
+		lines = append(lines, tailText(t.ring[(t.next-t.n+i+tailLines)%tailLines]))
+	}
+	return "; last plugin output: " + strings.Join(lines, " | ")
+}
+
+// tailText is the readable form of one kept line: an hclog JSON line's
+// message (with its level unless info), otherwise the line itself; cut
+// lines end in "…".
+func tailText(line []byte) string {
+	cut := len(line) > tailLineMax
+	if cut {
+		line = line[:tailLineMax]
+	}
+	if !cut && len(line) > 0 && line[0] == '{' {
+		var e struct {
+			Message string `json:"@message"`
+			Level   string `json:"@level"`
+		}
+		if json.Unmarshal(line, &e) == nil && e.Message != "" {
+			if e.Level != "" && e.Level != "info" {
+				return "[" + strings.ToUpper(e.Level) + "] " + e.Message
+			}
+			return e.Message
+		}
+	}
+	if cut {
+		return string(line) + "…"
+	}
+	return string(line)
 }
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
@@ -71,7 +142,6 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	// go-plugin logs the plugin's stderr through a logger named after the
 	// binary; its other named loggers ("stdio", ...) are its own chatter.
 	if a.name == a.binary { // a line from the plugin itself
-		a.tail.add(msg)
 		switch level {
 		case hclog.Trace:
 			lv = slog.LevelDebug - 4
@@ -113,8 +183,24 @@ func (a *hclogAdapter) ImpliedArgs() []any            { return a.args }
 func (a *hclogAdapter) Name() string                  { return a.name }
 func (a *hclogAdapter) SetLevel(hclog.Level)          {}
 
-// GetLevel is Trace so that go-plugin forwards every line; slog filters.
-func (a *hclogAdapter) GetLevel() hclog.Level { return hclog.Trace }
+// GetLevel returns the lowest hclog level the slog logger records, or Off
+// when it records nothing: go-plugin then neither parses nor prepares the
+// plugin's stderr lines that would be dropped (a Velero-framework plugin
+// writes a few per call). It is read once per plugin process, when
+// go-plugin starts reading its stderr; the stderr tail does not depend on it.
+func (a *hclogAdapter) GetLevel() hclog.Level {
+	ctx := context.Background()
+	for _, l := range [...]struct {
+		h hclog.Level
+		s slog.Level
+	}{{hclog.Trace, slog.LevelDebug - 4}, {hclog.Debug, slog.LevelDebug}, {hclog.Info, slog.LevelInfo},
+		{hclog.Warn, slog.LevelWarn}, {hclog.Error, slog.LevelError}} {
+		if a.log.Enabled(ctx, l.s) {
+			return l.h
+		}
+	}
+	return hclog.Off
+}
 
 func (a *hclogAdapter) With(args ...any) hclog.Logger {
 	c := *a
