@@ -30,6 +30,8 @@ targets=(
 	"./external/internal/wire FuzzProgress"
 	"./external/internal/wire FuzzFromStatus"
 	"./faults FuzzRestoreExtract"
+	"./internal/ujson FuzzUnmarshal"
+	"./internal/ujson FuzzRoundTrip"
 )
 
 failed=()
