@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/bench"
@@ -12,12 +15,10 @@ import (
 	"github.com/rigging-dev/rigging/registry"
 )
 
-// BenchmarkBackup backs up gen-large.sh's 10 000 items with the built-in
-// actions in-process into the filesystem store (what the backup group's
-// backup-inproc measures), reporting items/s; for profiles:
-//
-//	go test -run '^$' -bench Backup -benchtime 3x -cpuprofile cpu.out ./bench
-func BenchmarkBackup(b *testing.B) {
+// largeItems returns gen-large.sh's 10 000 items (plus their 20
+// namespaces), loaded once per benchmark.
+func largeItems(b *testing.B) []*unstructured.Unstructured {
+	b.Helper()
 	dir := b.TempDir()
 	if out, err := exec.Command("bash", "../testdata/manifests/gen-large.sh", "-n", "10000", "-s", "20", dir).CombinedOutput(); err != nil {
 		b.Fatalf("gen-large.sh: %v\n%s", err, out)
@@ -26,23 +27,56 @@ func BenchmarkBackup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return items
+}
+
+// benchmarkBackup backs items up with m's actions into m's filesystem
+// store, one backup per iteration, reporting items/s.
+func benchmarkBackup(b *testing.B, m *registry.Manager, items []*unstructured.Unstructured) {
 	ctx := context.Background()
-	m := registry.NewManager(registry.Options{})
-	defer m.Close()
 	st, err := bench.OpenFilesystem(ctx, m, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	store := archive.NewStore(st, "bench", "")
 	b.ResetTimer()
-	i := 0
+	i, n := 0, int64(0)
 	for b.Loop() {
 		i++
-		n, err := bench.RunBackup(ctx, m, store, fmt.Sprint("b", i), items)
-		if err != nil {
+		var err error
+		if n, err = bench.RunBackup(ctx, m, store, fmt.Sprint("b", i), items); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n), "items/op")
 	}
-	b.ReportMetric(float64(len(items))*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+	b.ReportMetric(float64(n), "items/op")
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkBackup backs up gen-large.sh's 10 000 items with the built-in
+// actions in-process into the filesystem store (what the backup group's
+// backup-inproc measures), reporting items/s; for profiles:
+//
+//	go test -run '^$' -bench 'Backup$' -benchtime 3x -cpuprofile cpu.out ./bench
+func BenchmarkBackup(b *testing.B) {
+	items := largeItems(b)
+	m := registry.NewManager(registry.Options{})
+	defer m.Close()
+	benchmarkBackup(b, m, items)
+}
+
+// BenchmarkBackupRPC is BenchmarkBackup with every action and the store
+// served by this test binary as a plugin subprocess (what the backup
+// group's backup-rpc measures).
+func BenchmarkBackupRPC(b *testing.B) {
+	items := largeItems(b)
+	dir := b.TempDir()
+	if err := bench.LinkBinary(self(b), filepath.Join(dir, "rigging-plugins")); err != nil {
+		b.Fatal(err)
+	}
+	m, err := bench.CatalogManager(context.Background(), dir, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	benchmarkBackup(b, m, items)
 }

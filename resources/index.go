@@ -27,6 +27,10 @@ type Index struct {
 	// byGR holds, per group resource, the objects sorted by namespace and
 	// name, without duplicates.
 	byGR map[schema.GroupResource][]indexed
+	// gen counts the Adds; derived holds the secondary indexes
+	// (ListByIndex) built since the last one.
+	gen     uint64
+	derived map[derivedKey]*derived
 }
 
 type indexed struct {
@@ -96,6 +100,8 @@ func (ix *Index) Add(objs ...*unstructured.Unstructured) error {
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen++
+	ix.derived = nil
 	for _, k := range batch {
 		list := ix.byGR[k.gr]
 		i, found := slices.BinarySearchFunc(list, k.indexed, func(a, b indexed) int { return compareIndexed(a, b.namespace, b.name) })

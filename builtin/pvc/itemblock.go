@@ -2,13 +2,16 @@ package pvc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 // ItemBlockAction is the ItemBlockAction velero.io/pvc. It finds pods and
@@ -53,27 +56,17 @@ func (a *ItemBlockAction) GetRelatedItems(ctx context.Context, item *unstructure
 	}
 	related := []rigging.ResourceIdentifier{kube.VolumeIdentifier(pvc.Spec.VolumeName)}
 	lookup := rigging.LookupFrom(ctx)
-
-	pods, err := lookup.List(ctx, kube.Pods, pvc.Namespace)
+	pods, err := podsMounting(ctx, lookup, pvc.Namespace, pvc.Name)
 	if err != nil {
+		var pe *podError
+		if errors.As(err, &pe) {
+			return nil, kube.Errorf(Name, item, "%w", err)
+		}
 		return nil, kube.Errorf(Name, item, "list pods in namespace %q: %w", pvc.Namespace, err)
 	}
 	for _, pod := range pods {
-		if !running(pod) {
-			continue
-		}
-		claims, err := kube.PodClaimNames(pod)
-		if err != nil {
-			return nil, kube.Errorf(Name, item, "pod %s: %w", kube.Ref(pod), err)
-		}
-		for _, c := range claims {
-			if c == pvc.Name {
-				related = append(related, rigging.ResourceIdentifier{GroupResource: kube.Pods, Namespace: pvc.Namespace, Name: pod.GetName()})
-				break
-			}
-		}
+		related = append(related, rigging.ResourceIdentifier{GroupResource: kube.Pods, Namespace: pvc.Namespace, Name: pod.GetName()})
 	}
-
 	key := DefaultVolumeGroupLabelKey
 	if backup != nil && backup.Spec.VolumeGroupSnapshotLabelKey != "" {
 		key = backup.Spec.VolumeGroupSnapshotLabelKey
@@ -94,6 +87,57 @@ func (a *ItemBlockAction) GetRelatedItems(ctx context.Context, item *unstructure
 	}
 	return related, nil
 }
+
+// runningPodClaimsIndex names runningPodClaims as an index of a
+// resources.IndexedLookup.
+const runningPodClaimsIndex = Name + ":running-pod-claims"
+
+// podsMounting returns the running pods of namespace that mount claim, in
+// Lookup order. A Lookup that keeps indexes (resources.IndexedLookup, the
+// backup pipeline's) answers from an index of every pod by claim, built
+// once; any other is listed and scanned.
+func podsMounting(ctx context.Context, lookup rigging.Lookup, namespace, claim string) ([]*unstructured.Unstructured, error) {
+	if il, ok := lookup.(resources.IndexedLookup); ok {
+		return il.ListByIndex(ctx, kube.Pods, namespace, runningPodClaimsIndex, runningPodClaims, claim)
+	}
+	pods, err := lookup.List(ctx, kube.Pods, namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, pod := range pods {
+		claims, err := runningPodClaims(pod)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(claims, claim) {
+			out = append(out, pod)
+		}
+	}
+	return out, nil
+}
+
+// runningPodClaims is the claims a running pod mounts (none for a pod that
+// is not running); a malformed volume list is a *podError.
+func runningPodClaims(pod *unstructured.Unstructured) ([]string, error) {
+	if !running(pod) {
+		return nil, nil
+	}
+	claims, err := kube.PodClaimNames(pod)
+	if err != nil {
+		return nil, &podError{pod: kube.Ref(pod), err: err}
+	}
+	return claims, nil
+}
+
+// podError is a pod whose claims could not be read.
+type podError struct {
+	pod string
+	err error
+}
+
+func (e *podError) Error() string { return "pod " + e.pod + ": " + e.err.Error() }
+func (e *podError) Unwrap() error { return e.err }
 
 // running reports what Velero's IsPodRunning does: the pod is scheduled to
 // a node, its phase is Running, and it is not being deleted.

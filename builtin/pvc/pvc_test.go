@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/builtin/internal/testmanifest"
 	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 func pv(name string) rigging.ResourceIdentifier { return kube.VolumeIdentifier(name) }
@@ -46,6 +48,16 @@ func withLabel(obj *unstructured.Unstructured, k, v string) *unstructured.Unstru
 
 var errBroken = errors.New("lookup broken")
 
+// indexContext returns a context carrying a resources.Index of copies of
+// objs (those a mapper knows).
+func indexContext(objs ...*unstructured.Unstructured) context.Context {
+	ix := resources.NewIndex(nil)
+	for _, o := range objs {
+		_ = ix.Add(o.DeepCopy()) // objects of unknown kinds are left out
+	}
+	return rigging.WithLookup(context.Background(), ix)
+}
+
 func TestItemBlockActionGetRelatedItems(t *testing.T) {
 	objs := actiontest.ClusterExport(t)
 	find := func(kind, ns, name string) *unstructured.Unstructured {
@@ -72,46 +84,78 @@ func TestItemBlockActionGetRelatedItems(t *testing.T) {
 	pending := find("PersistentVolumeClaim", "shop", "redis-data").DeepCopy()
 	_ = unstructured.SetNestedField(pending.Object, "Pending", "status", "phase")
 
+	// The labelled claims come after objs' own: an Index keeps the last
+	// object of a name.
 	customKey := &rigging.Backup{Spec: rigging.BackupSpec{VolumeGroupSnapshotLabelKey: "backup.example.com/group"}}
 	tests := []struct {
 		name   string
 		item   *unstructured.Unstructured
-		ctx    context.Context
+		objs   []*unstructured.Unstructured // the Lookup's; nil: none
 		backup *rigging.Backup
 		want   []rigging.ResourceIdentifier
 	}{
-		{"RWX claim mounted by two pods", find("PersistentVolumeClaim", "shop", "shop-assets"), actiontest.Context(objs...), nil,
+		{"RWX claim mounted by two pods", find("PersistentVolumeClaim", "shop", "shop-assets"), objs, nil,
 			[]rigging.ResourceIdentifier{pv("shop-assets-nfs"), pod("shop", "storefront-6d4cf56db6-2jxkq"), pod("shop", "storefront-6d4cf56db6-wlm8h")}},
-		{"pods not running are left out", find("PersistentVolumeClaim", "shop", "shop-assets"), actiontest.Context(append(notRunning, objs...)...), nil,
+		{"pods not running are left out", find("PersistentVolumeClaim", "shop", "shop-assets"), slices.Concat(notRunning, objs), nil,
 			[]rigging.ResourceIdentifier{pv("shop-assets-nfs"), pod("shop", "storefront-6d4cf56db6-2jxkq"), pod("shop", "storefront-6d4cf56db6-wlm8h")}},
-		{"statefulset claim", find("PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0"), actiontest.Context(objs...), &rigging.Backup{},
+		{"statefulset claim", find("PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0"), objs, &rigging.Backup{},
 			[]rigging.ResourceIdentifier{pv("pvc-6799d81d-c5fd-4290-b3ba-9ca9c35cdfcf"), pod("monitoring", "prometheus-0")}},
-		{"no lookup in context", find("PersistentVolumeClaim", "monitoring", "grafana-storage"), context.Background(), nil,
+		{"no lookup in context", find("PersistentVolumeClaim", "monitoring", "grafana-storage"), nil, nil,
 			[]rigging.ResourceIdentifier{pv("pvc-4bfcbf27-8286-49ad-9281-8d33906bb842")}},
-		{"volume group by the default key", postgres, actiontest.Context(append([]*unstructured.Unstructured{redis, postgres}, objs...)...), &rigging.Backup{},
+		{"volume group by the default key", postgres, slices.Concat(objs, []*unstructured.Unstructured{redis, postgres}), &rigging.Backup{},
 			[]rigging.ResourceIdentifier{pv("pvc-ed173a47-6f0a-45a4-831a-17d847759f56"), pod("shop", "postgres-0"), claim("shop", "redis-data")}},
-		{"volume group by the backup's key ignores the default", postgres, actiontest.Context(append([]*unstructured.Unstructured{redis, postgres}, objs...)...), customKey,
+		{"volume group by the backup's key ignores the default", postgres, slices.Concat(objs, []*unstructured.Unstructured{redis, postgres}), customKey,
 			[]rigging.ResourceIdentifier{pv("pvc-ed173a47-6f0a-45a4-831a-17d847759f56"), pod("shop", "postgres-0")}},
-		{"volume group by the backup's key", postgresOtherKey, actiontest.Context(redisOtherKey, postgresOtherKey, storefront), customKey,
+		{"volume group by the backup's key", postgresOtherKey, []*unstructured.Unstructured{redisOtherKey, postgresOtherKey, storefront}, customKey,
 			[]rigging.ResourceIdentifier{pv("pvc-ed173a47-6f0a-45a4-831a-17d847759f56"), claim("shop", "redis-data")}},
-		{"unbound claim", pending, actiontest.Context(objs...), nil, nil},
+		{"unbound claim", pending, objs, nil, nil},
 	}
 	a := &ItemBlockAction{}
 	if a.Name() != "velero.io/pvc" {
 		t.Errorf("Name() = %q", a.Name())
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			before := tc.item.DeepCopy()
-			got, err := a.GetRelatedItems(tc.ctx, tc.item, tc.backup)
-			if err != nil {
-				t.Fatal(err)
+		// The same answers from a plain Lookup (scanned) and from the
+		// backup pipeline's resources.Index (its pods-by-claim index).
+		ctxs := map[string]context.Context{"no lookup": context.Background()}
+		if tc.objs != nil {
+			ctxs = map[string]context.Context{"lookup": actiontest.Context(tc.objs...), "index": indexContext(tc.objs...)}
+		}
+		for lname, ctx := range ctxs {
+			t.Run(tc.name+"/"+lname, func(t *testing.T) {
+				before := tc.item.DeepCopy()
+				got, err := a.GetRelatedItems(ctx, tc.item, tc.backup)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("related items\n got %v\nwant %v", got, tc.want)
+				}
+				if !reflect.DeepEqual(before.Object, tc.item.Object) {
+					t.Error("GetRelatedItems modified its input")
+				}
+			})
+		}
+	}
+
+	// A running pod whose volumes cannot be read fails the claims of its
+	// namespace, naming the pod; other namespaces are not affected.
+	broken := variant(storefront, "storefront-broken", func(p *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(p.Object, "not-a-list", "spec", "volumes")
+	})
+	withBroken := append([]*unstructured.Unstructured{broken}, objs...)
+	for lname, ctx := range map[string]context.Context{
+		"lookup": actiontest.Context(withBroken...),
+		"index":  indexContext(withBroken...),
+	} {
+		t.Run("malformed pod/"+lname, func(t *testing.T) {
+			_, err := a.GetRelatedItems(ctx, find("PersistentVolumeClaim", "shop", "shop-assets"), nil)
+			if err == nil || !strings.Contains(err.Error(), "plugin velero.io/pvc: PersistentVolumeClaim shop/shop-assets: pod shop/storefront-broken: spec.volumes") {
+				t.Errorf("error %v: want one naming the plugin, the claim and the pod", err)
 			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("related items\n got %v\nwant %v", got, tc.want)
-			}
-			if !reflect.DeepEqual(before.Object, tc.item.Object) {
-				t.Error("GetRelatedItems modified its input")
+			got, err := a.GetRelatedItems(ctx, find("PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0"), nil)
+			if err != nil || len(got) != 2 {
+				t.Errorf("claim of another namespace: %v, %v; want its volume and pod", got, err)
 			}
 		})
 	}
