@@ -153,6 +153,12 @@ func Fixtures() (*unstructured.Unstructured, *rigging.Backup, error) {
 
 var discard = slog.New(slog.DiscardHandler)
 
+// hostLog is the logger of the hosts the harness measures: level info with
+// the output thrown away, as Velero's host in the harness (logrus at info,
+// written to io.Discard), so both hosts pay for the records they would
+// write, the plugin's own log lines included.
+var hostLog = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
 // Run runs the configured groups and returns the report.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
@@ -306,7 +312,7 @@ func (s *suite) calls() ([]Call, error) {
 		}
 		out = append(out, codec)
 	}
-	m := registry.NewManager(registry.Options{Logger: discard})
+	m := registry.NewManager(registry.Options{Logger: hostLog})
 	s.closers = append(s.closers, func() { m.Close() })
 	a, err := m.BackupItemAction(ctx, ActionName)
 	if err := add(InProcess, a, err, 50); err != nil {

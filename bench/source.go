@@ -20,9 +20,10 @@ import (
 func LinkBinary(src, dst string) error { return linkBinary(src, dst) }
 
 // Discover returns the catalog of the plugin binaries in dir, with the
-// discovery cache in cacheFile ("" for none), logging nothing.
+// discovery cache in cacheFile ("" for none), logging at info into
+// io.Discard (hostLog).
 func Discover(ctx context.Context, dir, cacheFile string) (*external.Catalog, error) {
-	return external.Discover(ctx, external.Options{Dir: dir, CacheFile: cacheFile, Logger: discard})
+	return external.Discover(ctx, external.Options{Dir: dir, CacheFile: cacheFile, Logger: hostLog})
 }
 
 // CatalogManager returns a Manager whose external plugins are those of
@@ -37,7 +38,7 @@ func catalogManager(ctx context.Context, dir, cacheFile string) (*registry.Manag
 	if err != nil {
 		return nil, err
 	}
-	return registry.NewManager(registry.Options{External: c, Logger: discard}), nil
+	return registry.NewManager(registry.Options{External: c, Logger: hostLog}), nil
 }
 
 // inMemory is a registry.Source serving the default registry's pod action
@@ -61,7 +62,7 @@ func inMemoryManager() (*registry.Manager, func(), error) {
 		return nil, nil, fmt.Errorf("in-memory gRPC: %w", err)
 	}
 	src := &inMemory{cc: cc, srv: srv}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: src, Logger: discard})
+	m := registry.NewManager(registry.Options{Registry: registry.New(), External: src, Logger: hostLog})
 	return m, func() { m.Close() }, nil
 }
 
