@@ -55,10 +55,11 @@ func (bk *backupper) collect(ctx context.Context) ([]item, error) {
 					continue
 				}
 			}
-			if !f.labelsMatch(o.GetLabels()) {
+			lbls := o.GetLabels()
+			if !f.labelsMatch(lbls) {
 				continue
 			}
-			byGR[r.GroupResource()] = append(byGR[r.GroupResource()], item{obj: o, res: r})
+			byGR[r.GroupResource()] = append(byGR[r.GroupResource()], newItem(o, r, lbls))
 			if ns != "" {
 				tracked[ns] = true
 			}
@@ -67,7 +68,7 @@ func (bk *backupper) collect(ctx context.Context) ([]item, error) {
 	if nsRes, err := bk.mapper.ForGroupResource(schema.GroupResource{Resource: namespacesGR}); err == nil && f.resources.ShouldInclude(namespacesGR, false) {
 		for _, ns := range nsObjects {
 			if tracked[ns.GetName()] {
-				byGR[nsRes.GroupResource()] = append(byGR[nsRes.GroupResource()], item{obj: ns, res: nsRes})
+				byGR[nsRes.GroupResource()] = append(byGR[nsRes.GroupResource()], newItem(ns, nsRes, ns.GetLabels()))
 			}
 		}
 	}

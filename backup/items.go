@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/internal/ujson"
 	"github.com/rigging-dev/rigging/resources"
 )
 
@@ -31,19 +31,27 @@ func (k itemKey) String() string {
 	return rigging.ResourceIdentifier{GroupResource: k.gr, Namespace: k.namespace, Name: k.name}.String()
 }
 
-// item is an object with its resource.
+// item is an object with its resource, and what the pipeline reads of it
+// more than once: its key and its labels (nil when it has none; shared,
+// not to be modified).
 type item struct {
-	obj *unstructured.Unstructured
-	res resources.Resource
+	obj    *unstructured.Unstructured
+	res    resources.Resource
+	k      itemKey
+	labels map[string]string
 }
 
-func (it item) key() itemKey {
+// newItem returns the item of obj, whose labels are lbls (obj.GetLabels(),
+// which the caller may have read already).
+func newItem(obj *unstructured.Unstructured, res resources.Resource, lbls map[string]string) item {
 	ns := ""
-	if it.res.Namespaced {
-		ns = it.obj.GetNamespace()
+	if res.Namespaced {
+		ns = obj.GetNamespace()
 	}
-	return itemKey{gr: it.res.GroupResource(), namespace: ns, name: it.obj.GetName()}
+	return item{obj: obj, res: res, k: itemKey{gr: res.GroupResource(), namespace: ns, name: obj.GetName()}, labels: lbls}
 }
+
+func (it item) key() itemKey { return it.k }
 
 // namedAction is what the action kinds the pipeline runs have in common.
 type namedAction interface {
@@ -68,7 +76,7 @@ func resolve[T namedAction](ctx context.Context, bk *backupper, list []T, skip f
 		if skip(name) {
 			continue
 		}
-		sel, err := retryUnavailable(bk, bk.log, name, "AppliesTo", func() (rigging.ResourceSelector, error) { return a.AppliesTo(ctx) })
+		sel, err := retryUnavailable(bk, newItemLog(bk.log), name, "AppliesTo", func() (rigging.ResourceSelector, error) { return a.AppliesTo(ctx) })
 		if err == nil {
 			var mt *resources.Matcher
 			if mt, err = resources.CompileSelector(sel, m); err == nil {
@@ -247,10 +255,10 @@ func (bk *backupper) backupBlock(ctx context.Context, first item) error {
 	for i := 0; i < len(block); i++ {
 		it := block[i]
 		for _, a := range bk.blockActions {
-			if !a.matcher.Matches(it.res, it.key().namespace, it.obj.GetLabels()) {
+			if !a.matcher.Matches(it.res, it.key().namespace, it.labels) {
 				continue
 			}
-			ids, err := retryUnavailable(bk, bk.log.With("namespace", it.key().namespace), a.name, "GetRelatedItems", func() ([]rigging.ResourceIdentifier, error) {
+			ids, err := retryUnavailable(bk, newItemLog(bk.log, slog.String("namespace", it.key().namespace)), a.name, "GetRelatedItems", func() ([]rigging.ResourceIdentifier, error) {
 				return a.action.GetRelatedItems(ctx, it.obj, bk.backup)
 			})
 			if isFatal(err) {
@@ -301,7 +309,7 @@ func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (i
 	if err != nil {
 		return item{}, false
 	}
-	return item{obj: obj, res: res}, true
+	return newItem(obj, res, obj.GetLabels()), true
 }
 
 // fatalError marks errors that end the backup (the tarball could not be
@@ -318,23 +326,23 @@ func isFatal(err error) bool {
 
 // included runs Velero's inclusion checks on an item reached as an
 // additional or related item.
-func (bk *backupper) included(it item, log *slog.Logger) bool {
+func (bk *backupper) included(it item, il *itemLog) bool {
 	k := it.key()
-	if it.obj.GetLabels()[rigging.LabelExcludeFromBackup] == "true" {
-		log.Info("excluding item because it has label " + rigging.LabelExcludeFromBackup + "=true")
+	if it.labels[rigging.LabelExcludeFromBackup] == "true" {
+		il.info("excluding item because it has label " + rigging.LabelExcludeFromBackup + "=true")
 		return false
 	}
 	gr := it.res.String()
 	if k.namespace != "" && !bk.filters.namespaces.ShouldInclude(k.namespace) {
-		log.Info("excluding item because namespace is excluded")
+		il.info("excluding item because namespace is excluded")
 		return false
 	}
 	if k.namespace == "" && gr != namespacesGR && bk.filters.resources.ShouldExclude(gr, it.res.Namespaced) {
-		log.Info("excluding item because resource is cluster-scoped and is excluded by cluster filter")
+		il.info("excluding item because resource is cluster-scoped and is excluded by cluster filter")
 		return false
 	}
 	if k.namespace != "" && !bk.filters.resources.ShouldInclude(gr, true) {
-		log.Info("excluding item because resource is excluded")
+		il.info("excluding item because resource is excluded")
 		return false
 	}
 	return true
@@ -348,28 +356,28 @@ func (bk *backupper) included(it item, log *slog.Logger) bool {
 // backup.
 func (bk *backupper) backupItem(ctx context.Context, it item, mustInclude, finalize bool) (bool, error) {
 	k := it.key()
-	log := bk.log.With("resource", k.gr.String(), "namespace", k.namespace, "name", k.name)
+	il := newItemLog(bk.log, slog.String("resource", k.gr.String()), slog.String("namespace", k.namespace), slog.String("name", k.name))
 	if mustInclude {
-		log.Info("skipping the exclusion checks for this resource")
-	} else if !bk.included(it, log) {
+		il.info("skipping the exclusion checks for this resource")
+	} else if !bk.included(it, il) {
 		return false, nil
 	}
 	if it.obj.GetDeletionTimestamp() != nil {
-		log.Info("skipping item because it's being deleted")
+		il.info("skipping item because it's being deleted")
 		return false, nil
 	}
 	if !finalize {
 		if bk.backedUp[k] {
-			log.Info("skipping item because it's already been backed up")
+			il.info("skipping item because it's already been backed up")
 			return true, nil
 		}
 		bk.backedUp[k] = true
 	}
-	log.Info("backing up item")
+	il.info("backing up item")
 	// The resource-list key and folder come from the item as read, before
 	// any action changes it.
 	listKey := it.obj.GetAPIVersion() + "/" + it.obj.GetKind()
-	obj, err := bk.executeActions(ctx, it, log, finalize)
+	obj, err := bk.executeActions(ctx, it, il, finalize)
 	if err != nil {
 		if !finalize {
 			delete(bk.backedUp, k)
@@ -377,11 +385,11 @@ func (bk *backupper) backupItem(ctx context.Context, it item, mustInclude, final
 		return false, err
 	}
 	if obj == nil {
-		log.Info("item skipped by a plugin action")
+		il.info("item skipped by a plugin action")
 		delete(bk.backedUp, k)
 		return false, nil
 	}
-	data, err := json.Marshal(obj.Object)
+	data, err := ujson.Marshal(obj.Object) // encoding/json's bytes
 	if err != nil {
 		delete(bk.backedUp, k)
 		return false, fmt.Errorf("encode %s: %w", k, err)
@@ -425,9 +433,9 @@ func (bk *backupper) preferredVersion(it item) string {
 // executeActions runs the matching actions in name order on a copy of the
 // item (the item itself when none applies; it is then not modified). It
 // returns nil when an action asks to skip the item.
-func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logger, finalize bool) (*unstructured.Unstructured, error) {
+func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, finalize bool) (*unstructured.Unstructured, error) {
 	k := it.key()
-	lbls := it.obj.GetLabels()
+	lbls := it.labels
 	// The input is shared (the Lookup serves it): actions get a copy, made
 	// when the first one applies.
 	obj, copied := it.obj, false
@@ -436,17 +444,17 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 			continue
 		}
 		if a.name == csiPVCActionName && !snapshotVolumes(bk.backup) {
-			log.Info("skipping CSI snapshot of the claim: spec.snapshotVolumes is false", "plugin", a.name)
+			il.info("skipping CSI snapshot of the claim: spec.snapshotVolumes is false", slog.String("plugin", a.name))
 			continue
 		}
 		if !copied {
 			obj, copied = obj.DeepCopy(), true
 		}
-		log.Info("executing custom action", "plugin", a.name)
+		il.info("executing custom action", slog.String("plugin", a.name))
 		// An Execute that met a dead plugin process runs once more (see
 		// retryUnavailable: the action may see this item twice, which
 		// Velero's contract allows); a second failure fails the backup.
-		res, err := retryUnavailable(bk, log, a.name, "Execute", func() (executed, error) {
+		res, err := retryUnavailable(bk, il, a.name, "Execute", func() (executed, error) {
 			var r executed
 			var err error
 			r.updated, r.additional, r.opID, r.postItems, err = a.action.Execute(ctx, obj, bk.backup)
@@ -467,7 +475,7 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 		}
 		ann := updated.GetAnnotations()
 		if _, skip := ann[rigging.AnnotationSkipFromBackup]; skip {
-			log.Info("item is skipped from backup by action", "plugin", a.name)
+			il.info("item is skipped from backup by action", slog.String("plugin", a.name))
 			return nil, nil
 		}
 		mustInclude := ann[rigging.AnnotationBackupMustIncludeAdditionalItems] == "true" || finalize
@@ -496,7 +504,7 @@ func (bk *backupper) executeActions(ctx context.Context, it item, log *slog.Logg
 		for _, id := range additional {
 			add, ok := bk.find(ctx, id)
 			if !ok {
-				bk.warnf(log, "additional item was not found in the input, can't back it up",
+				bk.warnf(il.logger(), "additional item was not found in the input, can't back it up",
 					"plugin", a.name, "item", id.String())
 				continue
 			}

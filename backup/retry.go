@@ -3,7 +3,6 @@ package backup
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/rigging-dev/rigging"
 )
@@ -26,12 +25,12 @@ import (
 // returned is then fatal, so the whole backup fails and is not listed
 // instead of being listed PartiallyFailed without the item. Any other error
 // is returned as is.
-func retryUnavailable[T any](bk *backupper, log *slog.Logger, plugin, method string, call func() (T, error)) (T, error) {
+func retryUnavailable[T any](bk *backupper, log *itemLog, plugin, method string, call func() (T, error)) (T, error) {
 	res, err := call()
 	if err == nil || !errors.Is(err, rigging.ErrPluginUnavailable) {
 		return res, err
 	}
-	bk.warnf(log, "plugin unavailable during a call; calling it once more after a restart (the plugin may see this item again)",
+	bk.warnf(log.logger(), "plugin unavailable during a call; calling it once more after a restart (the plugin may see this item again)",
 		"plugin", plugin, "call", method, "error", err)
 	res, err = call()
 	if err != nil && errors.Is(err, rigging.ErrPluginUnavailable) {
