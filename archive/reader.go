@@ -13,7 +13,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/rigging-dev/rigging/internal/ujson"
 )
 
 // Limits bound what Read accepts. A zero field takes its default.
@@ -60,12 +61,12 @@ type Item struct {
 // int64, which actions reading fields with unstructured.NestedInt64
 // expect). The error names the item's path in the tarball.
 func (it *Item) Object() (*unstructured.Unstructured, error) {
-	var m map[string]any
-	if err := utiljson.Unmarshal(it.Data, &m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name), err)
-	}
-	if m == nil {
+	m, err := ujson.Unmarshal(it.Data)
+	if errors.Is(err, ujson.ErrNotObject) {
 		return nil, fmt.Errorf("decode %s: not a JSON object", ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", ItemPath(it.GroupResource.String(), it.VersionDir, it.Namespace, it.Name), err)
 	}
 	return &unstructured.Unstructured{Object: m}, nil
 }

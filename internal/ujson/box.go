@@ -24,10 +24,12 @@ func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
 var (
 	stringType = typeWord("")
 	int64Type  = typeWord(int64(0))
+	sliceType  = typeWord([]any(nil))
 )
 
 // pack returns the interface of dynamic type typ whose value is *data; typ
-// must be the type word of a non-pointer-shaped type (string, int64), and
+// must be the type word of a non-pointer-shaped type (string, int64,
+// []any), and
 // *data must never change afterwards.
 func pack(typ, data unsafe.Pointer) (v any) {
 	e := (*eface)(unsafe.Pointer(&v))
@@ -52,4 +54,22 @@ func (s *slab[T]) slot(v T) unsafe.Pointer {
 	*p = v
 	s.free = s.free[1:]
 	return unsafe.Pointer(p)
+}
+
+// maxSlabSlice is the longest array whose elements come from a slab.
+const maxSlabSlice = 64
+
+// slice returns a zeroed slice of n elements whose capacity is n, so that
+// appending to it never writes into a neighbour's elements.
+func (s *slab[T]) slice(n int) []T {
+	if n > maxSlabSlice {
+		return make([]T, n)
+	}
+	if len(s.free) < n {
+		s.free = make([]T, max(s.next, n, 8))
+		s.next = min(2*len(s.free), 4096)
+	}
+	a := s.free[:n:n]
+	s.free = s.free[n:]
+	return a
 }

@@ -59,6 +59,7 @@ func UnmarshalValue(data []byte) (any, error) {
 	d.buf = make([]byte, len(data))
 	copy(d.buf, data)
 	d.strs.next = min(max(len(data)/40, 8), 512)
+	d.elems.next = min(max(len(data)/64, 8), 512)
 	d.skipSpace()
 	v, err := d.value()
 	if err != nil {
@@ -103,6 +104,10 @@ type decoder struct {
 	vals []any
 	strs slab[string]
 	ints slab[int64]
+	// Arrays: their elements and the slice headers their interfaces
+	// point to.
+	elems  slab[any]
+	slices slab[[]any]
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
@@ -123,6 +128,7 @@ func (d *decoder) release() {
 	}
 	d.buf, d.pos, d.depth = nil, 0, 0
 	d.strs, d.ints = slab[string]{}, slab[int64]{}
+	d.elems, d.slices = slab[any]{}, slab[[]any]{}
 	decoderPool.Put(d)
 }
 
@@ -265,7 +271,7 @@ func (d *decoder) array() (any, error) {
 	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
 		d.pos++
 		d.depth--
-		return make([]any, 0), nil
+		return pack(sliceType, d.slices.slot(make([]any, 0))), nil // empty, not nil
 	}
 	base := len(d.vals)
 	for {
@@ -290,12 +296,12 @@ func (d *decoder) array() (any, error) {
 		d.skipSpace()
 	}
 	elems := d.vals[base:]
-	a := make([]any, len(elems))
+	a := d.elems.slice(len(elems))
 	copy(a, elems)
 	clear(elems)
 	d.vals = d.vals[:base]
 	d.depth--
-	return a, nil
+	return pack(sliceType, d.slices.slot(a)), nil
 }
 
 // plainByte marks the bytes a string can hold as they are: printable ASCII

@@ -10,10 +10,12 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/generated"
+	"github.com/rigging-dev/rigging/internal/ujson"
 )
 
 // ChunkSize is the size of the object-body chunks both directions stream,
@@ -30,21 +32,29 @@ func EncodeItem(u *unstructured.Unstructured) ([]byte, error) {
 	if u == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(u.Object)
+	b, err := ujson.Marshal(u.Object) // encoding/json's bytes, without reflection
 	if err != nil {
 		return nil, fmt.Errorf("encode item %s: %w", describe(u), err)
 	}
 	return b, nil
 }
 
-// DecodeItem parses item JSON. Like Velero's host, it requires a kind.
+// DecodeItem parses item JSON into the values unstructured.UnmarshalJSON
+// gives (whole numbers int64) and rejects what it rejects. Like Velero's
+// host, it requires a kind: an object without a non-empty string kind fails
+// with the missing-kind error of unstructured.UnmarshalJSON. The item keeps
+// a private copy of b, never b itself.
 func DecodeItem(b []byte) (*unstructured.Unstructured, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("decode item: empty JSON")
 	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(b); err != nil {
+	m, err := ujson.Unmarshal(b)
+	if err != nil {
 		return nil, fmt.Errorf("decode item: %w", err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if u.GetKind() == "" {
+		return nil, fmt.Errorf("decode item: %w", runtime.NewMissingKindErr(string(b)))
 	}
 	return u, nil
 }
