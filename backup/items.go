@@ -212,6 +212,7 @@ func (bk *backupper) run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer tw.Abort() // after a failure; nothing once closed
 	bk.tw = tw
 	collected, err := bk.collect(ctx)
 	if err != nil {

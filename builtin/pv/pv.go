@@ -8,6 +8,7 @@ package pv
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -60,23 +61,33 @@ func (a *BackupAction) AppliesTo(context.Context) (rigging.ResourceSelector, err
 //   - the labels velero.io/restore-name, velero.io/volume-snapshot-name,
 //     backup.velero.io/must-include-additional-items, and
 //     velero.io/backup-name when it names another backup, are removed.
+//
+// The claim is read in place, not decoded into a typed claim: a field it
+// reads (status.phase, spec.volumeName, spec.storageClassName,
+// spec.selector, its matchLabels, metadata.labels) of the wrong type is an
+// error naming the plugin, the claim and the field.
 func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
-	var pvc corev1.PersistentVolumeClaim
-	if err := kube.Decode(Name, item, &pvc); err != nil {
-		return nil, nil, err
+	if item == nil {
+		return nil, nil, fmt.Errorf("plugin %s: %w", Name, kube.ErrNilItem)
 	}
-	if pvc.Status.Phase != corev1.ClaimBound || pvc.Spec.VolumeName == "" {
+	// The fields are read in place: decoding the whole claim into a typed
+	// one would cost more than the rest of the call.
+	c, err := readClaim(item)
+	if err != nil {
+		return nil, nil, kube.Errorf(Name, item, "%w", err)
+	}
+	if c.phase != string(corev1.ClaimBound) || c.volumeName == "" {
 		return item, nil, nil
 	}
 
 	out := item.DeepCopy()
 	unstructured.RemoveNestedField(out.Object, "spec", "dataSource")
 	unstructured.RemoveNestedField(out.Object, "spec", "dataSourceRef")
-	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != "" {
+	if c.storageClassName == nil || *c.storageClassName != "" {
 		unstructured.RemoveNestedField(out.Object, "spec", "selector")
-	} else if pvc.Spec.Selector != nil {
+	} else if c.hasSelector {
 		var stale []string
-		for k := range pvc.Spec.Selector.MatchLabels {
+		for k := range c.selectorLabels {
 			if strings.HasPrefix(k, veleroLabelPrefix) {
 				stale = append(stale, k)
 			}
@@ -91,14 +102,80 @@ func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructu
 		backupName = backup.Name
 	}
 	stale := []string{rigging.LabelRestoreName, labelVolumeSnapshotName, rigging.AnnotationBackupMustIncludeAdditionalItems}
-	if v, ok := pvc.Labels[rigging.LabelBackupName]; ok && v != backupName {
+	if v, ok := c.labels[rigging.LabelBackupName]; ok && labelValue(v) != backupName {
 		stale = append(stale, rigging.LabelBackupName)
 	}
 	if _, err := kube.RemoveKeys(out.Object, stale, "metadata", "labels"); err != nil {
 		return nil, nil, kube.Errorf(Name, item, "%w", err)
 	}
 	if kube.DebugEnabled(ctx, a.log) {
-		a.log.Debug("adding bound volume", "claim", kube.Ref(item), "volume", pvc.Spec.VolumeName)
+		a.log.Debug("adding bound volume", "claim", kube.Ref(item), "volume", c.volumeName)
 	}
-	return out, []rigging.ResourceIdentifier{kube.VolumeIdentifier(pvc.Spec.VolumeName)}, nil
+	return out, []rigging.ResourceIdentifier{kube.VolumeIdentifier(c.volumeName)}, nil
+}
+
+// claim is what Execute reads of a PersistentVolumeClaim.
+type claim struct {
+	phase, volumeName string
+	storageClassName  *string // nil when absent or null
+	hasSelector       bool
+	selectorLabels    map[string]any // spec.selector.matchLabels
+	labels            map[string]any // metadata.labels
+}
+
+// readClaim reads the fields Execute needs from item without copying it.
+// A field of the wrong type is an error naming it.
+func readClaim(item *unstructured.Unstructured) (claim, error) {
+	var c claim
+	var err error
+	if c.phase, err = kube.NestedString(item.Object, "status", "phase"); err != nil {
+		return c, err
+	}
+	if c.volumeName, err = kube.NestedString(item.Object, "spec", "volumeName"); err != nil {
+		return c, err
+	}
+	if v, found, _ := unstructured.NestedFieldNoCopy(item.Object, "spec", "storageClassName"); found && v != nil {
+		sc, ok := v.(string)
+		if !ok {
+			return c, fmt.Errorf("spec.storageClassName: is %T, not a string", v)
+		}
+		c.storageClassName = &sc
+	}
+	sel, err := nestedMap(item.Object, "spec", "selector")
+	if err != nil {
+		return c, err
+	}
+	c.hasSelector = sel != nil
+	if c.selectorLabels, err = nestedMap(item.Object, "spec", "selector", "matchLabels"); err != nil {
+		return c, err
+	}
+	if c.labels, err = nestedMap(item.Object, "metadata", "labels"); err != nil {
+		return c, err
+	}
+	for k, v := range c.labels {
+		if _, ok := v.(string); !ok && v != nil {
+			return c, fmt.Errorf("metadata.labels.%s: is %T, not a string", k, v)
+		}
+	}
+	return c, nil
+}
+
+// labelValue is a label's value as a string (a null value is "").
+func labelValue(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// nestedMap returns the object at fields without copying it: nil when it is
+// missing or null, an error naming the field when it is not an object.
+func nestedMap(obj map[string]any, fields ...string) (map[string]any, error) {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if err != nil || !found || v == nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: is %T, not an object", strings.Join(fields, "."), v)
+	}
+	return m, nil
 }

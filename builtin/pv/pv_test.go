@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
@@ -168,5 +169,66 @@ func TestRegistered(t *testing.T) {
 	sel, _ := v.(rigging.BackupItemAction).AppliesTo(context.Background())
 	if !reflect.DeepEqual(sel.IncludedResources, []string{"persistentvolumeclaims"}) {
 		t.Errorf("AppliesTo = %+v", sel)
+	}
+}
+
+// TestBackupActionFieldTypes checks that each field the action reads is
+// type-checked, with an error naming the field.
+func TestBackupActionFieldTypes(t *testing.T) {
+	a := &BackupAction{}
+	tests := []struct {
+		field []string
+		value any
+	}{
+		{[]string{"status", "phase"}, int64(1)},
+		{[]string{"spec", "volumeName"}, true},
+		{[]string{"spec", "storageClassName"}, int64(3)},
+		{[]string{"spec", "selector"}, "app=x"},
+		{[]string{"spec", "selector", "matchLabels"}, []any{"a"}},
+		{[]string{"metadata", "labels"}, "x"},
+		{[]string{"metadata", "labels", "app"}, int64(2)},
+	}
+	for _, tc := range tests {
+		name := strings.Join(tc.field, ".")
+		t.Run(name, func(t *testing.T) {
+			item := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+				"metadata": map[string]any{"name": "c", "namespace": "shop"},
+				"spec":     map[string]any{"volumeName": "pv-1", "storageClassName": ""},
+				"status":   map[string]any{"phase": "Bound"},
+			}}
+			set(item, tc.value, tc.field...)
+			_, _, err := a.Execute(context.Background(), item, nil)
+			if err == nil || !strings.Contains(err.Error(), "plugin velero.io/pv: PersistentVolumeClaim shop/c: "+name) {
+				t.Errorf("error %v, want one naming the plugin, the claim and %s", err, name)
+			}
+		})
+	}
+}
+
+// TestBackupActionNullBackupLabel: a null velero.io/backup-name label reads
+// as "", as in a typed claim.
+func TestBackupActionNullBackupLabel(t *testing.T) {
+	for _, tc := range []struct {
+		backup   *rigging.Backup
+		wantKept bool
+	}{
+		{nil, true}, // no backup: the name is "", as the label's value
+		{&rigging.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}}, false},
+	} {
+		item := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+			"metadata": map[string]any{"name": "c", "namespace": "shop", "labels": map[string]any{rigging.LabelBackupName: nil}},
+			"spec":     map[string]any{"volumeName": "pv-1"},
+			"status":   map[string]any{"phase": "Bound"},
+		}}
+		out, _, err := (&BackupAction{}).Execute(context.Background(), item, tc.backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, kept := out.GetLabels()[rigging.LabelBackupName]
+		if kept != tc.wantKept {
+			t.Errorf("backup %v: label kept %v, want %v", tc.backup, kept, tc.wantKept)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package pvc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 
@@ -45,40 +46,52 @@ func (a *ItemBlockAction) AppliesTo(context.Context) (rigging.ResourceSelector, 
 //     empty), the other claims of its namespace with the same value, in
 //     Lookup order.
 //
-// A Lookup error fails the call, naming the claim.
+// A Lookup error fails the call, naming the claim; so does a field it reads
+// (status.phase, spec.volumeName, the volume group label) that is not a
+// string.
 func (a *ItemBlockAction) GetRelatedItems(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) ([]rigging.ResourceIdentifier, error) {
-	var pvc corev1.PersistentVolumeClaim
-	if err := kube.Decode(Name, item, &pvc); err != nil {
-		return nil, err
+	if item == nil {
+		return nil, fmt.Errorf("plugin %s: %w", Name, kube.ErrNilItem)
 	}
-	if !bound(&pvc) {
+	// The fields are read in place: decoding the whole claim into a typed
+	// one would cost more than the rest of the call.
+	volume, err := boundVolume(item)
+	if err != nil {
+		return nil, kube.Errorf(Name, item, "%w", err)
+	}
+	if volume == "" {
 		return nil, nil
 	}
-	related := []rigging.ResourceIdentifier{kube.VolumeIdentifier(pvc.Spec.VolumeName)}
+	ns, name := item.GetNamespace(), item.GetName()
+	related := []rigging.ResourceIdentifier{kube.VolumeIdentifier(volume)}
 	lookup := rigging.LookupFrom(ctx)
-	pods, err := podsMounting(ctx, lookup, pvc.Namespace, pvc.Name)
+	pods, err := podsMounting(ctx, lookup, ns, name)
 	if err != nil {
 		var pe *podError
 		if errors.As(err, &pe) {
 			return nil, kube.Errorf(Name, item, "%w", err)
 		}
-		return nil, kube.Errorf(Name, item, "list pods in namespace %q: %w", pvc.Namespace, err)
+		return nil, kube.Errorf(Name, item, "list pods in namespace %q: %w", ns, err)
 	}
 	for _, pod := range pods {
-		related = append(related, rigging.ResourceIdentifier{GroupResource: kube.Pods, Namespace: pvc.Namespace, Name: pod.GetName()})
+		related = append(related, rigging.ResourceIdentifier{GroupResource: kube.Pods, Namespace: ns, Name: pod.GetName()})
 	}
 	key := DefaultVolumeGroupLabelKey
 	if backup != nil && backup.Spec.VolumeGroupSnapshotLabelKey != "" {
 		key = backup.Spec.VolumeGroupSnapshotLabelKey
 	}
-	if group := pvc.Labels[key]; group != "" {
-		claims, err := lookup.List(ctx, kube.PersistentVolumeClaims, pvc.Namespace)
+	group, err := kube.NestedString(item.Object, "metadata", "labels", key)
+	if err != nil {
+		return nil, kube.Errorf(Name, item, "%w", err)
+	}
+	if group != "" {
+		claims, err := lookup.List(ctx, kube.PersistentVolumeClaims, ns)
 		if err != nil {
 			return nil, kube.Errorf(Name, item, "list claims of volume group %s=%s: %w", key, group, err)
 		}
 		for _, c := range claims {
-			if c.GetName() != pvc.Name && c.GetLabels()[key] == group {
-				related = append(related, kube.ClaimIdentifier(pvc.Namespace, c.GetName()))
+			if c.GetName() != name && c.GetLabels()[key] == group {
+				related = append(related, kube.ClaimIdentifier(ns, c.GetName()))
 			}
 		}
 	}

@@ -18,8 +18,10 @@ import (
 	"log/slog"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -44,6 +46,21 @@ func init() {
 
 func selector() rigging.ResourceSelector {
 	return rigging.ResourceSelector{IncludedResources: []string{"persistentvolumeclaims"}}
+}
+
+// boundVolume returns spec.volumeName of a claim bound to a named volume
+// (status.phase Bound), else "", reading the item in place; either field
+// not being a string is an error naming it.
+func boundVolume(item *unstructured.Unstructured) (string, error) {
+	phase, err := kube.NestedString(item.Object, "status", "phase")
+	if err != nil {
+		return "", err
+	}
+	volume, err := kube.NestedString(item.Object, "spec", "volumeName")
+	if err != nil || phase != string(corev1.ClaimBound) {
+		return "", err
+	}
+	return volume, nil
 }
 
 // bound reports whether the claim is bound to a named volume.

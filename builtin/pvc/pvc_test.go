@@ -258,3 +258,38 @@ func TestRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestItemBlockActionFieldTypes checks that each field GetRelatedItems
+// reads of the claim is type-checked, with an error naming the field.
+func TestItemBlockActionFieldTypes(t *testing.T) {
+	a := &ItemBlockAction{}
+	tests := []struct {
+		field []string
+		value any
+	}{
+		{[]string{"status", "phase"}, int64(1)},
+		{[]string{"spec", "volumeName"}, true},
+		{[]string{"metadata", "labels", DefaultVolumeGroupLabelKey}, int64(2)},
+	}
+	for _, tc := range tests {
+		name := strings.Join(tc.field, ".")
+		t.Run(name, func(t *testing.T) {
+			item := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+				"metadata": map[string]any{"name": "c", "namespace": "shop"},
+				"spec":     map[string]any{"volumeName": "pv-1"},
+				"status":   map[string]any{"phase": "Bound"},
+			}}
+			if err := unstructured.SetNestedField(item.Object, tc.value, tc.field...); err != nil {
+				t.Fatal(err)
+			}
+			_, err := a.GetRelatedItems(context.Background(), item, nil)
+			if err == nil || !strings.Contains(err.Error(), "plugin velero.io/pvc: PersistentVolumeClaim shop/c: "+name) {
+				t.Errorf("error %v, want one naming the plugin, the claim and %s", err, name)
+			}
+		})
+	}
+	if _, err := a.GetRelatedItems(context.Background(), nil, nil); !errors.Is(err, kube.ErrNilItem) {
+		t.Errorf("nil item: error %v, want kube.ErrNilItem", err)
+	}
+}
