@@ -75,6 +75,7 @@ func TestWriterLayout(t *testing.T) {
 func TestWriterRejectsUnsafeItems(t *testing.T) {
 	w, err := archive.NewWriter(io.Discard, t0)
 	must(t, err)
+	defer w.Close()
 	for _, tc := range []struct{ ns, name string }{
 		{"app", "../x"}, {"app", ""}, {"..", "x"}, {"app", "a/b"}, {"a\x00", "x"},
 	} {
