@@ -109,11 +109,24 @@ func (c *objectStoreClient) Init(ctx context.Context, config map[string]string) 
 	})
 }
 
-// PutObject streams body in 16 KiB chunks, each repeating plugin, bucket and
-// key; an empty body is sent as one empty chunk (Velero's server fails on
-// zero chunks). A read returning data together with io.EOF keeps the data.
+// PutObject uploads body. With a rigging-built plugin process it goes over
+// the plugin's data socket (datapath.go); otherwise it streams in 16 KiB
+// chunks, each repeating plugin, bucket and key, and an empty body is sent
+// as one empty chunk (Velero's server fails on zero chunks). A read
+// returning data together with io.EOF keeps the data. A body that cannot
+// be read fails the call with that error and cancels the plugin's
+// PutObject, on either path.
 func (c *objectStoreClient) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
 	return c.inv.call(ctx, "put "+key, false, func(ctx context.Context, cc grpc.ClientConnInterface) error {
+		addr, err := c.dataPathFor(ctx, cc)
+		if err == nil {
+			err = c.putData(ctx, cc, addr, bucket, key, body)
+		}
+		if !errors.Is(err, errUseChunks) {
+			return err
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel() // a body error ends the stream: the plugin's read fails
 		stream, err := generated.NewObjectStoreClient(cc).PutObject(ctx)
 		if err != nil {
 			return err
@@ -156,12 +169,22 @@ func (c *objectStoreClient) ObjectExists(ctx context.Context, bucket, key string
 	return res.GetExists(), err
 }
 
-// GetObject opens the object and receives its first chunk within ctx's
-// deadline; the returned reader then streams the rest, bound only by ctx's
-// cancellation, and Close cancels the stream.
+// GetObject opens the object within ctx's deadline (on the chunked path,
+// also its first chunk); the returned reader then streams the rest, bound
+// only by ctx's cancellation, and Close cancels the stream. With a
+// rigging-built plugin process the body comes over the plugin's data socket
+// (datapath.go), otherwise in 16 KiB chunks. Either way a body that breaks
+// off ends with an error, never an early io.EOF.
 func (c *objectStoreClient) GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
-	var r *streamReader
+	var rc io.ReadCloser
 	err := c.inv.call(ctx, "get "+key, true, func(ctx context.Context, cc grpc.ClientConnInterface) error {
+		addr, err := c.dataPathFor(ctx, cc)
+		if err == nil {
+			rc, err = c.getData(ctx, cc, addr, bucket, key)
+		}
+		if !errors.Is(err, errUseChunks) {
+			return err
+		}
 		// The stream carries no deadline: the body may take longer than the
 		// call's deadline to read. Opening is bounded by the watch below.
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -181,16 +204,17 @@ func (c *objectStoreClient) GetObject(ctx context.Context, bucket, key string) (
 			}
 			return err
 		}
-		r = &streamReader{stream: stream, cancel: func() { stop(); cancel() }, eof: errors.Is(err, io.EOF), name: c.name, key: key}
+		r := &streamReader{stream: stream, cancel: func() { stop(); cancel() }, eof: errors.Is(err, io.EOF), name: c.name, key: key}
 		if first != nil {
 			r.buf = first.Data
 		}
+		rc = r
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	return rc, nil
 }
 
 // streamReader reads a GetObject stream.

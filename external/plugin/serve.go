@@ -61,6 +61,14 @@ type ServeOptions struct {
 	// ParentPollInterval is how often Serve checks that the host that
 	// started it is alive; when it is gone the plugin exits. Zero: 1s.
 	ParentPollInterval time.Duration
+	// DisableDataPath leaves rigging's data path (service
+	// rigging.v1.DataPath) unregistered, as does DataPathEnv=off in the
+	// environment: a rigging host then streams object bodies in Velero's
+	// 16 KiB gRPC chunks. Velero hosts never use the data path either way.
+	DisableDataPath bool
+
+	// dataPath is set by Serve; NewGRPCServer registers it.
+	dataPath *dataPath
 }
 
 func (o ServeOptions) command() string {
@@ -149,7 +157,11 @@ func Serve(opts ServeOptions) {
 	for _, e := range newMux(opts).entries() {
 		opts.Logger.Debug("serving plugin", "kind", string(e.Kind), "plugin", string(e.Name))
 	}
-	go watchParent(opts.ParentPollInterval)
+	if !opts.DisableDataPath && os.Getenv(DataPathEnv) != "off" {
+		opts.dataPath = newDataPath()
+		defer opts.dataPath.close()
+	}
+	go watchParent(opts.ParentPollInterval, opts.dataPath)
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{pluginKey: grpcPlugin{}},
@@ -179,8 +191,9 @@ func (grpcPlugin) GRPCClient(context.Context, *goplugin.GRPCBroker, *grpc.Client
 }
 
 // watchParent exits the process once its parent (the host) is gone: the
-// process is then re-parented, so its parent PID changes.
-func watchParent(every time.Duration) {
+// process is then re-parented, so its parent PID changes. dp's directory
+// (if any) is removed first.
+func watchParent(every time.Duration, dp *dataPath) {
 	if every <= 0 {
 		every = time.Second
 	}
@@ -190,6 +203,9 @@ func watchParent(every time.Duration) {
 	}
 	for range time.Tick(every) {
 		if os.Getppid() != ppid {
+			if dp != nil {
+				dp.close()
+			}
 			os.Exit(0)
 		}
 	}

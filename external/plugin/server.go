@@ -42,6 +42,7 @@ func NewGRPCServer(opts ServeOptions, extra ...grpc.ServerOption) *grpc.Server {
 	riav2.RegisterRestoreItemActionServer(s, restoreItemActionV2Server{m})
 	generated.RegisterDeleteItemActionServer(s, deleteItemActionServer{m})
 	ibav1.RegisterItemBlockActionServer(s, itemBlockActionServer{m})
+	registerDataPath(s, m)
 	return s
 }
 
