@@ -592,11 +592,14 @@ func TestClosedCatalog(t *testing.T) {
 
 // recordHandler keeps the records logged through it.
 type recordHandler struct {
-	mu   sync.Mutex
-	recs []slog.Record
+	mu    sync.Mutex
+	recs  []slog.Record
+	level slog.Leveler // nil: every level
 }
 
-func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return h.level == nil || l >= h.level.Level()
+}
 func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

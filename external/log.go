@@ -7,18 +7,20 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/rigging-dev/rigging/internal/ujson"
 )
 
-// hclogAdapter re-emits go-plugin's logging through slog. go-plugin parses
-// each line a plugin writes to stderr (hclog JSON or plain text) and logs it
-// through a logger named after the binary: those lines keep the plugin's
-// level and attributes (rigging's SDK adds plugin=<name> and kind=<kind>)
-// and gain binary=<file name>. go-plugin's own chatter (process started,
-// exited, ...) is logged at debug.
+// hclogAdapter re-emits go-plugin's own logging (process started, exited,
+// ...) through slog, at debug. The lines a plugin writes to stderr do not
+// come through it: go-plugin is told that the plugin's logger is off (see
+// GetLevel) and hands the raw lines to pluginOutput instead, which parses
+// and re-emits them.
 type hclogAdapter struct {
 	log    *slog.Logger
 	name   string // "" for go-plugin's own logger
@@ -30,15 +32,191 @@ func newHCLog(l *slog.Logger, binary string) hclog.Logger {
 	return &hclogAdapter{log: l, binary: binary}
 }
 
+// pluginOutput is go-plugin's ClientConfig.Stderr for one plugin process:
+// go-plugin writes every raw line the plugin writes to stderr to it (the
+// line, then its newline; a line longer than its 64 KiB buffer in parts).
+// It keeps the last lines (the tail, quoted in errors about a failed start
+// or a crash) and re-emits each line through slog, as go-plugin would have:
+// hclog JSON lines keep the plugin's level, message and attributes (rigging's
+// SDK adds plugin=<name> and kind=<kind>; keys are sorted) and gain
+// binary=<file name>; other lines are logged at debug, or at the level a
+// "[WARN]"-style prefix names, and a Go panic's lines at error.
+//
+// It reads a JSON line's level before parsing it and skips lines the logger
+// would drop; the lines it logs are parsed with internal/ujson. A plugin of
+// Velero's framework writes a few lines per call (four per Execute of
+// velero.io/pod), so this is on every call's path.
+type pluginOutput struct {
+	log    *slog.Logger
+	binary string
+	tail   outputTail
+
+	wmu       sync.Mutex // Write: go-plugin writes from one goroutine, but be safe
+	cur       []byte     // the line being written (until its newline)
+	cut       bool       // cur was flushed early: the rest of the line is text
+	inPanic   bool       // a "panic: " line was seen: what follows is its trace
+	minLevel  slog.Level // the lowest level log records
+	logsLines bool       // log records some level at all
+}
+
+// maxLogLine is the longest line re-emitted whole; a longer one is logged
+// in parts, as text.
+const maxLogLine = 64 << 10
+
+func newPluginOutput(l *slog.Logger, binary string) *pluginOutput {
+	o := &pluginOutput{log: l, binary: binary}
+	for _, lv := range [...]slog.Level{slog.LevelDebug - 4, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
+		if l.Enabled(context.Background(), lv) {
+			o.minLevel, o.logsLines = lv, true
+			break
+		}
+	}
+	return o
+}
+
+// Write implements io.Writer: it takes p as part of the current line and
+// ends the line at each newline.
+func (o *pluginOutput) Write(p []byte) (int, error) {
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	rest := p
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			o.cur = append(o.cur, rest...)
+			if len(o.cur) > maxLogLine {
+				o.flush(false)
+			}
+			break
+		}
+		o.cur = append(o.cur, rest[:i]...)
+		o.flush(true)
+		rest = rest[i+1:]
+	}
+	return len(p), nil
+}
+
+// flush hands the current line (or, when !end, the part of a long line
+// written so far) to the tail and the logger.
+func (o *pluginOutput) flush(end bool) {
+	line := o.cur
+	if !o.cut {
+		o.tail.keep(line, !end)
+	}
+	if o.logsLines {
+		o.emit(line, o.cut || !end)
+	}
+	o.cur = o.cur[:0]
+	o.cut = !end
+	if cap(o.cur) > 2*maxLogLine {
+		o.cur = nil // do not hold on to a huge line's buffer
+	}
+}
+
+// emit logs one line; text forces the plain-text treatment (parts of a
+// line too long to parse).
+func (o *pluginOutput) emit(line []byte, text bool) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	ctx := context.Background()
+	if !text && line[0] == '{' {
+		lv, ok := jsonLevel(line)
+		if ok && lv < o.minLevel {
+			return // dropped anyway: not worth parsing
+		}
+		if m, err := ujson.Unmarshal(line); err == nil {
+			msg, _ := m["@message"].(string)
+			if !ok {
+				// JSON but not hclog's: verbatim, at debug (as go-plugin).
+				o.log.LogAttrs(ctx, slog.LevelDebug, string(line), slog.String("binary", o.binary))
+				return
+			}
+			o.log.LogAttrs(ctx, lv, msg, o.attrs(m)...)
+			return
+		}
+	}
+	lv := slog.LevelDebug
+	switch {
+	case bytes.HasPrefix(line, []byte("[TRACE]")):
+		lv = slog.LevelDebug - 4
+	case bytes.HasPrefix(line, []byte("[DEBUG]")):
+	case bytes.HasPrefix(line, []byte("[INFO]")):
+		lv = slog.LevelInfo
+	case bytes.HasPrefix(line, []byte("[WARN]")):
+		lv = slog.LevelWarn
+	case bytes.HasPrefix(line, []byte("[ERROR]")):
+		lv = slog.LevelError
+	case bytes.HasPrefix(line, []byte("panic: ")) || bytes.HasPrefix(line, []byte("fatal error: ")):
+		o.inPanic = true
+		lv = slog.LevelError
+	case o.inPanic:
+		lv = slog.LevelError
+	}
+	if lv >= o.minLevel {
+		o.log.LogAttrs(ctx, lv, string(line), slog.String("binary", o.binary))
+	}
+}
+
+// attrs are a parsed hclog line's attributes, sorted by key, after
+// binary: hclog's own keys are left out, and so is a "level" that repeats
+// "@level" (logrus's JSON formatter, used by Velero's framework, writes
+// both).
+func (o *pluginOutput) attrs(m map[string]any) []slog.Attr {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		switch k {
+		case "@message", "@level", "@timestamp", "timestamp":
+			continue
+		case "level":
+			if lv, ok := v.(string); ok && lv == m["@level"] {
+				continue
+			}
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	attrs := make([]slog.Attr, 0, len(keys)+1)
+	attrs = append(attrs, slog.String("binary", o.binary))
+	for _, k := range keys {
+		attrs = append(attrs, slog.Any(k, m[k]))
+	}
+	return attrs
+}
+
+// jsonLevel reads the "@level" member of an hclog JSON line without
+// parsing the line. ok is false when there is none or it names no level.
+func jsonLevel(line []byte) (slog.Level, bool) {
+	const key = `"@level":"`
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	v := line[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return 0, false
+	}
+	switch string(v[:j]) {
+	case "trace":
+		return slog.LevelDebug - 4, true
+	case "debug":
+		return slog.LevelDebug, true
+	case "info":
+		return slog.LevelInfo, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
 // outputTail keeps the last lines a plugin process wrote to stderr, to
-// explain a failed start or a crash in the error itself. It is go-plugin's
-// ClientConfig.Stderr: go-plugin writes every raw stderr line to it (the
-// line, then its newline) before it decides whether to parse and log the
-// line, so the tail is complete even when logging is off. Lines are kept
-// in a fixed ring of reused buffers: no allocation per line.
+// explain a failed start or a crash in the error itself. Lines are kept in
+// a fixed ring of reused buffers: no allocation per line.
 type outputTail struct {
 	mu      sync.Mutex
-	cur     []byte // the line being written (until its newline)
 	ring    [tailLines][]byte
 	next, n int // ring position of the next line, lines held
 }
@@ -48,49 +226,28 @@ const (
 	tailLineMax = 512 // bytes kept of a longer line
 )
 
-// Write implements io.Writer: it takes p as part of the current line, and
-// ends the line at each newline.
-func (t *outputTail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	rest := p
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			t.cur = appendCapped(t.cur, rest)
-			break
-		}
-		t.cur = appendCapped(t.cur, rest[:i])
-		t.endLineLocked()
-		rest = rest[i+1:]
-	}
-	return len(p), nil
-}
-
-func appendCapped(dst, p []byte) []byte {
-	if room := tailLineMax + 1 - len(dst); len(p) > room { // one byte over marks the cut
-		p = p[:max(room, 0)]
-	}
-	return append(dst, p...)
-}
-
-func (t *outputTail) endLineLocked() {
-	line := t.cur
-	t.cur = t.cur[:0]
+// keep records one line (its first tailLineMax bytes, and whether it was
+// cut); blank lines are skipped.
+func (t *outputTail) keep(line []byte, cut bool) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return
 	}
-	t.ring[t.next] = append(t.ring[t.next][:0], line...)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	buf := append(t.ring[t.next][:0], line[:min(len(line), tailLineMax)]...)
+	if cut || len(line) > tailLineMax {
+		buf = append(buf, 0) // marks a cut line (NUL never ends a kept line otherwise)
+	}
+	t.ring[t.next] = buf
 	t.next = (t.next + 1) % tailLines
 	t.n = min(t.n+1, tailLines)
 }
 
 // add records one whole line (tests and callers outside go-plugin's pipe).
 func (t *outputTail) add(line string) {
-	if t == nil {
-		return
+	if t != nil {
+		t.keep([]byte(line), false)
 	}
-	_, _ = t.Write([]byte(line + "\n"))
 }
 
 // suffix returns "; last plugin output: a | b" or "" when there was none.
@@ -115,9 +272,9 @@ func (t *outputTail) suffix() string {
 // message (with its level unless info), otherwise the line itself; cut
 // lines end in "…".
 func tailText(line []byte) string {
-	cut := len(line) > tailLineMax
+	cut := len(line) > 0 && line[len(line)-1] == 0
 	if cut {
-		line = line[:tailLineMax]
+		line = line[:len(line)-1]
 	}
 	if !cut && len(line) > 0 && line[0] == '{' {
 		var e struct {
@@ -139,9 +296,11 @@ func tailText(line []byte) string {
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	lv := slog.LevelDebug
-	// go-plugin logs the plugin's stderr through a logger named after the
-	// binary; its other named loggers ("stdio", ...) are its own chatter.
-	if a.name == a.binary { // a line from the plugin itself
+	// The logger named after the binary is the plugin's (go-plugin only
+	// reports its stderr read errors through it: the lines themselves go
+	// to pluginOutput); its other named loggers ("stdio", ...) are its own
+	// chatter.
+	if a.name == a.binary {
 		switch level {
 		case hclog.Trace:
 			lv = slog.LevelDebug - 4
@@ -183,12 +342,14 @@ func (a *hclogAdapter) ImpliedArgs() []any            { return a.args }
 func (a *hclogAdapter) Name() string                  { return a.name }
 func (a *hclogAdapter) SetLevel(hclog.Level)          {}
 
-// GetLevel returns the lowest hclog level the slog logger records, or Off
-// when it records nothing: go-plugin then neither parses nor prepares the
-// plugin's stderr lines that would be dropped (a Velero-framework plugin
-// writes a few per call). It is read once per plugin process, when
-// go-plugin starts reading its stderr; the stderr tail does not depend on it.
+// GetLevel is Off for the logger go-plugin reads the plugin's stderr
+// through, so that go-plugin neither parses nor logs those lines
+// (pluginOutput does, cheaper), and otherwise the lowest hclog level the
+// slog logger records (Off when it records nothing).
 func (a *hclogAdapter) GetLevel() hclog.Level {
+	if a.name == a.binary {
+		return hclog.Off
+	}
 	ctx := context.Background()
 	for _, l := range [...]struct {
 		h hclog.Level

@@ -138,14 +138,15 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 		cmd.Env = opts.environ()
 		setParentDeath(cmd)
 		base := filepath.Base(path)
-		tail := &outputTail{}
+		out := newPluginOutput(log, base)
+		tail := &out.tail
 		cfg := &goplugin.ClientConfig{
 			HandshakeConfig:  plugin.Handshake,
 			Plugins:          goplugin.PluginSet{pluginKey: hostPlugin{}},
 			Cmd:              cmd,
 			AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 			Logger:           newHCLog(log, base),
-			Stderr:           tail,
+			Stderr:           out,
 			StartTimeout:     timeout,
 			SecureConfig:     sec,
 			AutoMTLS:         mtls,
