@@ -157,6 +157,10 @@ func run() error {
 			for _, name := range []string{bench.RiggingRigging, bench.RiggingVelero, bench.VeleroVelero, bench.VeleroRigging} {
 				cs = append(cs, children[name].Case(name, "exec"))
 			}
+			// The ideal host (bench.IdealCall) on both plugins: what no
+			// host can beat over gRPC.
+			cs = append(cs, children[bench.RiggingVelero].Case(bench.Ideal("velero"), "exec-ideal"),
+				rr.Case(bench.Ideal("rigging"), "exec-ideal"))
 			return cs
 		case "throughput":
 			var cs []measure.Case
