@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ func IdealCall(binary string) (call func() error, close func(), err error) {
 		Plugins:          goplugin.PluginSet{"velero": rawPlugin{}},
 		Cmd:              exec.Command(binary),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclog.NewNullLogger(),
+		Logger:           hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard}), // go-plugin skips the plugin's log lines
 	})
 	rpc, err := client.Client()
 	if err != nil {
