@@ -315,10 +315,20 @@ func TestEveryKindThroughCatalog(t *testing.T) {
 		if err != nil || out.GetAnnotations()["rigging.dev/seen"] != testplugin.BIA+"@b1" || !slices.Equal(extra, []rigging.ResourceIdentifier{testplugin.Pod}) {
 			t.Errorf("Execute = %v %v %v", out, extra, err)
 		}
-		// nil from the implementation: the server echoes the input.
-		out, _, err = a.Execute(ctx, pod("unchanged", 0), backup())
+		// nil from the implementation: the server echoes the input, and the
+		// host hands back the caller's own item without decoding it.
+		in := pod("unchanged", 0)
+		out, _, err = a.Execute(ctx, in, backup())
 		if err != nil || out.GetName() != "unchanged" || out.GetAnnotations() != nil {
 			t.Errorf("unchanged Execute = %v %v", out, err)
+		}
+		if out != in {
+			t.Errorf("unchanged Execute returned a decoded copy, want the caller's item")
+		}
+		// A changed item is decoded: a new object, the input untouched.
+		in = pod("p", 0)
+		if out, _, err = a.Execute(ctx, in, backup()); err != nil || out == in || in.GetAnnotations() != nil {
+			t.Errorf("changed Execute = %p (input %p) %v; input annotations %v", out, in, err, in.GetAnnotations())
 		}
 	})
 
