@@ -99,11 +99,14 @@ type decoder struct {
 	pos   int
 	depth int
 	// Members and elements of the objects and arrays being decoded, so that
-	// each map and slice is allocated once, at its final size.
-	kvs  []kv
-	vals []any
-	strs slab[string]
-	ints slab[int64]
+	// each map and slice is allocated once, at its final size. The first
+	// used entries may hold stale values until release clears them.
+	kvs      []kv
+	vals     []any
+	kvsUsed  int
+	valsUsed int
+	strs     slab[string]
+	ints     slab[int64]
 	// Arrays: their elements and the slice headers their interfaces
 	// point to.
 	elems  slab[any]
@@ -117,9 +120,10 @@ var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 const maxPooledStack = 1 << 14
 
 func (d *decoder) release() {
-	clear(d.kvs)
-	clear(d.vals)
+	clear(d.kvs[:max(d.kvsUsed, len(d.kvs))])
+	clear(d.vals[:max(d.valsUsed, len(d.vals))])
 	d.kvs, d.vals = d.kvs[:0], d.vals[:0]
+	d.kvsUsed, d.valsUsed = 0, 0
 	if cap(d.kvs) > maxPooledStack {
 		d.kvs = nil
 	}
@@ -256,7 +260,7 @@ func (d *decoder) object() (any, error) {
 	for _, e := range members {
 		m[e.k] = e.v // a repeated key keeps its last value
 	}
-	clear(members)
+	d.kvsUsed = max(d.kvsUsed, len(d.kvs))
 	d.kvs = d.kvs[:base]
 	d.depth--
 	return m, nil
@@ -298,7 +302,7 @@ func (d *decoder) array() (any, error) {
 	elems := d.vals[base:]
 	a := d.elems.slice(len(elems))
 	copy(a, elems)
-	clear(elems)
+	d.valsUsed = max(d.valsUsed, len(d.vals))
 	d.vals = d.vals[:base]
 	d.depth--
 	return pack(sliceType, d.slices.slot(a)), nil
