@@ -99,8 +99,9 @@ type decoder struct {
 	pos   int
 	depth int
 	// Members and elements of the objects and arrays being decoded, so that
-	// each map and slice is allocated once, at its final size. The first
-	// used entries may hold stale values until release clears them.
+	// each map and slice is allocated once, at its final size.
+	// kvs[:kvsUsed] and vals[:valsUsed] may hold stale values until
+	// release clears them.
 	kvs      []kv
 	vals     []any
 	kvsUsed  int
