@@ -30,6 +30,10 @@ func NewGRPCServer(opts ServeOptions, extra ...grpc.ServerOption) *grpc.Server {
 	s := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(wire.MaxMessageSize),
 		grpc.MaxSendMsgSize(wire.MaxMessageSize),
+		// Handlers run on long-lived workers whose stacks have already
+		// grown, not on a new goroutine per call that grows its stack
+		// again (gRPC starts a goroutine when every worker is busy).
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(unaryErrors),
 		grpc.ChainStreamInterceptor(streamErrors),
 	}, extra...)...)
