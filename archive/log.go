@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 // temporary file, so a long log is never held in memory.
 type Log struct {
 	file    *os.File
+	buf     *bufio.Writer // in front of file; flushed by Reader
 	handler slog.Handler
 	mu      sync.Mutex
 	results Results
@@ -32,8 +34,11 @@ func NewLog(dir string, level slog.Level) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create log file: %w", err)
 	}
-	l := &Log{file: f}
-	l.handler = slog.NewTextHandler(&lockedWriter{w: f, mu: &l.mu}, &slog.HandlerOptions{Level: level})
+	// Records reach the file through a buffer: a backup logs a few lines
+	// per item, and a write to the file for each would cost more than
+	// formatting them.
+	l := &Log{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
+	l.handler = slog.NewTextHandler(&lockedWriter{w: l.buf, mu: &l.mu}, &slog.HandlerOptions{Level: level})
 	return l, nil
 }
 
@@ -52,8 +57,10 @@ func (l *Log) Results() Results {
 func (l *Log) Reader() (io.Reader, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.file.Sync(); err != nil {
-		return nil, fmt.Errorf("sync log file: %w", err)
+	// Reading through the same file needs the buffer flushed, not the file
+	// synced to disk.
+	if err := l.buf.Flush(); err != nil {
+		return nil, fmt.Errorf("write log file: %w", err)
 	}
 	st, err := l.file.Stat()
 	if err != nil {

@@ -3,6 +3,7 @@ package archive_test
 import (
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,5 +40,31 @@ func TestLogCountsResults(t *testing.T) {
 	text, _ := io.ReadAll(r)
 	if strings.Contains(string(text), "not written") || !strings.Contains(string(text), `msg="backing up item" backup=velero/b1 namespace=app name=web`) {
 		t.Errorf("log text:\n%s", text)
+	}
+}
+
+// TestLogReaderHasEveryRecord: records still in the log's buffer are in
+// what Reader returns, whatever the log's size.
+func TestLogReaderHasEveryRecord(t *testing.T) {
+	for _, n := range []int{0, 1, 5000} {
+		l, err := archive.NewLog(t.TempDir(), slog.LevelInfo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			l.Logger().Info("backing up item", "i", i)
+		}
+		r, err := l.Reader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := io.ReadAll(r)
+		if got := strings.Count(string(text), "\n"); got != n {
+			t.Errorf("%d records logged, %d lines read", n, got)
+		}
+		if n > 0 && !strings.Contains(string(text), "i="+strconv.Itoa(n-1)+"\n") {
+			t.Errorf("%d records: the last one is missing", n)
+		}
+		l.Close()
 	}
 }
