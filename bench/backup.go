@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,8 +16,10 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/bench/measure"
+	"github.com/rigging-dev/rigging/internal/ujson"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 // backup measures backup.Run on cfg.Items into the filesystem store: every
@@ -34,18 +37,28 @@ func (s *suite) backup() ([]measure.Case, int, int, error) {
 	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
 	inproc := registry.NewManager(registry.Options{Logger: discard})
 	s.closers = append(s.closers, func() { inproc.Close() })
-	cases := []measure.Case{s.backupCase(BackupInProcess, inproc, filepath.Join(dir, "inproc"))}
+	cases := []measure.Case{
+		s.backupCase(BackupInProcess, inproc, filepath.Join(dir, "inproc"), RunBackup),
+		s.backupCase(BackupFloor, inproc, filepath.Join(dir, "floor"), RunFloor),
+	}
 	if s.cfg.PluginBinary != "" {
 		rm, err := s.rpcManager()
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		cases = append(cases, s.backupCase(BackupRPC, rm, filepath.Join(dir, "rpc")))
+		cases = append(cases, s.backupCase(BackupRPC, rm, filepath.Join(dir, "rpc"), RunBackup))
 	}
 	return cases, max(2, s.cfg.Rounds/2), 1, nil
 }
 
-func (s *suite) backupCase(name string, m *registry.Manager, root string) measure.Case {
+// BackupFloor is the backup group's lower bound: the items of the backup
+// encoded and written as its tarball into the same store (RunFloor), with
+// nothing else.
+const BackupFloor = "backup-floor"
+
+// backupCase measures run (RunBackup or RunFloor) with m's actions and
+// store.
+func (s *suite) backupCase(name string, m *registry.Manager, root string, run func(context.Context, *registry.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) measure.Case {
 	seq := 0
 	var store *archive.Store
 	return measure.Case{Name: name, Run: func(n int) (measure.Sample, error) {
@@ -65,7 +78,7 @@ func (s *suite) backupCase(name string, m *registry.Manager, root string) measur
 		for range n {
 			seq++
 			smp, err := measure.Once(func() (int64, error) {
-				return RunBackup(s.ctx, m, store, fmt.Sprintf("bench-%d", seq), s.cfg.Items)
+				return run(s.ctx, m, store, fmt.Sprintf("bench-%d", seq), s.cfg.Items)
 			})
 			if err != nil {
 				return all, err
@@ -122,3 +135,47 @@ func (w withoutCSI) ItemBlockActions(ctx context.Context) ([]rigging.ItemBlockAc
 }
 
 func isCSI(name string) bool { return strings.Contains(name, "velero.io/csi-") }
+
+// RunFloor writes items into store as the tarball of a backup named name
+// and returns how many it wrote: each item mapped to its resource, encoded
+// to JSON as the pipeline encodes it, and written at its two paths, nothing
+// else (no filters, actions, copies, log, sidecars or metadata; m is not
+// used). It is the least a backup of the items does whatever runs its
+// actions, so the time of any backup over it bounds how much faster that
+// backup could be made in-process: RPC backup time / floor time is the most
+// backup_inproc_vs_rpc could reach.
+func RunFloor(ctx context.Context, _ *registry.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
+	mapper := resources.NewMapper()
+	n := int64(0)
+	key := store.Layout.BackupKey(name, archive.BackupContents)
+	err := store.Put(ctx, key, func(w io.Writer) error {
+		tw, err := archive.NewWriter(w, time.Now())
+		if err != nil {
+			return err
+		}
+		defer tw.Abort()
+		for _, o := range items {
+			r, err := mapper.ForObject(o)
+			if err != nil {
+				return err
+			}
+			data, err := ujson.Marshal(o.Object)
+			if err != nil {
+				return err
+			}
+			ns := ""
+			if r.Namespaced {
+				ns = o.GetNamespace()
+			}
+			if err := tw.WriteItem(r.GroupResource(), r.Version, ns, o.GetName(), data); err != nil {
+				return err
+			}
+			n++
+		}
+		return tw.Close()
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -35,6 +35,12 @@ func largeItems(b *testing.B) []*unstructured.Unstructured {
 // benchmarkBackup backs items up with m's actions into m's filesystem
 // store, one backup per iteration, reporting items/s.
 func benchmarkBackup(b *testing.B, m *registry.Manager, items []*unstructured.Unstructured) {
+	benchmarkRun(b, m, items, bench.RunBackup)
+}
+
+// benchmarkRun is benchmarkBackup with run (bench.RunBackup or
+// bench.RunFloor) doing each backup.
+func benchmarkRun(b *testing.B, m *registry.Manager, items []*unstructured.Unstructured, run func(context.Context, *registry.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) {
 	ctx := context.Background()
 	st, err := bench.OpenFilesystem(ctx, m, b.TempDir())
 	if err != nil {
@@ -47,7 +53,7 @@ func benchmarkBackup(b *testing.B, m *registry.Manager, items []*unstructured.Un
 	for b.Loop() {
 		i++
 		var err error
-		if n, err = bench.RunBackup(ctx, m, store, fmt.Sprint("b", i), items); err != nil {
+		if n, err = run(ctx, m, store, fmt.Sprint("b", i), items); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -94,4 +100,14 @@ func BenchmarkBackupRPC(b *testing.B) {
 	}
 	defer m.Close()
 	benchmarkBackup(b, m, items)
+}
+
+// BenchmarkBackupFloor is BenchmarkBackup's lower bound (bench.RunFloor):
+// the items encoded and written as a tarball into the filesystem store,
+// nothing else.
+func BenchmarkBackupFloor(b *testing.B) {
+	items := largeItems(b)
+	m := registry.NewManager(registry.Options{})
+	defer m.Close()
+	benchmarkRun(b, m, items, bench.RunFloor)
 }
