@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 
-	fastgzip "github.com/klauspost/compress/gzip"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rigging-dev/rigging"
@@ -151,7 +150,8 @@ type RestoreOperationSpec struct {
 // gzip stream holding compact JSON followed by "\n". A nil slice encodes as
 // null.
 func WriteJSONGzip(w io.Writer, v any) error {
-	zw := fastgzip.NewWriter(w)
+	zw := newGzipWriter(w)
+	defer releaseGzipWriter(zw)
 	if err := json.NewEncoder(zw).Encode(v); err != nil {
 		return fmt.Errorf("encode JSON: %w", err)
 	}
@@ -184,7 +184,8 @@ func ReadJSONGzip(r io.Reader, v any) error {
 
 // WriteGzipText gzips what r yields onto w (the log files).
 func WriteGzipText(w io.Writer, r io.Reader) error {
-	zw := fastgzip.NewWriter(w)
+	zw := newGzipWriter(w)
+	defer releaseGzipWriter(zw)
 	if _, err := io.Copy(zw, r); err != nil {
 		return fmt.Errorf("gzip: %w", err)
 	}

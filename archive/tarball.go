@@ -94,7 +94,7 @@ const (
 // goroutine.
 func NewWriter(w io.Writer, modTime time.Time) (*Writer, error) {
 	bw := bufio.NewWriterSize(w, outputBuffer)
-	zw := gzip.NewWriter(bw)
+	zw := newGzipWriter(bw)
 	tw := &Writer{
 		modTime: modTime, preferred: map[string]string{},
 		batches: make(chan []entry, pendingBatches),
@@ -220,6 +220,7 @@ func (w *Writer) Close() error {
 	w.send()
 	close(w.batches)
 	<-w.done
+	defer releaseGzipWriter(w.zw)
 	if err := w.failed(); err != nil {
 		return err
 	}
@@ -247,6 +248,7 @@ func (w *Writer) Abort() {
 	w.aborted.Store(true)
 	close(w.batches)
 	<-w.done
+	releaseGzipWriter(w.zw)
 }
 
 func (w *Writer) writeEntry(e entry) error {

@@ -47,6 +47,9 @@ func (bk *backupper) collect(ctx context.Context) ([]item, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(objs) > 0 {
+			byGR[r.GroupResource()] = make([]item, 0, len(objs))
+		}
 		for _, o := range objs {
 			ns := ""
 			if r.Namespaced {
@@ -77,7 +80,11 @@ func (bk *backupper) collect(ctx context.Context) ([]item, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []item
+	total := 0
+	for _, list := range byGR {
+		total += len(list)
+	}
+	out := make([]item, 0, total)
 	for _, r := range order {
 		list := byGR[r.GroupResource()]
 		if names, ok := orders[r.String()]; ok {
