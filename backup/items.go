@@ -437,9 +437,11 @@ func (bk *backupper) preferredVersion(it item) string {
 func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, finalize bool) (*unstructured.Unstructured, error) {
 	k := it.key()
 	lbls := it.labels
-	// The input is shared (the Lookup serves it): actions get a copy, made
-	// when the first one applies.
-	obj, copied := it.obj, false
+	// The input is shared (the Lookup serves it): an action gets a copy,
+	// made once, before the first one that may modify its item; an action
+	// that declares it leaves its item alone (rigging.InputPreserver) gets
+	// the shared item until then. private says obj is no longer it.obj.
+	obj, private := it.obj, false
 	for _, a := range bk.actions {
 		if !a.matcher.Matches(it.res, k.namespace, lbls) {
 			continue
@@ -448,8 +450,8 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 			il.info("skipping CSI snapshot of the claim: spec.snapshotVolumes is false", slog.String("plugin", a.name))
 			continue
 		}
-		if !copied {
-			obj, copied = obj.DeepCopy(), true
+		if !private && !rigging.PreservesInput(a.action) {
+			obj, private = obj.DeepCopy(), true
 		}
 		il.info("executing custom action", slog.String("plugin", a.name))
 		// An Execute that met a dead plugin process runs once more (see
@@ -474,6 +476,9 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 		if updated == nil {
 			updated = obj
 		}
+		if updated != it.obj {
+			private = true // the action's own copy, or another object it made
+		}
 		ann := updated.GetAnnotations()
 		if _, skip := ann[rigging.AnnotationSkipFromBackup]; skip {
 			il.info("item is skipped from backup by action", slog.String("plugin", a.name))
@@ -481,6 +486,9 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 		}
 		mustInclude := ann[rigging.AnnotationBackupMustIncludeAdditionalItems] == "true" || finalize
 		if _, ok := ann[rigging.AnnotationBackupMustIncludeAdditionalItems]; ok {
+			if !private {
+				updated, private = updated.DeepCopy(), true
+			}
 			delete(ann, rigging.AnnotationBackupMustIncludeAdditionalItems)
 			updated.SetAnnotations(ann)
 		}

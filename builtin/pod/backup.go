@@ -19,6 +19,12 @@ type BackupAction struct {
 
 var _ rigging.BackupItemAction = (*BackupAction)(nil)
 
+var _ rigging.InputPreserver = (*BackupAction)(nil)
+
+// PreservesInput reports true: Execute never modifies the item it is given
+// (rigging.InputPreserver), so a host need not copy a shared item for it.
+func (a *BackupAction) PreservesInput() bool { return true }
+
 // AppliesTo selects pods.
 func (a *BackupAction) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
 	return selector(), nil

@@ -62,7 +62,12 @@ func relatedCases(t *testing.T) []struct {
 	}
 }
 
+// TestBackupActionExecute checks each case's output and that the input is
+// left alone, as PreservesInput promises.
 func TestBackupActionExecute(t *testing.T) {
+	if !(&BackupAction{}).PreservesInput() {
+		t.Error("PreservesInput() = false")
+	}
 	a := &BackupAction{}
 	for _, tc := range relatedCases(t) {
 		t.Run(tc.name, func(t *testing.T) {

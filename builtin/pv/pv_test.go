@@ -22,7 +22,12 @@ func set(obj *unstructured.Unstructured, value any, fields ...string) {
 	}
 }
 
+// TestBackupActionExecute checks each case's output and that the input is
+// left alone, as PreservesInput promises.
 func TestBackupActionExecute(t *testing.T) {
+	if !(&BackupAction{}).PreservesInput() {
+		t.Error("PreservesInput() = false")
+	}
 	objs := actiontest.ClusterExport(t)
 	claim := func(ns, name string) *unstructured.Unstructured {
 		return testmanifest.Find(t, objs, "PersistentVolumeClaim", ns, name).DeepCopy()

@@ -60,6 +60,11 @@ func TestRelatedItems(t *testing.T) {
 		"kube-system/coredns":               {crb("system:coredns"), role("system:coredns")},
 		"monitoring/prometheus":             {crb("prometheus"), role("prometheus")},
 	}
+	// Execute leaves its input alone (checked for every case below), as
+	// PreservesInput promises.
+	if !(&BackupAction{}).PreservesInput() {
+		t.Error("BackupAction.PreservesInput() = false")
+	}
 	type action func(context.Context, *unstructured.Unstructured) ([]rigging.ResourceIdentifier, error)
 	actions := map[string]action{
 		"BackupItemAction": func(ctx context.Context, item *unstructured.Unstructured) ([]rigging.ResourceIdentifier, error) {

@@ -1,0 +1,25 @@
+package rigging
+
+// InputPreserver is an optional interface of a BackupItemAction or
+// BackupItemActionV2 whose Execute never modifies the item it is given: it
+// returns that item unchanged, or a copy of it that it made and changed.
+// Hosts that share an item between calls and with other readers (rigging's
+// backup pipeline hands actions the objects its Lookup serves) must give
+// any other action a private copy of the item; an InputPreserver gets the
+// shared item itself, which saves a deep copy per item. A client of an
+// action in another process preserves its input by construction (the item
+// crosses the wire), so it may implement this too. Wrappers of an action
+// (a Manager's middleware) must forward the underlying action's answer.
+//
+// The answer must not change during the action's life. Returning false is
+// the same as not implementing the interface.
+type InputPreserver interface {
+	PreservesInput() bool
+}
+
+// PreservesInput reports whether action declares, as an InputPreserver,
+// that its Execute leaves its input item unmodified.
+func PreservesInput(action any) bool {
+	p, ok := action.(InputPreserver)
+	return ok && p.PreservesInput()
+}
