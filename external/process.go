@@ -370,9 +370,15 @@ func stopClient(client *goplugin.Client, cmd *exec.Cmd, cc *grpc.ClientConn, gra
 	defer cancel()
 	// Shutdown's reply may never come: the server stops while answering.
 	_ = cc.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !client.Exited() {
+	// go-plugin offers no exit channel short of its own Kill (which caps
+	// the grace at 2 s), so poll, from 100 µs up to every 10 ms: a plugin
+	// usually exits within a few milliseconds of Shutdown, and discovery
+	// stops one process per binary.
+	t := time.NewTimer(0)
+	defer t.Stop()
+	<-t.C
+	for wait := 100 * time.Microsecond; !client.Exited(); wait = min(2*wait, 10*time.Millisecond) {
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			if cmd.Process != nil {
@@ -380,7 +386,7 @@ func stopClient(client *goplugin.Client, cmd *exec.Cmd, cc *grpc.ClientConn, gra
 			}
 			client.Kill()
 			return
-		case <-tick.C:
+		case <-t.C:
 		}
 	}
 	client.Kill()
