@@ -118,14 +118,17 @@ func (c *objectStoreClient) Init(ctx context.Context, config map[string]string) 
 // be read fails the call with that error and cancels the plugin's
 // PutObject, on either path.
 func (c *objectStoreClient) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
+	ahead := &aheadBody{r: body}
+	defer ahead.release()
 	return c.inv.call(ctx, "put "+key, false, func(ctx context.Context, cc grpc.ClientConnInterface) error {
 		addr, err := c.dataPathFor(ctx, cc)
 		if err == nil {
-			err = c.putData(ctx, cc, addr, bucket, key, body)
+			err = c.putData(ctx, cc, addr, bucket, key, ahead)
 		}
 		if !errors.Is(err, errUseChunks) {
 			return err
 		}
+		body := ahead.reader()
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel() // a body error ends the stream: the plugin's read fails
 		stream, err := generated.NewObjectStoreClient(cc).PutObject(ctx)

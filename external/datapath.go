@@ -1,6 +1,7 @@
 package external
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,15 +146,81 @@ func finish(stream grpc.ServerStreamingClient[riggingv1.DataPathTicket]) error {
 	return err
 }
 
-// putData uploads body over the data socket at addr. It returns
-// errUseChunks, having read nothing of body, when the socket cannot be
-// reached.
-func (c *objectStoreClient) putData(ctx context.Context, cc grpc.ClientConnInterface, addr, bucket, key string, body io.Reader) error {
+// aheadBody is a PutObject body with what the data path read ahead of
+// sending: kept across the invoker's attempts and handed to chunked
+// streaming if the data path is given up.
+type aheadBody struct {
+	r     io.Reader
+	head  []byte
+	whole bool  // head is the whole body
+	err   error // the body's read error, after head
+	read  bool
+	buf   *[]byte // head's pooled buffer
+}
+
+// release returns the read-ahead buffer; the body must not be read again.
+func (b *aheadBody) release() {
+	if b.buf != nil {
+		wire.PutHead(b.buf)
+		b.buf, b.head = nil, nil
+	}
+}
+
+// peek reads up to wire.InlineMax bytes once.
+func (b *aheadBody) peek() {
+	if b.read {
+		return
+	}
+	b.read = true
+	b.buf = wire.GetHead()
+	b.head = *b.buf
+	n, err := io.ReadFull(b.r, b.head)
+	b.head = b.head[:n]
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		b.whole = true
+	case err != nil:
+		b.err = err
+	}
+}
+
+// reader returns the whole body: what was read ahead, then the rest.
+func (b *aheadBody) reader() io.Reader {
+	switch {
+	case !b.read:
+		return b.r
+	case b.err != nil:
+		return io.MultiReader(bytes.NewReader(b.head), errorReader{b.err})
+	case b.whole:
+		return bytes.NewReader(b.head)
+	}
+	return io.MultiReader(bytes.NewReader(b.head), b.r)
+}
+
+type errorReader struct{ err error }
+
+func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
+
+// putData uploads body: inside the RPC when it is small, over the data
+// socket at addr otherwise. It returns errUseChunks, having sent nothing,
+// when the socket cannot be reached.
+func (c *objectStoreClient) putData(ctx context.Context, cc grpc.ClientConnInterface, addr, bucket, key string, body *aheadBody) error {
+	body.peek()
+	if body.err != nil {
+		return &bodyError{body.err}
+	}
+	req := &riggingv1.DataPathObjectRequest{Plugin: c.name, Bucket: bucket, Key: key}
+	if body.whole {
+		req.Body, req.Whole = body.head, true
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := riggingv1.NewDataPathClient(cc).PutObject(sctx, &riggingv1.DataPathObjectRequest{Plugin: c.name, Bucket: bucket, Key: key})
+	stream, err := riggingv1.NewDataPathClient(cc).PutObject(sctx, req)
 	if err != nil {
 		return err
+	}
+	if body.whole {
+		return finish(stream)
 	}
 	ticket, err := recvTicket(stream)
 	if err != nil {
@@ -171,7 +238,7 @@ func (c *objectStoreClient) putData(ctx context.Context, cc grpc.ClientConnInter
 	defer conn.Close()
 	stop := context.AfterFunc(sctx, func() { conn.Close() })
 	defer stop()
-	rerr, werr := wire.SendBody(conn, body)
+	rerr, werr := wire.SendBody(conn, body.reader())
 	if rerr != nil {
 		// Tell the plugin, and end the RPC: its PutObject fails whatever
 		// its implementation makes of the broken body.
@@ -186,48 +253,57 @@ func (c *objectStoreClient) putData(ctx context.Context, cc grpc.ClientConnInter
 	return finish(stream)
 }
 
-// getData opens the object over the data socket at addr: the RPC's
-// deadline is ctx's until the body starts, and the reader is bound by
-// ctx's cancellation only (as getChunks). It returns errUseChunks when the
-// socket cannot be reached.
+// getData opens the object through the data path: a small body arrives
+// whole in the ticket, a larger one continues over the data socket at
+// addr. The RPC's deadline is ctx's until the body starts; the reader is
+// bound by ctx's cancellation only (as on the chunked path). It returns
+// errUseChunks when the socket cannot be reached.
 func (c *objectStoreClient) getData(ctx context.Context, cc grpc.ClientConnInterface, addr, bucket, key string) (io.ReadCloser, error) {
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, cancel)
 	abandon := func() { stop(); cancel() }
-	stream, err := riggingv1.NewDataPathClient(cc).GetObject(sctx, &riggingv1.DataPathObjectRequest{Plugin: c.name, Bucket: bucket, Key: key})
-	if err != nil {
-		abandon()
-		return nil, err
-	}
-	ticket, err := recvTicket(stream)
-	if err == nil {
-		var conn net.Conn
-		if conn, err = dialData(ctx, addr, ticket); err == nil {
-			closeConn := context.AfterFunc(sctx, func() { conn.Close() })
-			return &dataReader{body: wire.NewFrameReader(conn), conn: conn, stream: stream,
-				cancel: func() { closeConn(); abandon(); conn.Close() }, name: c.name, key: key}, nil
-		}
+	fail := func(err error) (io.ReadCloser, error) {
 		abandon()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		return nil, err
+	}
+	stream, err := riggingv1.NewDataPathClient(cc).GetObject(sctx, &riggingv1.DataPathObjectRequest{Plugin: c.name, Bucket: bucket, Key: key})
+	if err != nil {
+		return fail(err)
+	}
+	ticket, err := recvTicket(stream)
+	if err != nil {
+		return fail(err)
+	}
+	r := &dataReader{head: ticket.Body, whole: ticket.Whole, stream: stream, cancel: abandon, name: c.name, key: key}
+	if len(ticket.Token) == 0 {
+		return r, nil // whole, or cut short by an error the RPC's status carries
+	}
+	conn, err := dialData(ctx, addr, ticket)
+	if err != nil {
+		if _, ferr := fail(err); ctx.Err() != nil {
+			return nil, ferr
+		}
 		noDataPath(cc, err, c)
 		return nil, errUseChunks
 	}
-	abandon()
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return nil, err
+	closeConn := context.AfterFunc(sctx, func() { conn.Close() })
+	r.body = wire.NewFrameReader(conn)
+	r.cancel = func() { closeConn(); abandon(); conn.Close() }
+	return r, nil
 }
 
-// dataReader reads a GetObject body from the data socket. It ends with
-// io.EOF only after the plugin's end frame and a successful RPC; a body
-// that breaks off ends with the plugin's error (or the transport's), never
-// a short io.EOF.
+// dataReader reads a GetObject body: head (from the ticket), then, with a
+// data connection, its frames. It ends with io.EOF only after the whole
+// body (the ticket said whole, or the end frame came) and a successful
+// RPC; a body that breaks off ends with the plugin's error (or the
+// transport's), never a short io.EOF.
 type dataReader struct {
-	body      *wire.FrameReader
-	conn      net.Conn
+	head      []byte
+	whole     bool
+	body      *wire.FrameReader // nil: no data connection
 	stream    grpc.ServerStreamingClient[riggingv1.DataPathTicket]
 	cancel    func()
 	err       error
@@ -235,40 +311,54 @@ type dataReader struct {
 }
 
 func (r *dataReader) Read(p []byte) (int, error) {
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
+	}
 	if r.err != nil {
 		return 0, r.err
 	}
-	n, err := r.body.Read(p)
-	if err == nil {
-		return n, nil
-	}
-	if errors.Is(err, io.EOF) {
-		if ferr := finish(r.stream); ferr != nil {
-			r.err = fmt.Errorf("plugin %s: get %s: %w", r.name, r.key, wire.FromStatus(ferr))
-		} else {
-			r.err = io.EOF
+	var err error
+	n := 0
+	switch {
+	case r.body != nil:
+		if n, err = r.body.Read(p); err == nil {
+			return n, nil
 		}
-		r.cancel()
-		return n, r.err
+	case r.whole:
+		err = io.EOF
+	default:
+		err = wire.ErrTruncated // the RPC's status says why
 	}
-	// An abort frame or a broken connection: the RPC's status says why
-	// (the plugin's read error, its death, a cancellation).
-	cause := err
-	if ferr := finish(r.stream); ferr != nil {
-		cause = wire.FromStatus(ferr)
+	r.err = r.end(err)
+	r.cancel()
+	return n, r.err
+}
+
+// end returns the reader's final error after the body ended with err:
+// io.EOF for a complete body and a successful RPC, otherwise the RPC's
+// status (the plugin's read error, its death, a cancellation) or err.
+func (r *dataReader) end(err error) error {
+	ferr := finish(r.stream)
+	switch {
+	case errors.Is(err, io.EOF) && ferr == nil:
+		return io.EOF
+	case ferr != nil:
+		cause := wire.FromStatus(ferr)
 		if errors.Is(err, wire.ErrTruncated) {
 			cause = fmt.Errorf("%w (%w)", cause, io.ErrUnexpectedEOF)
 		}
+		return fmt.Errorf("plugin %s: get %s: %w", r.name, r.key, cause)
 	}
-	r.err = fmt.Errorf("plugin %s: get %s: %w", r.name, r.key, cause)
-	r.cancel()
-	return n, r.err
+	return fmt.Errorf("plugin %s: get %s: %w", r.name, r.key, err)
 }
 
 // Close ends the transfer (the plugin stops writing); reading after Close
 // fails.
 func (r *dataReader) Close() error {
 	r.cancel()
+	r.head = nil
 	if r.err == nil {
 		r.err = errors.New("read after close")
 	}

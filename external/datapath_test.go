@@ -245,10 +245,10 @@ func TestDataPathPutErrors(t *testing.T) {
 // TestDataPathGetErrors: an open error comes from GetObject, a failure
 // mid-body from Read (never an early io.EOF), on both paths.
 func TestDataPathGetErrors(t *testing.T) {
-	// Bodies are read in whole buffers (16 KiB chunks, 1 MiB frames): a
-	// source that dies or blocks after a multiple of both has sent all it
-	// produced; one that fails mid-buffer sends what it read, then the
-	// error.
+	// The chunked path reads whole 16 KiB chunks, the data path up to 64
+	// KiB before its first frame: a source that blocks after a multiple
+	// of both has sent all it produced; one that fails sends what it read,
+	// then the error.
 	tests := []struct {
 		name        string
 		mode        string

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -209,15 +210,15 @@ func (d *dataPath) wait(ctx context.Context, t *ticket) (net.Conn, error) {
 	return nil, status.FromContextError(ctx.Err()).Err()
 }
 
-// open issues a ticket on stream and returns the connection that presents
-// it, closed when ctx ends (so a blocked read or write returns) and by the
-// returned function.
-func (d *dataPath) open(ctx context.Context, stream grpc.ServerStreamingServer[riggingv1.DataPathTicket]) (net.Conn, func(), error) {
+// open issues a ticket on stream (carrying head, the start of a body) and
+// returns the connection that presents it, closed when ctx ends (so a
+// blocked read or write returns) and by the returned function.
+func (d *dataPath) open(ctx context.Context, stream grpc.ServerStreamingServer[riggingv1.DataPathTicket], head []byte) (net.Conn, func(), error) {
 	t, tok, err := d.issue()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := stream.Send(&riggingv1.DataPathTicket{Token: tok}); err != nil {
+	if err := stream.Send(&riggingv1.DataPathTicket{Token: tok, Body: head}); err != nil {
 		d.mu.Lock()
 		delete(d.pending, t.id)
 		d.mu.Unlock()
@@ -231,7 +232,8 @@ func (d *dataPath) open(ctx context.Context, stream grpc.ServerStreamingServer[r
 	return c, func() { stop(); c.Close() }, nil
 }
 
-// PutObject runs the implementation's PutObject on the body read from the
+// PutObject runs the implementation's PutObject on the body: the
+// request's when it is whole (small objects), else the one read from the
 // ticket's connection. The implementation's result is the RPC's, as on
 // Velero's path; a body the host aborted (or whose connection broke) is
 // never reported as stored, even by an implementation that ignored the
@@ -242,7 +244,10 @@ func (d *dataPath) PutObject(req *riggingv1.DataPathObjectRequest, stream grpc.S
 		return err
 	}
 	ctx := stream.Context()
-	c, done, err := d.open(ctx, stream)
+	if req.Whole {
+		return ctxStatus(ctx, impl.PutObject(ctx, req.Bucket, req.Key, bytes.NewReader(req.Body)))
+	}
+	c, done, err := d.open(ctx, stream, nil)
 	if err != nil {
 		return err
 	}
@@ -266,9 +271,11 @@ func ctxStatus(ctx context.Context, err error) error {
 	return err
 }
 
-// GetObject opens the object (its error ends the RPC before any ticket),
-// then writes it to the ticket's connection. A read error mid-body sends
-// an abort frame and ends the RPC with that error.
+// GetObject opens the object (its error ends the RPC before any ticket)
+// and reads up to wire.InlineMax bytes of it. A body that ends there goes
+// whole in the ticket; a longer one continues on the ticket's connection.
+// A read error sends what was read (in the ticket, or then an abort frame)
+// and ends the RPC with that error.
 func (d *dataPath) GetObject(req *riggingv1.DataPathObjectRequest, stream grpc.ServerStreamingServer[riggingv1.DataPathTicket]) error {
 	impl, err := handlerFor[rigging.ObjectStore](d.m, rigging.KindObjectStore, req.Plugin)
 	if err != nil {
@@ -280,7 +287,20 @@ func (d *dataPath) GetObject(req *riggingv1.DataPathObjectRequest, stream grpc.S
 		return err
 	}
 	defer rc.Close()
-	c, done, err := d.open(ctx, stream)
+	hp := wire.GetHead()
+	defer wire.PutHead(hp) // Send has encoded the ticket when it returns
+	head := *hp
+	n, err := io.ReadFull(rc, head)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return stream.Send(&riggingv1.DataPathTicket{Body: head[:n], Whole: true})
+	case err != nil:
+		if serr := stream.Send(&riggingv1.DataPathTicket{Body: head[:n]}); serr != nil {
+			return serr
+		}
+		return ctxStatus(ctx, err)
+	}
+	c, done, err := d.open(ctx, stream, head)
 	if err != nil {
 		return err
 	}

@@ -143,10 +143,14 @@ func (x *DataPathHelloResponse) GetAddress() string {
 }
 
 type DataPathObjectRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Plugin        string                 `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
-	Bucket        string                 `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
-	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Plugin string                 `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	Bucket string                 `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key    string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// body (PutObject) is the whole object when whole is set; the socket
+	// is then not used.
+	Body          []byte `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	Whole         bool   `protobuf:"varint,5,opt,name=whole,proto3" json:"whole,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -202,11 +206,32 @@ func (x *DataPathObjectRequest) GetKey() string {
 	return ""
 }
 
+func (x *DataPathObjectRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *DataPathObjectRequest) GetWhole() bool {
+	if x != nil {
+		return x.Whole
+	}
+	return false
+}
+
 type DataPathTicket struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// token authorises one connection to the data socket for this RPC's
-	// transfer only; the connection presents it first.
-	Token         []byte `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// transfer only; the connection presents it first. Empty when the
+	// socket is not used.
+	Token []byte `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// body (GetObject) is the start of the object: all of it when whole is
+	// set; the start, the rest following on the socket, when token is set;
+	// otherwise all the plugin could read before the error the RPC ends
+	// with.
+	Body          []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	Whole         bool   `protobuf:"varint,3,opt,name=whole,proto3" json:"whole,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +273,20 @@ func (x *DataPathTicket) GetToken() []byte {
 	return nil
 }
 
+func (x *DataPathTicket) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *DataPathTicket) GetWhole() bool {
+	if x != nil {
+		return x.Whole
+	}
+	return false
+}
+
 var File_rigging_v1_datapath_proto protoreflect.FileDescriptor
 
 const file_rigging_v1_datapath_proto_rawDesc = "" +
@@ -259,13 +298,17 @@ const file_rigging_v1_datapath_proto_rawDesc = "" +
 	"\x15DataPathHelloResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x18\n" +
 	"\anetwork\x18\x02 \x01(\tR\anetwork\x12\x18\n" +
-	"\aaddress\x18\x03 \x01(\tR\aaddress\"Y\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\"\x83\x01\n" +
 	"\x15DataPathObjectRequest\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\tR\x06bucket\x12\x10\n" +
-	"\x03key\x18\x03 \x01(\tR\x03key\"&\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\x12\x14\n" +
+	"\x05whole\x18\x05 \x01(\bR\x05whole\"P\n" +
 	"\x0eDataPathTicket\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\fR\x05token2\xf4\x01\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\x12\x14\n" +
+	"\x05whole\x18\x03 \x01(\bR\x05whole2\xf4\x01\n" +
 	"\bDataPath\x12L\n" +
 	"\x05Hello\x12 .rigging.v1.DataPathHelloRequest\x1a!.rigging.v1.DataPathHelloResponse\x12L\n" +
 	"\tPutObject\x12!.rigging.v1.DataPathObjectRequest\x1a\x1a.rigging.v1.DataPathTicket0\x01\x12L\n" +

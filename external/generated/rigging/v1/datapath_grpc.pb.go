@@ -44,14 +44,16 @@ type DataPathClient interface {
 	// it speaks, the plugin answers the one it chose and where it listens.
 	// An empty address means the plugin offers no data path.
 	Hello(ctx context.Context, in *DataPathHelloRequest, opts ...grpc.CallOption) (*DataPathHelloResponse, error)
-	// PutObject uploads one object. The plugin answers one DataPathTicket,
-	// then reads the body from the connection that presents its token and
-	// ends the RPC with the implementation's result.
+	// PutObject uploads one object. A small body travels whole in the
+	// request, and the RPC ends with the implementation's result.
+	// Otherwise the plugin answers one DataPathTicket, reads the body from
+	// the connection that presents its token, and ends the RPC with the
+	// implementation's result.
 	PutObject(ctx context.Context, in *DataPathObjectRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DataPathTicket], error)
 	// GetObject opens one object: an error opening it ends the RPC before
-	// any ticket; otherwise the plugin answers one DataPathTicket, writes
-	// the body to the connection that presents its token, and ends the RPC
-	// with the result of reading it.
+	// any ticket. Otherwise the plugin answers one DataPathTicket carrying
+	// the start of the body (see DataPathTicket) and ends the RPC with the
+	// result of reading it.
 	GetObject(ctx context.Context, in *DataPathObjectRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DataPathTicket], error)
 }
 
@@ -119,14 +121,16 @@ type DataPathServer interface {
 	// it speaks, the plugin answers the one it chose and where it listens.
 	// An empty address means the plugin offers no data path.
 	Hello(context.Context, *DataPathHelloRequest) (*DataPathHelloResponse, error)
-	// PutObject uploads one object. The plugin answers one DataPathTicket,
-	// then reads the body from the connection that presents its token and
-	// ends the RPC with the implementation's result.
+	// PutObject uploads one object. A small body travels whole in the
+	// request, and the RPC ends with the implementation's result.
+	// Otherwise the plugin answers one DataPathTicket, reads the body from
+	// the connection that presents its token, and ends the RPC with the
+	// implementation's result.
 	PutObject(*DataPathObjectRequest, grpc.ServerStreamingServer[DataPathTicket]) error
 	// GetObject opens one object: an error opening it ends the RPC before
-	// any ticket; otherwise the plugin answers one DataPathTicket, writes
-	// the body to the connection that presents its token, and ends the RPC
-	// with the result of reading it.
+	// any ticket. Otherwise the plugin answers one DataPathTicket carrying
+	// the start of the body (see DataPathTicket) and ends the RPC with the
+	// result of reading it.
 	GetObject(*DataPathObjectRequest, grpc.ServerStreamingServer[DataPathTicket]) error
 }
 
