@@ -120,7 +120,9 @@ func checkPattern(r io.Reader, size int64) error {
 // the data path switched off), and checks which one was used.
 func TestDataPathRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	sizes := []int64{0, 1, 1<<20 + 1, 64 << 20}
+	// Up to 64 KiB the data path sends bodies inside the RPC; beyond, over
+	// its socket.
+	sizes := []int64{0, 1, 64 << 10, 64<<10 + 1, 1<<20 + 1, 64 << 20}
 	for _, mode := range []struct {
 		name string
 		env  []string
@@ -197,6 +199,8 @@ func TestDataPathPutErrors(t *testing.T) {
 			func(err error) bool { return err == nil }, ""},
 		{"body read error", "careless/k", func() io.Reader { return &failingReader{patternReader{size: 3 << 20}, errBody} }, 0, 0,
 			func(err error) bool { return errors.Is(err, errBody) }, "read body: body source broke"},
+		{"body read error at once", "careless/k", func() io.Reader { return &failingReader{patternReader{size: 100}, errBody} }, 0, 0,
+			func(err error) bool { return errors.Is(err, errBody) }, "read body: body source broke"},
 		{"process dies", "crash/1048576/k", func() io.Reader { return &patternReader{size: 16 << 20} }, 0, 0,
 			func(err error) bool { return errors.Is(err, rigging.ErrPluginUnavailable) }, "the plugin process died"},
 		{"deadline", "block/k", func() io.Reader { return &patternReader{size: 64 << 20} }, 500 * time.Millisecond, 0,
@@ -260,6 +264,8 @@ func TestDataPathGetErrors(t *testing.T) {
 	}{
 		{"missing", "missing", 0, 0, func(err error) bool { return errors.Is(err, rigging.ErrNotFound) }, nil, "get missing"},
 		{"read error", "fail", 3<<20 + 5, 0, nil,
+			func(err error) bool { var re *RemoteError; return errors.As(err, &re) }, "disk read error"},
+		{"read error in the first bytes", "fail", 100, 0, nil,
 			func(err error) bool { var re *RemoteError; return errors.As(err, &re) }, "disk read error"},
 		{"process dies", "crash", 3 << 20, 0, nil,
 			func(err error) bool { return err != nil && !errors.Is(err, io.EOF) }, "plugin " + dpStoreName + ": get crash/"},
