@@ -214,6 +214,10 @@ func TestDataPathPutErrors(t *testing.T) {
 	}{{"datapath", nil}, {"chunked", []string{plugin.DataPathEnv + "=off"}}} {
 		t.Run(mode.name, func(t *testing.T) {
 			s, _ := dpOpen(t, Options{MaxCrashes: 100}, mode.env...)
+			if err := s.PutObject(context.Background(), "b", "warm", &patternReader{size: 1}); err != nil { // start, negotiate
+				t.Fatal(err)
+			}
+			base := measureBaseline(t)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx, cancel := context.WithCancel(context.Background())
@@ -242,6 +246,7 @@ func TestDataPathPutErrors(t *testing.T) {
 					}
 				})
 			}
+			settle(t, base) // the same number of processes runs: one
 		})
 	}
 }
@@ -278,6 +283,10 @@ func TestDataPathGetErrors(t *testing.T) {
 	}{{"datapath", nil}, {"chunked", []string{plugin.DataPathEnv + "=off"}}} {
 		t.Run(mode.name, func(t *testing.T) {
 			s, _ := dpOpen(t, Options{MaxCrashes: 100}, mode.env...)
+			if err := s.PutObject(context.Background(), "b", "warm", &patternReader{size: 1}); err != nil { // start, negotiate
+				t.Fatal(err)
+			}
+			base := measureBaseline(t)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx, cancel := context.WithCancel(context.Background())
@@ -329,6 +338,7 @@ func TestDataPathGetErrors(t *testing.T) {
 					}
 				})
 			}
+			settle(t, base) // the same number of processes runs: one
 		})
 	}
 }
