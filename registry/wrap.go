@@ -228,6 +228,9 @@ func (w *backupItemAction) Execute(ctx context.Context, item *unstructured.Unstr
 	return updated, additional, err
 }
 
+// PreservesInput forwards the action's rigging.InputPreserver answer.
+func (w *backupItemAction) PreservesInput() bool { return rigging.PreservesInput(w.impl) }
+
 type backupItemActionV2 struct {
 	appliesTo
 	named
@@ -247,6 +250,9 @@ func (w *backupItemActionV2) Execute(ctx context.Context, item *unstructured.Uns
 	})
 	return updated, additional, operationID, postOperationItems, err
 }
+
+// PreservesInput forwards the action's rigging.InputPreserver answer.
+func (w *backupItemActionV2) PreservesInput() bool { return rigging.PreservesInput(w.impl) }
 
 func (w *backupItemActionV2) Progress(ctx context.Context, operationID string, backup *rigging.Backup) (p rigging.OperationProgress, err error) {
 	err = w.progress.call(ctx, func(ctx context.Context) (err error) { p, err = w.impl.Progress(ctx, operationID, backup); return })
@@ -347,6 +353,11 @@ type adaptedBackupItemAction struct {
 }
 
 func (a *adaptedBackupItemAction) Name() string { return string(a.name) }
+
+// PreservesInput forwards the v1 action's rigging.InputPreserver answer.
+func (a *adaptedBackupItemAction) PreservesInput() bool {
+	return rigging.PreservesInput(a.BackupItemAction)
+}
 
 func (a *adaptedBackupItemAction) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
 	updated, additional, err := a.BackupItemAction.Execute(ctx, item, backup)

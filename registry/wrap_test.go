@@ -257,3 +257,67 @@ func TestCallErrorDoesNotRepeatThePluginName(t *testing.T) {
 		}
 	}
 }
+
+// preservingBIA is a v1 BackupItemAction that declares, or not, that it
+// leaves its input unmodified (rigging.InputPreserver).
+type preservingBIA struct {
+	fakeBIA
+	preserves bool
+}
+
+func (a *preservingBIA) PreservesInput() bool { return a.preserves }
+
+type preservingBIAv2 struct {
+	fakeBIAv2
+	preserves bool
+}
+
+func (a *preservingBIAv2) PreservesInput() bool { return a.preserves }
+
+// TestWrappersForwardPreservesInput: the Manager's wrappers (and the v1 to
+// v2 adapter) answer rigging.PreservesInput as the action itself does, so a
+// host can skip copying items for actions that never modify them.
+func TestWrappersForwardPreservesInput(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		v2     rigging.BackupItemActionV2 // nil: not registered
+		v1impl rigging.BackupItemAction
+		want   bool
+	}{
+		{name: "v1 preserving", v1impl: &preservingBIA{preserves: true}, want: true},
+		{name: "v1 declaring false", v1impl: &preservingBIA{preserves: false}, want: false},
+		{name: "v1 silent", v1impl: &fakeBIA{}, want: false},
+		{name: "v2 preserving", v2: &preservingBIAv2{preserves: true}, want: true},
+		{name: "v2 silent", v2: &fakeBIAv2{}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := New()
+			if tt.v1impl != nil {
+				RegisterIn(reg, "example.io/a", func(*slog.Logger) (rigging.BackupItemAction, error) { return tt.v1impl, nil })
+			}
+			if tt.v2 != nil {
+				RegisterIn(reg, "example.io/a", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return tt.v2, nil })
+			}
+			m := NewManager(Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+			defer m.Close()
+			if tt.v1impl != nil {
+				a, err := m.BackupItemAction(ctx, "example.io/a")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := rigging.PreservesInput(a); got != tt.want {
+					t.Errorf("v1 wrapper: PreservesInput = %v, want %v", got, tt.want)
+				}
+			}
+			a2, err := m.BackupItemActionV2(ctx, "example.io/a") // v1 actions come adapted
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rigging.PreservesInput(a2); got != tt.want {
+				t.Errorf("v2 wrapper: PreservesInput = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
