@@ -325,6 +325,9 @@ func TestEveryKindThroughCatalog(t *testing.T) {
 		if out != in {
 			t.Errorf("unchanged Execute returned a decoded copy, want the caller's item")
 		}
+		if !rigging.PreservesInput(a) {
+			t.Errorf("an RPC client does not declare rigging.InputPreserver")
+		}
 		// A changed item is decoded: a new object, the input untouched.
 		in = pod("p", 0)
 		if out, _, err = a.Execute(ctx, in, backup()); err != nil || out == in || in.GetAnnotations() != nil {

@@ -391,6 +391,11 @@ func encodeItemBackup(item *unstructured.Unstructured, backup *rigging.Backup) (
 
 type backupItemActionClient struct{ base }
 
+// PreservesInput reports true (rigging.InputPreserver): the item crosses
+// the wire as JSON, so the caller's item is never modified; Execute returns
+// it as it is when the plugin returns it unchanged, or a decoded copy.
+func (c *backupItemActionClient) PreservesInput() bool { return true }
+
 func (c *backupItemActionClient) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
 	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.BackupItemActionAppliesToResponse, error) {
 		return generated.NewBackupItemActionClient(cc).AppliesTo(ctx, &generated.BackupItemActionAppliesToRequest{Plugin: c.name})
@@ -414,6 +419,9 @@ func (c *backupItemActionClient) Execute(ctx context.Context, item *unstructured
 }
 
 type backupItemActionV2Client struct{ base }
+
+// PreservesInput reports true, as backupItemActionClient's.
+func (c *backupItemActionV2Client) PreservesInput() bool { return true }
 
 func (c *backupItemActionV2Client) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
 	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*biav2.BackupItemActionAppliesToResponse, error) {
