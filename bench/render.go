@@ -24,17 +24,19 @@ const (
 
 // Labels describe the result names in tables and the chart.
 var Labels = map[string]string{
-	Direct:         "direct Go call",
-	InProcess:      "rigging Manager, in-process",
-	InMemoryGRPC:   "rigging Manager over in-memory gRPC",
-	RiggingRigging: "rigging host → rigging plugin",
-	RiggingVelero:  "rigging host → Velero-framework plugin",
-	VeleroVelero:   "Velero host → Velero-framework plugin",
-	VeleroRigging:  "Velero host → rigging plugin",
-	FloorGRPC:      "raw gRPC unary, same bytes (floor)",
-	FloorUnix:      "raw unix-socket round trip (floor)",
-	JSONCodec:      "JSON work of one Execute, no transport",
-	JSONCodecItem:  "the same without the Backup",
+	Direct:           "direct Go call",
+	InProcess:        "rigging Manager, in-process",
+	InMemoryGRPC:     "rigging Manager over in-memory gRPC",
+	RiggingRigging:   "rigging host → rigging plugin",
+	RiggingVelero:    "rigging host → Velero-framework plugin",
+	VeleroVelero:     "Velero host → Velero-framework plugin",
+	VeleroRigging:    "Velero host → rigging plugin",
+	FloorGRPC:        "raw gRPC unary, same bytes (floor)",
+	FloorUnix:        "raw unix-socket round trip (floor)",
+	JSONCodec:        "JSON work of one Execute, no transport",
+	JSONCodecItem:    "the same without the Backup",
+	Ideal("velero"):  "ideal host → Velero-framework plugin",
+	Ideal("rigging"): "ideal host → rigging plugin",
 }
 
 func label(name string) string {
@@ -133,6 +135,18 @@ func (r *Report) Markdown() string {
 			met = "yes"
 		}
 		fmt.Fprintf(&b, "| 3 | (not a JSON key) | Velero→Velero p50 / Velero host → rigging plugin p50 | %s | > 1 | %s |\n", fmtRatio(v), met)
+	}
+	// Bounds: what the targets could reach at best on this machine, from
+	// cases that do only the work no implementation can avoid.
+	var bounds strings.Builder
+	for _, bd := range Bounds {
+		if v, w := bd.compute(r); w == "" {
+			fmt.Fprintf(&bounds, "| %d | %s | %s | %s |\n", bd.Number, bd.Means, fmtRatio(v), bd.Limits)
+		}
+	}
+	if bounds.Len() > 0 {
+		b.WriteString("\n### Bounds (the best a target could show on this machine, same run)\n\n| # | ratio | value | bounds |\n|---|---|---|---|\n")
+		b.WriteString(bounds.String())
 	}
 	return b.String()
 }

@@ -209,6 +209,30 @@ var Targets = []Target{
 		compute: ratio(mean(BackupRPC), mean(BackupInProcess))},
 }
 
+// Bound is a ratio that bounds a target: the same measurement with one
+// side doing only the work no implementation can avoid (the ideal host,
+// bench.IdealCall; the backup floor, RunFloor). It is reported next to the
+// targets, not in docs/benchmarks.json's ratios.
+type Bound struct {
+	Number  int    // the issue's target number
+	Means   string // the ratio, in words
+	Limits  string // what it bounds
+	compute func(r *Report) (float64, string)
+}
+
+// Bounds are the bounds the harness measures.
+var Bounds = []Bound{
+	{Number: 2, Means: "ideal host → rigging plugin p50 / raw gRPC unary p50",
+		Limits:  "`rpc_vs_grpc_floor` cannot go below it: the plugin's side alone (item JSON decode and encode, the action, its gRPC server)",
+		compute: ratio(p50(Ideal("rigging")), p50(FloorGRPC))},
+	{Number: 3, Means: "Velero→Velero p50 / ideal host → Velero-framework plugin p50",
+		Limits:  "`rigginghost_vs_velerohost` cannot exceed it: no host does less per call than the ideal one",
+		compute: ratio(p50(VeleroVelero), p50(Ideal("velero")))},
+	{Number: 8, Means: "all-RPC backup time / backup floor time (items encoded and written as the tarball, nothing else)",
+		Limits:  "`backup_inproc_vs_rpc` cannot exceed it: the in-process backup does at least the floor's work",
+		compute: ratio(mean(BackupRPC), mean(BackupFloor))},
+}
+
 func (r *Report) computeRatios() {
 	r.Ratios = map[string]float64{}
 	r.Missing = map[string]string{}
