@@ -32,16 +32,18 @@ func Marshal(obj map[string]any) ([]byte, error) {
 // (though bytes beyond len(dst) may have been written).
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
 	e := encoderPool.Get().(*encoder)
-	defer e.release()
 	own := e.buf
 	e.buf = dst
-	err := e.encode(v)
-	out := e.buf
-	e.buf = own // dst is the caller's memory: not for the pool
-	if err != nil {
+	defer func() {
+		// dst is the caller's memory: never for the pool, not even when a
+		// json.Marshaler panicked.
+		e.buf = own
+		e.release()
+	}()
+	if err := e.encode(v); err != nil {
 		return dst, err
 	}
-	return out, nil
+	return e.buf, nil
 }
 
 type encoder struct {

@@ -144,3 +144,33 @@ func TestMarshalResultNotShared(t *testing.T) {
 		t.Errorf("first result changed to %s", a)
 	}
 }
+
+type panickingMarshaler struct{}
+
+func (panickingMarshaler) MarshalJSON() ([]byte, error) { panic("marshaler panics") }
+
+// A json.Marshaler that panics in AppendMarshal must not leave the caller's
+// dst inside the pooled encoder: later encodings would write into it.
+func TestAppendMarshalPanicKeepsDstOutOfPool(t *testing.T) {
+	dst := make([]byte, 0, 1<<10)
+	dst = append(dst, "caller's"...)
+	want := string(dst)
+	for range 20 {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			_, _ = AppendMarshal(dst, map[string]any{"a": panickingMarshaler{}})
+		}()
+		for range 4 {
+			if _, err := Marshal(map[string]any{"overwrite": strings.Repeat("z", 64)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := string(dst[:cap(dst)][:len(want)]); got != want {
+			t.Fatalf("caller's buffer overwritten by a later Marshal: %q", got)
+		}
+	}
+}
