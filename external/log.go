@@ -296,21 +296,18 @@ func tailText(line []byte) string {
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	lv := slog.LevelDebug
-	// The logger named after the binary is the plugin's (go-plugin only
-	// reports its stderr read errors through it: the lines themselves go
-	// to pluginOutput); its other named loggers ("stdio", ...) are its own
-	// chatter.
+	// The logger named after the binary is the plugin's. Its level is Off,
+	// so go-plugin reports only its stderr read errors through it, at
+	// error; the lines themselves go to pluginOutput, which logs them. It
+	// still passes each part of a line longer than its buffer to Debug,
+	// whatever the level: those parts are dropped here, as pluginOutput
+	// has logged them already. Its other named loggers ("stdio", ...) are
+	// its own chatter.
 	if a.name == a.binary {
-		switch level {
-		case hclog.Trace:
-			lv = slog.LevelDebug - 4
-		case hclog.Info:
-			lv = slog.LevelInfo
-		case hclog.Warn:
-			lv = slog.LevelWarn
-		case hclog.Error:
-			lv = slog.LevelError
+		if level < hclog.Error {
+			return
 		}
+		lv = slog.LevelError
 	} else if level >= hclog.Error {
 		lv = slog.LevelWarn
 	}

@@ -176,3 +176,24 @@ func BenchmarkPluginOutputLine(b *testing.B) {
 		})
 	}
 }
+
+// TestPluginLoggerDoesNotRepeatLongLines: go-plugin hands each part of a
+// stderr line longer than its buffer to the plugin's logger at debug even
+// though that logger is off (and writes the parts to pluginOutput, which
+// logs them); only its read errors must come through the adapter, or every
+// long line is logged twice.
+func TestPluginLoggerDoesNotRepeatLongLines(t *testing.T) {
+	h := &recordHandler{level: slog.LevelDebug}
+	l := newHCLog(slog.New(h), "velero-plugin-for-aws").Named("velero-plugin-for-aws")
+	part := strings.Repeat("x", 100)
+	// What go-plugin's logStderr does for a line in two parts.
+	l.Debug(part)
+	l.Debug(part)
+	if len(h.recs) != 0 {
+		t.Fatalf("the plugin's logger logged %d records of raw stderr, want 0 (pluginOutput logs them)", len(h.recs))
+	}
+	l.Error("reading plugin stderr", "error", io.ErrUnexpectedEOF)
+	if len(h.recs) != 1 || h.recs[0].Level != slog.LevelError {
+		t.Fatalf("read error: records %v, want one at error", h.recs)
+	}
+}
