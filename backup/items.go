@@ -476,7 +476,14 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 		if updated == nil {
 			updated = obj
 		}
-		if updated != it.obj {
+		switch {
+		case updated == it.obj:
+			// The shared input again (an action may hand back the object
+			// the Lookup serves, whatever it was given): the next action
+			// that may modify its item, or the annotation strip below,
+			// must copy it first.
+			private = false
+		case updated != obj:
 			private = true // the action's own copy, or another object it made
 		}
 		ann := updated.GetAnnotations()
