@@ -2,7 +2,9 @@ package rigging
 
 // InputPreserver is an optional interface of a BackupItemAction or
 // BackupItemActionV2 whose Execute never modifies the item it is given: it
-// returns that item unchanged, or a copy of it that it made and changed.
+// returns that item unchanged, or a deep copy of it that it made and
+// changed, sharing no map or slice with it (Unstructured.DeepCopy; not a
+// shallow clone of the top-level map).
 // Hosts that share an item between calls and with other readers (rigging's
 // backup pipeline hands actions the objects its Lookup serves) must give
 // any other action a private copy of the item; an InputPreserver gets the
