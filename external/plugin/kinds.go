@@ -263,9 +263,13 @@ type itemBackup struct {
 }
 
 // echo returns the JSON of updated, or the request's item when the
-// implementation returned nil: a response always carries item JSON.
-func echo(updated *unstructured.Unstructured, in []byte) ([]byte, error) {
-	if updated == nil {
+// implementation returned nil: a response always carries item JSON. A
+// backup item action that declares rigging.InputPreserver (impl) and
+// returns the item it was given (given) has left it unchanged, so the
+// request's JSON is echoed too, with no encoding; the host then hands its
+// caller back the item it sent.
+func echo(impl any, updated, given *unstructured.Unstructured, in []byte) ([]byte, error) {
+	if updated == nil || (updated == given && rigging.PreservesInput(impl)) {
 		return in, nil
 	}
 	return wire.EncodeItem(updated)
@@ -295,7 +299,7 @@ func (s backupItemActionServer) Execute(ctx context.Context, req *generated.Exec
 	if err != nil {
 		return nil, err
 	}
-	item, err := echo(out, req.Item)
+	item, err := echo(impl, out, in.item, req.Item)
 	return &generated.ExecuteResponse{Item: item, AdditionalItems: wire.Identifiers(extra)}, err
 }
 
@@ -327,7 +331,7 @@ func (s backupItemActionV2Server) Execute(ctx context.Context, req *biav2.Execut
 	if err != nil {
 		return nil, err
 	}
-	item, err := echo(out, req.Item)
+	item, err := echo(impl, out, in.item, req.Item)
 	return &biav2.ExecuteResponse{Item: item, AdditionalItems: wire.Identifiers(extra), OperationID: opID, PostOperationItems: wire.Identifiers(post)}, err
 }
 
@@ -381,7 +385,7 @@ func restoreOutput(out *rigging.RestoreItemActionExecuteOutput, in []byte) (*rig
 	if out == nil {
 		out = &rigging.RestoreItemActionExecuteOutput{}
 	}
-	item, err := echo(out.UpdatedItem, in)
+	item, err := echo(nil, out.UpdatedItem, nil, in)
 	return out, item, err
 }
 
