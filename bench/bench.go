@@ -32,6 +32,7 @@ import (
 	"github.com/rigging-dev/rigging/bench/fixture"
 	"github.com/rigging-dev/rigging/bench/measure"
 	"github.com/rigging-dev/rigging/builtin/pod"
+	"github.com/rigging-dev/rigging/internal/ujson"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -50,6 +51,7 @@ const (
 	FloorUnix        = "floor-unix"
 	JSONCodec        = "json-codec"
 	JSONCodecItem    = "json-codec-item"
+	JSONUjsonItem    = "json-ujson-item"
 	DiscoveryCold    = "discovery-cold-rigging"
 	DiscoveryWarm    = "discovery-warm-rigging"
 	DiscoveryVelero  = "discovery-velero"
@@ -312,6 +314,7 @@ func (s *suite) calls() ([]Call, error) {
 		}
 		out = append(out, codec)
 	}
+	out = append(out, ujsonItemCall())
 	m := registry.NewManager(registry.Options{Logger: hostLog})
 	s.closers = append(s.closers, func() { m.Close() })
 	a, err := m.BackupItemAction(ctx, ActionName)
@@ -624,8 +627,36 @@ func linkBinary(src, dst string) error {
 	return out.Close()
 }
 
-// jsonCodecCall is the JSON work of one Execute over Velero's protocol,
-// done in-process with no transport: the host encodes the item and the
+// ujsonItemCall is rigging's item JSON work of one Execute when the action
+// changes the item, in-process with no transport: the host encodes the
+// item, the plugin decodes it and encodes the changed item, the host
+// decodes it, all with internal/ujson (the Backup is encoded and decoded
+// once per backup; an unchanged item skips the last two steps).
+func ujsonItemCall() Call {
+	item, _, _ := Fixtures()
+	do := func() error {
+		ij, err := ujson.Marshal(item.Object)
+		if err != nil {
+			return err
+		}
+		pi, err := ujson.Unmarshal(ij)
+		if err != nil {
+			return err
+		}
+		oj, err := ujson.Marshal(pi)
+		if err != nil {
+			return err
+		}
+		_, err = ujson.Unmarshal(oj)
+		return err
+	}
+	return Call{Name: JSONUjsonItem, Do: do, Scale: 1}
+}
+
+// jsonCodecCall is the JSON work of one Execute over Velero's protocol
+// with the standard codecs (encoding/json, apimachinery's unstructured
+// JSON: what Velero's host and framework use), in-process with no
+// transport: the host encodes the item and the
 // Backup, the plugin decodes both and encodes the returned item, the host
 // decodes it. It is the part of the RPC paths that no transport can remove
 // while the wire carries JSON. Without withBackup it leaves the Backup out
