@@ -33,8 +33,9 @@ var Labels = map[string]string{
 	VeleroRigging:    "Velero host → rigging plugin",
 	FloorGRPC:        "raw gRPC unary, same bytes (floor)",
 	FloorUnix:        "raw unix-socket round trip (floor)",
-	JSONCodec:        "JSON work of one Execute, no transport",
+	JSONCodec:        "JSON work of one Execute with encoding/json, no transport",
 	JSONCodecItem:    "the same without the Backup",
+	JSONUjsonItem:    "item JSON work with internal/ujson (rigging), no transport",
 	Ideal("velero"):  "ideal host → Velero-framework plugin",
 	Ideal("rigging"): "ideal host → rigging plugin",
 }
