@@ -48,7 +48,12 @@ func IdealCall(binary string) (call func() error, close func(), err error) {
 		client.Kill()
 		return nil, nil, fmt.Errorf("ideal host: start %s: %w", binary, err)
 	}
-	cc := rpc.(*goplugin.GRPCClient).Conn
+	gc, ok := rpc.(*goplugin.GRPCClient)
+	if !ok {
+		client.Kill()
+		return nil, nil, fmt.Errorf("ideal host: %s: not a gRPC plugin", binary)
+	}
+	cc := gc.Conn
 	ctx := context.Background()
 	call = func() error {
 		var res []byte
