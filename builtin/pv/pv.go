@@ -147,15 +147,15 @@ func readClaim(item *unstructured.Unstructured) (claim, error) {
 		}
 		c.storageClassName = &sc
 	}
-	sel, err := nestedMap(item.Object, "spec", "selector")
+	sel, err := kube.NestedMap(item.Object, "spec", "selector")
 	if err != nil {
 		return c, err
 	}
 	c.hasSelector = sel != nil
-	if c.selectorLabels, err = nestedMap(item.Object, "spec", "selector", "matchLabels"); err != nil {
+	if c.selectorLabels, err = kube.NestedMap(item.Object, "spec", "selector", "matchLabels"); err != nil {
 		return c, err
 	}
-	if c.labels, err = nestedMap(item.Object, "metadata", "labels"); err != nil {
+	if c.labels, err = kube.NestedMap(item.Object, "metadata", "labels"); err != nil {
 		return c, err
 	}
 	for k, v := range c.labels {
@@ -170,18 +170,4 @@ func readClaim(item *unstructured.Unstructured) (claim, error) {
 func labelValue(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-// nestedMap returns the object at fields without copying it: nil when it is
-// missing or null, an error naming the field when it is not an object.
-func nestedMap(obj map[string]any, fields ...string) (map[string]any, error) {
-	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
-	if err != nil || !found || v == nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: is %T, not an object", strings.Join(fields, "."), v)
-	}
-	return m, nil
 }

@@ -84,13 +84,9 @@ func VolumeIdentifier(name string) rigging.ResourceIdentifier {
 // reports whether anything was deleted. A value at fields that is not a map
 // is an error; a missing one is not.
 func RemoveKeys(obj map[string]any, keys []string, fields ...string) (bool, error) {
-	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
-	if err != nil || !found || v == nil {
+	m, err := NestedMap(obj, fields...)
+	if err != nil || m == nil {
 		return false, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return false, fmt.Errorf("%s: is %T, not an object", strings.Join(fields, "."), v)
 	}
 	removed := false
 	for _, k := range keys {
@@ -105,33 +101,40 @@ func RemoveKeys(obj map[string]any, keys []string, fields ...string) (bool, erro
 	return removed, nil
 }
 
+// nested returns the value of type T at fields in obj without copying it:
+// the zero T when the field is missing or null, an error naming the field
+// (and what, the type wanted) when it holds another type.
+func nested[T any](obj map[string]any, what string, fields ...string) (T, error) {
+	var zero T
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if err != nil || !found || v == nil {
+		return zero, err
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("%s: is %T, not %s", strings.Join(fields, "."), v, what)
+	}
+	return t, nil
+}
+
 // NestedSlice returns the list at fields in obj without copying it; a
 // missing or null field is an empty list, a value that is not a list is an
 // error naming the field.
 func NestedSlice(obj map[string]any, fields ...string) ([]any, error) {
-	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
-	if err != nil || !found || v == nil {
-		return nil, err
-	}
-	s, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: is %T, not a list", strings.Join(fields, "."), v)
-	}
-	return s, nil
+	return nested[[]any](obj, "a list", fields...)
+}
+
+// NestedMap returns the object at fields in obj without copying it; a
+// missing or null field is nil, a value that is not an object is an error
+// naming the field.
+func NestedMap(obj map[string]any, fields ...string) (map[string]any, error) {
+	return nested[map[string]any](obj, "an object", fields...)
 }
 
 // NestedString returns the string at fields in obj; a missing or null field
 // is "", a value that is not a string is an error naming the field.
 func NestedString(obj map[string]any, fields ...string) (string, error) {
-	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
-	if err != nil || !found || v == nil {
-		return "", err
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("%s: is %T, not a string", strings.Join(fields, "."), v)
-	}
-	return s, nil
+	return nested[string](obj, "a string", fields...)
 }
 
 // PodClaimNames returns the PersistentVolumeClaims a pod's
