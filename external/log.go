@@ -63,13 +63,37 @@ type pluginOutput struct {
 // in parts, as text.
 const maxLogLine = 64 << 10
 
+// levels are hclog's levels, lowest first: their names in JSON lines, in
+// upper case between brackets as prefixes of text lines ("[WARN] …"), and
+// the slog levels they are logged at.
+var levels = [...]struct {
+	name   string
+	prefix string
+	h      hclog.Level
+	s      slog.Level
+}{
+	{"trace", "[TRACE]", hclog.Trace, slog.LevelDebug - 4},
+	{"debug", "[DEBUG]", hclog.Debug, slog.LevelDebug},
+	{"info", "[INFO]", hclog.Info, slog.LevelInfo},
+	{"warn", "[WARN]", hclog.Warn, slog.LevelWarn},
+	{"error", "[ERROR]", hclog.Error, slog.LevelError},
+}
+
+// lowestLevel returns the index in levels of the lowest level l records,
+// or -1 when it records none of them.
+func lowestLevel(l *slog.Logger) int {
+	for i, lv := range levels {
+		if l.Enabled(context.Background(), lv.s) {
+			return i
+		}
+	}
+	return -1
+}
+
 func newPluginOutput(l *slog.Logger, binary string) *pluginOutput {
 	o := &pluginOutput{log: l, binary: binary}
-	for _, lv := range [...]slog.Level{slog.LevelDebug - 4, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError} {
-		if l.Enabled(context.Background(), lv) {
-			o.minLevel, o.logsLines = lv, true
-			break
-		}
+	if i := lowestLevel(l); i >= 0 {
+		o.minLevel, o.logsLines = levels[i].s, true
 	}
 	return o
 }
@@ -136,17 +160,15 @@ func (o *pluginOutput) emit(line []byte, text bool) {
 			return
 		}
 	}
-	lv := slog.LevelDebug
+	lv, prefixed := slog.LevelDebug, false
+	for _, l := range levels {
+		if bytes.HasPrefix(line, []byte(l.prefix)) {
+			lv, prefixed = l.s, true
+			break
+		}
+	}
 	switch {
-	case bytes.HasPrefix(line, []byte("[TRACE]")):
-		lv = slog.LevelDebug - 4
-	case bytes.HasPrefix(line, []byte("[DEBUG]")):
-	case bytes.HasPrefix(line, []byte("[INFO]")):
-		lv = slog.LevelInfo
-	case bytes.HasPrefix(line, []byte("[WARN]")):
-		lv = slog.LevelWarn
-	case bytes.HasPrefix(line, []byte("[ERROR]")):
-		lv = slog.LevelError
+	case prefixed:
 	case bytes.HasPrefix(line, []byte("panic: ")) || bytes.HasPrefix(line, []byte("fatal error: ")):
 		o.inPanic = true
 		lv = slog.LevelError
@@ -197,17 +219,14 @@ func jsonLevel(line []byte) (slog.Level, bool) {
 	if j < 0 {
 		return 0, false
 	}
-	switch string(v[:j]) {
-	case "trace":
-		return slog.LevelDebug - 4, true
-	case "debug":
-		return slog.LevelDebug, true
-	case "info":
-		return slog.LevelInfo, true
-	case "warn", "warning":
+	name := v[:j]
+	if string(name) == "warning" {
 		return slog.LevelWarn, true
-	case "error":
-		return slog.LevelError, true
+	}
+	for _, l := range levels {
+		if string(name) == l.name {
+			return l.s, true
+		}
 	}
 	return 0, false
 }
@@ -347,15 +366,8 @@ func (a *hclogAdapter) GetLevel() hclog.Level {
 	if a.name == a.binary {
 		return hclog.Off
 	}
-	ctx := context.Background()
-	for _, l := range [...]struct {
-		h hclog.Level
-		s slog.Level
-	}{{hclog.Trace, slog.LevelDebug - 4}, {hclog.Debug, slog.LevelDebug}, {hclog.Info, slog.LevelInfo},
-		{hclog.Warn, slog.LevelWarn}, {hclog.Error, slog.LevelError}} {
-		if a.log.Enabled(ctx, l.s) {
-			return l.h
-		}
+	if i := lowestLevel(a.log); i >= 0 {
+		return levels[i].h
 	}
 	return hclog.Off
 }
