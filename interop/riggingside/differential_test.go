@@ -262,24 +262,45 @@ func diffRestore() *rigging.Restore {
 	return r
 }
 
-func compareBackupActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
-	va, err := vm.BackupItemAction(ctx, name)
+// selecting is what every item action kind has: its selector.
+type selecting interface {
+	AppliesTo(context.Context) (rigging.ResourceSelector, error)
+}
+
+// openPair opens the same action from Velero's Manager (vm) and rigging's
+// (rm) with get, checks that their AppliesTo agree, and returns both with
+// the items their selector picks; ok is false when AppliesTo failed alike
+// on both sides (nothing more to compare). With mustPick, a selector that
+// picks no item is an error.
+func openPair[T selecting](ctx context.Context, t *testing.T, vm, rm *registry.Manager, get func(*registry.Manager) (T, error), items []*unstructured.Unstructured, mapper *resources.Mapper, mustPick bool) (va, ra T, picked []*unstructured.Unstructured, ok bool) {
+	t.Helper()
+	va, err := get(vm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ra, err := rm.BackupItemAction(ctx, name)
+	ra, err = get(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vsel, verr := va.AppliesTo(ctx)
 	rsel, rerr := ra.AppliesTo(ctx)
 	if !sameFailure(t, "AppliesTo", verr, rerr) {
-		return
+		return va, ra, nil, false
 	}
 	sameSelector(t, vsel, rsel)
-	picked := selected(t, rsel, items, mapper)
-	if len(picked) == 0 {
+	picked = selected(t, rsel, items, mapper)
+	if mustPick && len(picked) == 0 {
 		t.Errorf("selector %+v picks no cluster-export object", rsel)
+	}
+	return va, ra, picked, true
+}
+
+func compareBackupActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
+	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *registry.Manager) (rigging.BackupItemAction, error) {
+		return m.BackupItemAction(ctx, name)
+	}, items, mapper, true)
+	if !ok {
+		return
 	}
 	var st stats
 	defer st.report(t)
@@ -303,23 +324,11 @@ func compareBackupActions(ctx context.Context, t *testing.T, vm, rm *registry.Ma
 }
 
 func compareItemBlockActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
-	va, err := vm.ItemBlockAction(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ra, err := rm.ItemBlockAction(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vsel, verr := va.AppliesTo(ctx)
-	rsel, rerr := ra.AppliesTo(ctx)
-	if !sameFailure(t, "AppliesTo", verr, rerr) {
+	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *registry.Manager) (rigging.ItemBlockAction, error) {
+		return m.ItemBlockAction(ctx, name)
+	}, items, mapper, true)
+	if !ok {
 		return
-	}
-	sameSelector(t, vsel, rsel)
-	picked := selected(t, rsel, items, mapper)
-	if len(picked) == 0 {
-		t.Errorf("selector %+v picks no cluster-export object", rsel)
 	}
 	var st stats
 	defer st.report(t)
@@ -339,23 +348,15 @@ func compareItemBlockActions(ctx context.Context, t *testing.T, vm, rm *registry
 }
 
 func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
-	va, err := vm.RestoreItemAction(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ra, err := rm.RestoreItemAction(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vsel, verr := va.AppliesTo(ctx)
-	rsel, rerr := ra.AppliesTo(ctx)
-	if !sameFailure(t, "AppliesTo", verr, rerr) {
+	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *registry.Manager) (rigging.RestoreItemAction, error) {
+		return m.RestoreItemAction(ctx, name)
+	}, items, mapper, false)
+	if !ok {
 		return
 	}
-	sameSelector(t, vsel, rsel)
 	var st stats
 	defer st.report(t)
-	for _, it := range selected(t, rsel, items, mapper) {
+	for _, it := range picked {
 		in := func() *rigging.RestoreItemActionExecuteInput {
 			return &rigging.RestoreItemActionExecuteInput{Item: it.DeepCopy(), ItemFromBackup: it.DeepCopy(), Restore: diffRestore()}
 		}
