@@ -117,7 +117,7 @@ func TestFromFileErrors(t *testing.T) {
 		{name: "wrong apiVersion", body: "apiVersion: velero.io/v2alpha1\nkind: BackupStorageLocation\nmetadata: {name: x}\n",
 			want: "holds velero.io/v2alpha1 BackupStorageLocation, not a velero.io/v1 BackupStorageLocation"},
 		{name: "empty file", body: "# nothing here\n", want: "no objects (want a velero.io/v1 BackupStorageLocation)"},
-		{name: "bad YAML", body: head + "spec:\n  provider: [aws\n", want: "document 0 (line 1): invalid YAML"},
+		{name: "bad YAML", body: head + "spec:\n  provider: [aws\n", want: "document 1 (line 1): invalid YAML"},
 		{name: "two locations, no default", body: head + "spec: {provider: aws, objectStorage: {bucket: a}}\n---\n" + strings.Replace(head, "bad", "bad2", 1) + "spec: {provider: aws, objectStorage: {bucket: b}}\n",
 			want: "holds 2 BackupStorageLocations (bad, bad2) and 0 with spec.default true"},
 	}

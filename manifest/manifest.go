@@ -3,9 +3,10 @@
 // array), and `kind: List` (or any `*List` kind with items) as
 // `kubectl get -o yaml|json` prints it, from files, directories or stdin.
 //
-// Every error names the source (the file, or "<stdin>") and the 0-based
-// index of the document that failed, so a user can find the broken object in
-// a directory of hundreds of files.
+// Every error names the source (the file, or "<stdin>") and the document
+// that failed, counted from 1, with the line of the file it starts on (YAML);
+// a YAML parser's line is a line of the file too. A user can find the broken
+// object in a directory of hundreds of files.
 package manifest
 
 import (
@@ -18,6 +19,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,21 +37,25 @@ const StdinSource = "<stdin>"
 // ErrNoManifests reports a directory that holds no manifest file.
 var ErrNoManifests = errors.New("no manifest files (.yaml, .yml, .json)")
 
-// Error is a problem with one document of one source. Doc is -1 when the
+// Error is a problem with one document of one source. Doc is 0 when the
 // problem is not tied to a document (a read error, say).
 type Error struct {
 	Source string // the file name, or StdinSource
-	Doc    int    // 0-based index of the document in the source, -1 if none
-	Line   int    // 1-based line where the document starts (YAML only), 0 if unknown
+	Doc    int    // 1-based number of the document in the source, 0 if none
+	Line   int    // 1-based line of the source where the document starts (YAML only), 0 if unknown
 	Item   int    // 0-based index in a List's items, -1 if not in a List
 	Err    error
 }
 
 // Error implements error: "shop.yaml: document 3 (line 57): items[2]: object has no kind".
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.Where() + ": " + e.Err.Error() }
+
+// Where is Error without the underlying error: the source, the document and
+// its line, and the list item, as in "shop.yaml: document 3 (line 57): items[2]".
+func (e *Error) Where() string {
 	var b strings.Builder
 	b.WriteString(e.Source)
-	if e.Doc >= 0 {
+	if e.Doc > 0 {
 		fmt.Fprintf(&b, ": document %d", e.Doc)
 		if e.Line > 0 {
 			fmt.Fprintf(&b, " (line %d)", e.Line)
@@ -57,8 +64,6 @@ func (e *Error) Error() string {
 	if e.Item >= 0 {
 		fmt.Fprintf(&b, ": items[%d]", e.Item)
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Err.Error())
 	return b.String()
 }
 
@@ -73,18 +78,83 @@ func (e *Error) Unwrap() error { return e.Err }
 // come back in input order; numbers are int64 where integral, as
 // Kubernetes' own decoders give them.
 func Decode(r io.Reader, source string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	err := eachDocument(r, source, func(js []byte, doc, line int) error {
+		objs, err := fromJSON(js, source, doc, line)
+		out = append(out, objs...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Documents calls f with each document of r that is not empty, decoded as
+// Decode decodes it (maps, slices, strings, bool, int64 where integral,
+// float64) but not required to be an object: for YAML or JSON files that
+// hold something other than Kubernetes objects. doc is the document's number
+// (from 1) and line the line of r it starts on (0 for JSON); together they
+// make an Error's Where. Malformed input gives an *Error; f's errors are
+// returned as they are, and stop the reading.
+func Documents(r io.Reader, source string, f func(v any, doc, line int) error) error {
+	return eachDocument(r, source, func(js []byte, doc, line int) error {
+		var v any
+		if err := utiljson.Unmarshal(js, &v); err != nil {
+			return &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: fmt.Errorf("invalid JSON: %w", err)}
+		}
+		if v == nil {
+			return nil // an empty or comment-only document
+		}
+		return f(v, doc, line)
+	})
+}
+
+// eachDocument calls f with the JSON of each document of r (a YAML stream,
+// or a stream of JSON values), its number from 1 and the line it starts on
+// (0 for JSON). Malformed input gives an *Error; f's errors are returned as
+// they are.
+func eachDocument(r io.Reader, source string, f func(js []byte, doc, line int) error) error {
 	br := bufio.NewReader(r)
 	first, err := firstNonSpace(br)
+	if err == io.EOF {
+		return nil
+	}
 	if err != nil {
-		if err == io.EOF {
-			return nil, nil
-		}
-		return nil, &Error{Source: source, Doc: -1, Item: -1, Err: err}
+		return &Error{Source: source, Item: -1, Err: err}
 	}
 	if first == '{' || first == '[' {
-		return decodeJSONStream(br, source)
+		dec := json.NewDecoder(br)
+		for doc := 1; ; doc++ {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return &Error{Source: source, Doc: doc, Item: -1, Err: fmt.Errorf("invalid JSON: %w", err)}
+			}
+			if err := f(raw, doc, 0); err != nil {
+				return err
+			}
+		}
 	}
-	return decodeYAMLStream(br, source)
+	s := newDocScanner(br)
+	for doc := 1; ; doc++ {
+		data, line, err := s.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: err}
+		}
+		js, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: fmt.Errorf("invalid YAML: %w", fileLines(err, line))}
+		}
+		if err := f(js, doc, line); err != nil {
+			return err
+		}
+	}
 }
 
 // firstNonSpace peeks at the first byte that is not white space.
@@ -108,46 +178,33 @@ func firstNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
-func decodeJSONStream(br *bufio.Reader, source string) ([]*unstructured.Unstructured, error) {
-	dec := json.NewDecoder(br)
-	var out []*unstructured.Unstructured
-	for doc := 0; ; doc++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if err == io.EOF {
-				return out, nil
-			}
-			return nil, &Error{Source: source, Doc: doc, Item: -1, Err: fmt.Errorf("invalid JSON: %w", err)}
-		}
-		objs, err := fromJSON(raw, source, doc, 0)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, objs...)
-	}
+// yamlLine matches the line numbers a YAML parser puts in its errors.
+var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
+
+// lineError is a YAML parser's error with its line numbers, which count from
+// the start of the document, turned into lines of the source.
+type lineError struct {
+	msg string
+	err error
 }
 
-func decodeYAMLStream(br *bufio.Reader, source string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	s := newDocScanner(br)
-	for doc := 0; ; doc++ {
-		data, line, err := s.next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: err}
-		}
-		js, err := yaml.YAMLToJSON(data)
-		if err != nil {
-			return nil, &Error{Source: source, Doc: doc, Line: line, Item: -1, Err: fmt.Errorf("invalid YAML: %w", err)}
-		}
-		objs, err := fromJSON(js, source, doc, line)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, objs...)
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.err }
+
+// fileLines rewrites the "line N" of err, a parser error on a document that
+// starts on line start of the source, as lines of the source.
+func fileLines(err error, start int) error {
+	if start <= 1 {
+		return err
 	}
+	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, convErr := strconv.Atoi(m[len("line "):])
+		if convErr != nil {
+			return m
+		}
+		return "line " + strconv.Itoa(start+n-1)
+	})
+	return &lineError{msg: msg, err: err}
 }
 
 // fromJSON turns one document into objects, expanding lists.

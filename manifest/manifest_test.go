@@ -151,13 +151,17 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{name: "bad YAML in the second document",
 			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: [unclosed\n",
-			want: "bad.yaml: document 1 (line 5): invalid YAML: "},
-		{name: "missing kind", in: "apiVersion: v1\nmetadata: {name: a}\n", want: "bad.yaml: document 0 (line 1): object has no kind"},
-		{name: "missing apiVersion", in: "kind: Pod\nmetadata: {name: a}\n", want: `bad.yaml: document 0 (line 1): Pod "a" has no apiVersion`},
-		{name: "scalar document", in: "---\nhello\n", want: "bad.yaml: document 0 (line 2): document is a string, not an object"},
-		{name: "list item without kind", in: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n- apiVersion: v1\n", want: "bad.yaml: document 0 (line 1): items[1]: object has no kind"},
-		{name: "bad JSON", in: `{"apiVersion":"v1","kind":"Pod"} {"kind":`, want: "bad.yaml: document 1: invalid JSON: "},
-		{name: "list item not an object", in: `{"apiVersion":"v1","kind":"List","items":[3]}`, want: "bad.yaml: document 0: items[0]: not an object (a int64)"},
+			want: "bad.yaml: document 2 (line 5): invalid YAML: "},
+		// The parser's line is a line of the file, not of the document.
+		{name: "bad YAML, the parser's line",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  bad: : [\n",
+			want: "bad.yaml: document 2 (line 5): invalid YAML: yaml: line 9: mapping values are not allowed"},
+		{name: "missing kind", in: "apiVersion: v1\nmetadata: {name: a}\n", want: "bad.yaml: document 1 (line 1): object has no kind"},
+		{name: "missing apiVersion", in: "kind: Pod\nmetadata: {name: a}\n", want: `bad.yaml: document 1 (line 1): Pod "a" has no apiVersion`},
+		{name: "scalar document", in: "---\nhello\n", want: "bad.yaml: document 1 (line 2): document is a string, not an object"},
+		{name: "list item without kind", in: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n- apiVersion: v1\n", want: "bad.yaml: document 1 (line 1): items[1]: object has no kind"},
+		{name: "bad JSON", in: `{"apiVersion":"v1","kind":"Pod"} {"kind":`, want: "bad.yaml: document 2: invalid JSON: "},
+		{name: "list item not an object", in: `{"apiVersion":"v1","kind":"List","items":[3]}`, want: "bad.yaml: document 1: items[0]: not an object (a int64)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +221,7 @@ func TestLoadFrom(t *testing.T) {
 		t.Errorf("missing file: error %v, want os.ErrNotExist", err)
 	}
 	// A file named explicitly is decoded whatever its extension.
-	if _, err := Load(filepath.Join(dir, "notes.txt")); err == nil || !strings.Contains(err.Error(), "notes.txt: document 0") {
-		t.Errorf("explicit non-manifest file: error %v, want one naming notes.txt and document 0", err)
+	if _, err := Load(filepath.Join(dir, "notes.txt")); err == nil || !strings.Contains(err.Error(), "notes.txt: document 1") {
+		t.Errorf("explicit non-manifest file: error %v, want one naming notes.txt and document 1", err)
 	}
 }

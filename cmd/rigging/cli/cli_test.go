@@ -271,12 +271,15 @@ func TestExecErrors(t *testing.T) {
 		{"stdin twice", []string{"exec", "ItemBlockAction", "pod", "--item", "-", "--context", "-"}, ExitUsage, "one flag only"},
 		{"one argument", []string{"exec", "BackupItemAction", "--item", pod}, ExitUsage, "accepts 2 arg(s)"},
 		{"unknown flag", []string{"exec", "BackupItemAction", "pod", "--itme", pod}, ExitUsage, "unknown flag: --itme"},
-		{"unknown plugin", []string{"exec", "BackupItemAction", "example.com/nope", "--item", pod}, ExitFailure, "plugin not found"},
-		{"bad item YAML", []string{"exec", "BackupItemAction", "pod", "--item", bad}, ExitFailure, bad + ": document 1 (line 5): invalid YAML"},
+		{"unknown plugin", []string{"exec", "BackupItemAction", "example.com/nope", "--item", pod}, ExitUsage, "no BackupItemAction plugin is named example.com/nope; 'rigging plugins' lists them"},
+		{"misspelt plugin", []string{"exec", "BackupItemAction", "podd", "--item", pod}, ExitUsage, `no BackupItemAction plugin is named velero.io/podd (closest known: "velero.io/pod")`},
+		{"plugin of another kind", []string{"exec", "BackupItemAction", "service", "--item", pod}, ExitUsage, "velero.io/service is a RestoreItemAction"},
+		{"invalid plugin name", []string{"exec", "BackupItemAction", "Bad_Name/x", "--item", pod}, ExitUsage, "invalid plugin name"},
+		{"bad item YAML", []string{"exec", "BackupItemAction", "pod", "--item", bad}, ExitFailure, bad + ": document 2 (line 5): invalid YAML"},
 		{"two items", []string{"exec", "BackupItemAction", "pod", "--item", two}, ExitFailure, two + " holds 2 objects, want exactly one"},
 		{"missing item file", []string{"exec", "BackupItemAction", "pod", "--item", filepath.Join(dir, "nope.yaml")}, ExitFailure, "nope.yaml: no such file"},
 		{"wrong kind for --backup", []string{"exec", "BackupItemAction", "pod", "--item", pod, "--backup", notBackup}, ExitFailure, "holds a velero.io/v1 Restore, want a velero.io/v1 Backup"},
-		{"bad context", []string{"exec", "BackupItemAction", "pod", "--item", pod, "--context", bad}, ExitFailure, "--context: " + bad + ": document 1"},
+		{"bad context", []string{"exec", "BackupItemAction", "pod", "--item", pod, "--context", bad}, ExitFailure, "--context: " + bad + ": document 2 (line 5)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +292,9 @@ func TestExecErrors(t *testing.T) {
 			}
 			if out != "" {
 				t.Errorf("stdout %q, want nothing", out)
+			}
+			if strings.Contains(errs, "import _") {
+				t.Errorf("stderr %q gives the library's import hint", errs)
 			}
 		})
 	}

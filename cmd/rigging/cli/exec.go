@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,7 +51,9 @@ and print everything it returned as one JSON object.
 
 KIND is the wire kind: BackupItemAction, BackupItemActionV2, RestoreItemAction,
 RestoreItemActionV2, DeleteItemAction or ItemBlockAction. A v1 action may be run
-as its v2 kind. NAME is the plugin's name ("pod" means velero.io/pod).
+as its v2 kind. NAME is the plugin's name ("pod" means velero.io/pod). A kind
+or name rigging has no plugin for is a usage error (exit 2) naming the closest
+known plugin names.
 
 --item is a YAML or JSON file holding exactly one object ("-" reads stdin).
 Backup kinds receive --backup (a velero.io/v1 Backup), restore kinds --restore
@@ -100,16 +104,24 @@ Identifiers are objects with the keys group, resource, namespace and name.`,
 			if err != nil {
 				return err
 			}
+			name, err := rigging.ParseName(a[1])
+			if err != nil {
+				return asUsage(err)
+			}
 			m, err := newManager(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			action, err := getAction(cmd.Context(), m, kind, name)
+			if err != nil {
+				return err
+			}
 			in, err := f.load(cmd.InOrStdin(), g)
 			if err != nil {
 				return err
 			}
-			res, err := runAction(rigging.WithLookup(cmd.Context(), in.lookup), m, kind, a[1], in)
+			res, err := runAction(rigging.WithLookup(cmd.Context(), in.lookup), action, kind, name, in)
 			if err != nil {
 				return err
 			}
@@ -295,29 +307,49 @@ type selectorAction interface {
 	AppliesTo(ctx context.Context) (rigging.ResourceSelector, error)
 }
 
-// runAction gets the plugin, asks its selector, runs it on the item, and
-// returns exec's output object.
-func runAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name string, in *execInput) (map[string]any, error) {
+// getAction gets the item action kind name from m. A plugin m does not
+// have is a usage error naming the kind, the name and the closest names
+// of that kind (the registry's own error, with its import hint, is meant for
+// programs that embed the library, not for a user at the command line).
+func getAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name rigging.Name) (selectorAction, error) {
 	var action selectorAction
 	var err error
 	switch kind {
 	case rigging.KindBackupItemAction:
-		action, err = m.BackupItemAction(ctx, name)
+		action, err = m.BackupItemAction(ctx, name.String())
 	case rigging.KindBackupItemActionV2:
-		action, err = m.BackupItemActionV2(ctx, name)
+		action, err = m.BackupItemActionV2(ctx, name.String())
 	case rigging.KindRestoreItemAction:
-		action, err = m.RestoreItemAction(ctx, name)
+		action, err = m.RestoreItemAction(ctx, name.String())
 	case rigging.KindRestoreItemActionV2:
-		action, err = m.RestoreItemActionV2(ctx, name)
+		action, err = m.RestoreItemActionV2(ctx, name.String())
 	case rigging.KindDeleteItemAction:
-		action, err = m.DeleteItemAction(ctx, name)
+		action, err = m.DeleteItemAction(ctx, name.String())
 	case rigging.KindItemBlockAction:
-		action, err = m.ItemBlockAction(ctx, name)
+		action, err = m.ItemBlockAction(ctx, name.String())
 	}
-	if err != nil {
-		return nil, err
+	if errors.Is(err, rigging.ErrPluginNotFound) {
+		var known, otherKinds []string
+		for _, p := range m.Plugins() {
+			switch to, ok := p.Kind.AdaptsTo(); {
+			case p.Kind == kind || ok && to == kind:
+				known = append(known, p.Name.String())
+			case p.Name == name && p.Active:
+				otherKinds = append(otherKinds, p.Kind.String())
+			}
+		}
+		also := ""
+		if len(otherKinds) > 0 {
+			also = fmt.Sprintf("; %s is a %s", name, strings.Join(otherKinds, ", "))
+		}
+		return nil, usageErrorf("no %s plugin is named %s%s%s; 'rigging plugins' lists them", kind, name, didYouMean(closestNames(name.String(), known)), also)
 	}
-	n, _ := rigging.ParseName(name) // the Manager accepted it
+	return action, err
+}
+
+// runAction asks the action's selector, runs it on the item, and returns
+// exec's output object.
+func runAction(ctx context.Context, action selectorAction, kind rigging.Kind, n rigging.Name, in *execInput) (map[string]any, error) {
 	// The Manager's middleware names the plugin and the method in the
 	// errors of its calls; exec adds the item.
 	fail := func(err error) error {

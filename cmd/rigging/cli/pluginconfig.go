@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
 
-	utiljson "k8s.io/apimachinery/pkg/util/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
-
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manifest"
 )
 
 // pluginConfigLabel marks a Velero plugin ConfigMap; the plugin it configures
@@ -57,34 +52,16 @@ func loadPluginConfig(path string) (map[string]map[string]string, error) {
 		out[n.String()] = cfg
 		return nil
 	}
-	r := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	for doc := 0; ; doc++ {
-		data, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		where := fmt.Sprintf("%s: document %d", path, doc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		js, err := yaml.YAMLToJSON(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: invalid YAML: %w", where, err)
-		}
-		var v any
-		if err := utiljson.Unmarshal(js, &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		if v == nil {
-			continue
-		}
+	err = manifest.Documents(f, path, func(v any, doc, line int) error {
+		where := (&manifest.Error{Source: path, Doc: doc, Line: line, Item: -1}).Where()
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s: want a map of plugin name to config, or a ConfigMap", where)
+			return fmt.Errorf("%s: want a map of plugin name to config, or a ConfigMap", where)
 		}
-		if err := addDocument(m, where, add); err != nil {
-			return nil, err
-		}
+		return addDocument(m, where, add)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -84,15 +84,16 @@ func TestLoadPluginConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"ConfigMap without the plugin-config label", cm + "    velero.io/change-storage-class: RestoreItemAction\n", `document 0: ConfigMap "c": no label velero.io/plugin-config`},
+		{"ConfigMap without the plugin-config label", cm + "    velero.io/change-storage-class: RestoreItemAction\n", `document 1 (line 1): ConfigMap "c": no label velero.io/plugin-config`},
 		{"ConfigMap naming no plugin", cm + "    velero.io/plugin-config: \"\"\n", `ConfigMap "c": no label "<plugin-name>: <Kind>"`},
-		{"plugin configured twice", "pod: {a: b}\n---\nvelero.io/pod: {c: d}\n", "document 1: plugin velero.io/pod is already configured by"},
-		{"nested value", "pod:\n  a: {b: c}\n", "document 0: plugin pod: key a: want a string"},
+		{"plugin configured twice", "pod: {a: b}\n---\nvelero.io/pod: {c: d}\n", "document 2 (line 3): plugin velero.io/pod is already configured by"},
+		{"nested value", "pod:\n  a: {b: c}\n", "document 1 (line 1): plugin pod: key a: want a string"},
 		{"config not a map", "pod: [a]\n", "plugin pod: want a map of key to value"},
 		{"invalid plugin name", "Bad/Name/x: {}\n", "invalid plugin name"},
 		{"other kind", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n", "kind Secret: want a ConfigMap"},
 		{"not a map", "- a\n", "want a map of plugin name to config, or a ConfigMap"},
-		{"bad YAML", "pod: [\n", "document 0: invalid YAML"},
+		{"bad YAML", "pod: [\n", "document 1 (line 1): invalid YAML"},
+		{"bad YAML, the parser's line", "pod: {a: b}\n---\n# two\nchange-image-name:\n  case1: a\n   x: y\n", "document 2 (line 3): invalid YAML: yaml: line 6: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
