@@ -637,11 +637,24 @@ func fmtLabels(l map[string]string) string {
 
 func newBackupDownloadCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 	var out string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "download NAME",
 		Short: "Download a backup's tarball (NAME-data.tar.gz, or -o FILE, or -o - for stdout)",
-		Args:  args(cobra.ExactArgs(1)),
+		Long: `Download a backup's tarball to NAME-data.tar.gz, to -o FILE, or with -o - to
+stdout. An existing file is not overwritten unless --force is given (as
+velero backup download does). The file appears complete or not at all: the
+tarball is written to a temporary file renamed at the end.`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if out == "" {
+				out = a[0] + "-data.tar.gz"
+			}
+			if out != "-" && !force {
+				if _, err := os.Lstat(out); err == nil {
+					return fmt.Errorf("%s already exists: remove it or use --force to overwrite it", out)
+				}
+			}
 			ctx := cmd.Context()
 			s, err := openSession(ctx, g, lf)
 			if err != nil {
@@ -656,9 +669,6 @@ func newBackupDownloadCommand(g *globalFlags, lf *locationFlags) *cobra.Command 
 				return err
 			}
 			defer rc.Close()
-			if out == "" {
-				out = a[0] + "-data.tar.gz"
-			}
 			if out == "-" {
 				_, err = io.Copy(cmd.OutOrStdout(), rc)
 				return err
@@ -669,6 +679,7 @@ func newBackupDownloadCommand(g *globalFlags, lf *locationFlags) *cobra.Command 
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", `file to write ("-" for stdout; default NAME-data.tar.gz)`)
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite the file if it exists")
 	return cmd
 }
 
@@ -743,6 +754,11 @@ func newBackupLogsCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 			defer s.close()
 			if err := archive.ValidateName(a[0]); err != nil {
 				return asUsage(err)
+			}
+			// "backup not found: NAME", as describe says, rather than the
+			// store's error for the log's key.
+			if _, err := s.store.GetBackup(ctx, a[0]); err != nil {
+				return err
 			}
 			rc, err := s.store.OpenBackupFile(ctx, a[0], archive.BackupLog)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,7 @@ const (
 func registerPluginFlags(f *pflag.FlagSet, g *globalFlags) {
 	g.pluginFlags = f
 	f.BoolVar(&g.PluginStrict, "plugin-strict", false,
-		"make any plugin discovery problem fatal (a broken or refused binary, a duplicate plugin) instead of skipping the binary [$"+envStrict+"]")
+		"make any plugin discovery problem fatal (a missing --plugin-dir, a broken or refused binary, a duplicate plugin) instead of a warning [$"+envStrict+"]")
 	f.StringVar(&g.PluginChecksums, "plugin-checksums", "",
 		"sha256sum-format FILE pinning the plugin binaries: a binary without an entry or with another digest is refused [$"+envChecksums+"]")
 	f.BoolVar(&g.AllowWritablePlugins, "allow-writable-plugins", false,
@@ -140,6 +141,15 @@ func externalSource(ctx context.Context, g *globalFlags) (registry.Source, error
 	opts, err := externalOptions(g)
 	if err != nil {
 		return nil, err
+	}
+	// The library reads a missing directory as an empty one (as Velero
+	// does); a directory named on the command line is most likely a typo.
+	if _, err := os.Stat(g.PluginDir); errors.Is(err, fs.ErrNotExist) {
+		if opts.Strict {
+			return nil, fmt.Errorf("--plugin-dir %s: no such directory (fatal with --plugin-strict)", g.PluginDir)
+		}
+		g.Logger.Warn("--plugin-dir does not exist; no external plugins are loaded", "dir", g.PluginDir)
+		return nil, nil
 	}
 	if f := g.checksumsFile(); f != "" {
 		sums, err := external.LoadChecksums(f, g.PluginDir)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/registry"
@@ -46,5 +47,30 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 	if g.metrics != nil {
 		opts.Metrics = g.metrics
 	}
-	return registry.NewManager(opts), nil
+	m := registry.NewManager(opts)
+	warnUnknownConfig(ctx, g, cfg, m.Plugins())
+	return m, nil
+}
+
+// warnUnknownConfig warns about each --plugin-config entry whose plugin name
+// no plugin has (a typo, most likely: the entry would be silently ignored),
+// naming the closest known names.
+func warnUnknownConfig(ctx context.Context, g *globalFlags, cfg map[string]map[string]string, plugins []registry.PluginInfo) {
+	if g.Logger == nil || len(cfg) == 0 {
+		return
+	}
+	known := make([]string, 0, len(plugins))
+	for _, p := range plugins {
+		known = append(known, p.Name.String())
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg)) {
+		if slices.Contains(known, name) {
+			continue
+		}
+		attrs := []slog.Attr{slog.String("plugin", name), slog.String("file", g.PluginConfig)}
+		if near := closestNames(name, known); len(near) > 0 {
+			attrs = append(attrs, slog.String("closest", strings.Join(near, ", ")))
+		}
+		g.Logger.LogAttrs(ctx, slog.LevelWarn, "--plugin-config: no plugin has this name; its configuration is not used", attrs...)
+	}
 }

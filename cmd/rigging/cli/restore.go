@@ -2,6 +2,7 @@ package cli
 
 import (
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -85,6 +86,10 @@ restores/NAME/ in the location, as Velero writes them.`,
 				return err
 			}
 			defer s.close()
+			// Nothing is created (--to DIR) before the backup is known to exist.
+			if _, err := s.store.GetBackup(ctx, from); err != nil {
+				return fmt.Errorf("restore %s: %w", name, err)
+			}
 			var out restore.Output
 			if to == "-" {
 				out = restore.NewStreamOutput(cmd.OutOrStdout())
@@ -175,6 +180,9 @@ func newRestoreLogsCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 			defer s.close()
 			key := s.store.Layout.RestoreKey(a[0], archive.RestoreLog)
 			rc, err := s.store.Objects.GetObject(ctx, s.store.Bucket, key)
+			if errors.Is(err, rigging.ErrNotFound) {
+				return fmt.Errorf("restore not found: %s", a[0]) // as backup describe says it
+			}
 			if err != nil {
 				return fmt.Errorf("restore %s: get %s: %w", a[0], key, err)
 			}

@@ -67,7 +67,7 @@ as subprocesses speaking Velero's plugin protocol. Both are reached the same way
 	f := root.PersistentFlags()
 	f.StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
-	f.StringVar(&g.PluginDir, "plugin-dir", "", "directory of external (Velero) plugin binaries")
+	f.StringVar(&g.PluginDir, "plugin-dir", "", "directory of external (Velero) plugin binaries (one that does not exist is a warning; an error with --plugin-strict)")
 	f.StringVar(&g.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the command runs (e.g. :8085)")
 	f.StringVar(&g.PluginConfig, "plugin-config", "", "YAML file of plugin configuration: plugin name -> {key: value}, or Velero plugin ConfigMaps")
 	f.BoolVar(&g.PreferBuiltin, "prefer-builtin", false, "when an external plugin has the kind and name of a built-in, use the built-in")
