@@ -21,7 +21,7 @@ BENCH_PKGS ?= ./registry/... ./builtin/... ./resources/...
 
 help:
 	@echo "make build    static binary $(BIN) (CGO_ENABLED=0; TAGS=... to drop plugins)"
-	@echo "make test     go vet, then every test with the race detector"
+	@echo "make test     go vet, then every test with the race detector (and the local S3 server, when versitygw is at hand)"
 	@echo "make demo     back up the sample cluster to the local store, list it, restore it to a directory"
 	@echo "make proto    regenerate the gRPC code of external/ from its .proto files"
 	@echo "make bench    Go benchmarks, then rigging vs Velero side by side; rewrites docs/BENCHMARKS.md"
@@ -33,9 +33,13 @@ build:
 
 # vet first: a vet failure stops the (longer) test run. -race needs cgo; the
 # tests run with the default parallelism (-p = number of CPUs).
+# .ci/with-s3.sh runs them with the local S3 server of .ci/s3.sh (versitygw,
+# started offline when it is installed or in the module cache, and stopped
+# after) so the velero.io/aws tests run; when it cannot, it says which tests
+# are skipped and how to run them. RIGGING_S3=skip skips them on purpose.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -timeout 15m ./...
+	bash .ci/with-s3.sh $(GO) test -race -timeout 15m ./...
 
 demo: build
 	@name=demo-$$(date -u +%Y%m%d-%H%M%S); out=$${DEMO_OUT:-$$(mktemp -d)/restored}; set -e; \
