@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/rigging-dev/rigging"
@@ -47,5 +52,33 @@ func TestServedByProcess(t *testing.T) {
 			t.Errorf("servedByProcess(%q, preferBuiltin %v) = %v; want %v", tc.provider, tc.preferBuiltin, got, tc.want)
 		}
 		m.Close()
+	}
+}
+
+// TestStorePutFromPipe: `echo … | rigging store put KEY -` reads stdin that
+// is a pipe (an *os.File that cannot seek) to the end and stores it.
+func TestStorePutFromPipe(t *testing.T) {
+	t.Setenv("RIGGING_HOME", t.TempDir())
+	want := strings.Repeat("through a pipe\n", 10_000) // more than a pipe's buffer
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(pw, want)
+		wrote <- errors.Join(err, pw.Close())
+	}()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"store", "put", "backups/p/piped.txt", "-"}, pr, &out, &errb)
+	pr.Close()
+	if err := <-wrote; err != nil {
+		t.Errorf("write the pipe: %v", err)
+	}
+	if code != ExitOK {
+		t.Fatalf("store put from a pipe: exit %d, stderr:\n%s", code, errb.String())
+	}
+	if got := runOK(t, "", "store", "get", "backups/p/piped.txt"); got != want {
+		t.Errorf("get returned %d bytes, want the %d piped", len(got), len(want))
 	}
 }
