@@ -18,7 +18,8 @@ type ObjectStore interface {
 	Init(ctx context.Context, config map[string]string) error
 	// PutObject stores body under key, replacing any object there. It reads
 	// body to io.EOF and must not retain it after returning; a body that fails
-	// to read leaves no partial object visible.
+	// to read leaves no partial object visible. body may be any reader,
+	// including an *os.File that cannot seek (a pipe, a socket, stdin).
 	PutObject(ctx context.Context, bucket, key string, body io.Reader) error
 	// ObjectExists reports whether key exists. A missing key is (false, nil);
 	// any other failure is an error.

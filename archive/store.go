@@ -1,11 +1,14 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
@@ -19,6 +22,31 @@ type Store struct {
 	Objects rigging.ObjectStore
 	Bucket  string
 	Layout  Layout
+	// Spool, when set, makes uploads survive a restart of the plugin process
+	// serving Objects: Put writes each object to a temporary file before
+	// uploading it, and an upload (Put's or PutBytes') that fails with
+	// rigging.ErrPluginUnavailable is made again from the start, up to
+	// Spool.Replays times. Nil (NewStore's default, right for an in-process
+	// store) streams every object straight into PutObject.
+	Spool *Spool
+}
+
+// DefaultReplays is how many times a spooled upload is made again when
+// Spool.Replays is zero.
+const DefaultReplays = 2
+
+// Spool configures Store.Spool.
+type Spool struct {
+	// Dir holds the temporary files ("": os.TempDir()). Each is unlinked as
+	// soon as it is created, so nothing stays behind however the process
+	// ends; where an open file cannot be removed, it is removed when Put
+	// returns.
+	Dir string
+	// Replays is how many times an upload that failed with
+	// rigging.ErrPluginUnavailable is made again (0: DefaultReplays).
+	Replays int
+	// Logger receives a warning for each replay (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // NewStore returns the Store of bucket and prefix on an initialised
@@ -197,11 +225,16 @@ func (s *Store) deleteDir(ctx context.Context, dir, first string) error {
 	return errors.Join(errs...)
 }
 
-// Put stores what write produces under key, streaming: write runs in its own
-// goroutine and writes into a pipe that PutObject reads, so the object is
-// never held in memory. An error from write aborts the upload (the store
-// sees a failing body and keeps no partial object) and is returned.
+// Put stores what write produces under key. Without s.Spool it streams:
+// write runs in its own goroutine and writes into a pipe that PutObject
+// reads, so the object is never held in memory. With s.Spool, write fills a
+// temporary file first, which is then uploaded, and uploaded again if the
+// store's plugin process dies meanwhile. Either way an error from write
+// aborts the upload (the store keeps no partial object) and is returned.
 func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) error) error {
+	if s.Spool != nil {
+		return s.putSpooled(ctx, key, write)
+	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -225,16 +258,101 @@ func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) err
 	return nil
 }
 
+// putSpooled is Put with s.Spool set.
+func (s *Store) putSpooled(ctx context.Context, key string, write func(w io.Writer) error) error {
+	f, err := s.Spool.create()
+	if err != nil {
+		return fmt.Errorf("put %s: %w", s.where(key), err)
+	}
+	defer f.close()
+	bw := bufio.NewWriterSize(f.File, spoolBuffer)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("put %s: %w", s.where(key), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("put %s: spool to %s: %w", s.where(key), f.Name(), err)
+	}
+	return s.upload(ctx, key, func() (io.Reader, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("rewind the spool file %s: %w", f.Name(), err)
+		}
+		return f.File, nil
+	})
+}
+
+// spoolBuffer is the write buffer in front of a spool file.
+const spoolBuffer = 256 << 10
+
+// upload puts the body open returns under key. With s.Spool, an upload that
+// fails because the plugin process died is made again with a new body from
+// open, up to the replay limit, each replay logged.
+func (s *Store) upload(ctx context.Context, key string, open func() (io.Reader, error)) error {
+	replays := 0
+	for {
+		body, err := open()
+		if err != nil {
+			return fmt.Errorf("put %s: %w", s.where(key), err)
+		}
+		err = s.Objects.PutObject(ctx, s.Bucket, key, body)
+		switch {
+		case err == nil:
+			return nil
+		case s.Spool == nil || !errors.Is(err, rigging.ErrPluginUnavailable) || ctx.Err() != nil:
+			return fmt.Errorf("put %s: %w", s.where(key), err)
+		case replays == s.Spool.replays():
+			return fmt.Errorf("put %s: %w (uploaded %d times, each ended by the plugin process dying)", s.where(key), err, replays+1)
+		}
+		replays++
+		s.Spool.logger().Warn("upload failed: the object store's plugin process died; uploading the object again",
+			"bucket", s.Bucket, "key", key, "replay", replays, "of", s.Spool.replays(), "error", err)
+	}
+}
+
+func (sp *Spool) replays() int {
+	if sp.Replays > 0 {
+		return sp.Replays
+	}
+	return DefaultReplays
+}
+
+func (sp *Spool) logger() *slog.Logger {
+	if sp.Logger != nil {
+		return sp.Logger
+	}
+	return slog.Default()
+}
+
+// spoolFile is an open temporary file of a Spool.
+type spoolFile struct {
+	*os.File
+	removed bool // unlinked at creation
+}
+
+// create makes a temporary file in sp.Dir and unlinks it at once.
+func (sp *Spool) create() (*spoolFile, error) {
+	f, err := os.CreateTemp(sp.Dir, "rigging-upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return &spoolFile{File: f, removed: os.Remove(f.Name()) == nil}, nil
+}
+
+// close closes f and removes it if that was not done at creation.
+func (f *spoolFile) close() {
+	f.Close()
+	if !f.removed {
+		os.Remove(f.Name())
+	}
+}
+
 // errUploadEnded is what a producer sees when PutObject returns before
 // reading the whole body.
 var errUploadEnded = errors.New("upload ended before the body was read")
 
-// PutBytes stores data under key.
+// PutBytes stores data under key; with s.Spool, an upload ended by the
+// plugin process dying is made again, as Put's is.
 func (s *Store) PutBytes(ctx context.Context, key string, data []byte) error {
-	if err := s.Objects.PutObject(ctx, s.Bucket, key, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("put %s: %w", s.where(key), err)
-	}
-	return nil
+	return s.upload(ctx, key, func() (io.Reader, error) { return bytes.NewReader(data), nil })
 }
 
 // PutBackupMetadata uploads velero-backup.json of b.

@@ -134,8 +134,11 @@ var (
 
 // Run backs up opts.Items into opts.Store under opts.Name.
 //
-// The tarball is produced while it uploads (never held whole in memory);
-// then the sidecar files and the log; velero-backup.json goes last, with a
+// The tarball is produced while it uploads (never held whole in memory),
+// or, when opts.Store has a Spool (a store served by a plugin process),
+// into a temporary file first, so that an upload ended by the process
+// dying is made again (archive.Store.Spool); then the sidecar files and
+// the log; velero-backup.json goes last, with a
 // terminal phase, so a location never lists a backup whose upload did not
 // finish. Any failure to upload deletes what was uploaded and returns the
 // error. A failure of a plugin on one item is not fatal: it is recorded in

@@ -11,5 +11,6 @@
 // flags:
 //
 //	go test ./faults -run TestKillPluginDuringBackup -faults.full   # 10 000 items per run, 50 runs
+//	go test ./faults -run TestKillStoreDuringUpload -faults.full    # 2 000 items per run, 50 runs
 //	go test ./faults -run TestLoad -faults.full                     # 64 goroutines x 10 000 calls
 package faults

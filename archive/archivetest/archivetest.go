@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -155,6 +156,24 @@ func (f *FailingStore) PutObject(ctx context.Context, bucket, key string, body i
 		return fmt.Errorf("put %s: %w", key, ErrInjected)
 	}
 	return f.ObjectStore.PutObject(ctx, bucket, key, body)
+}
+
+// Incompressible returns a producer for archive.Store.Put that writes size
+// bytes of random data (incompressible, as a gzip'd tarball is), chunk
+// bytes per Write, the same bytes at every call. size is rounded down to a
+// multiple of chunk.
+func Incompressible(size, chunk int) func(io.Writer) error {
+	b := make([]byte, chunk)
+	rng := rand.NewChaCha8([32]byte{'r', 'i', 'g'})
+	_, _ = rng.Read(b)
+	return func(w io.Writer) error {
+		for range size / chunk {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 var (

@@ -163,11 +163,13 @@ func (o *ObjectStore) ready(op, bucket, key string) error {
 // use is bounded by those two numbers, not by the body's size. A failed
 // multipart upload is aborted, so no partial object becomes visible. The
 // configured tagging, server-side encryption and checksum algorithm apply.
+// body need not be seekable: a pipe, a socket or stdin uploads as any
+// reader of unknown length does.
 func (o *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
 	if err := o.ready("put", bucket, key); err != nil {
 		return err
 	}
-	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: body}
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: uploadBody(body)}
 	if o.cfg.tagging != "" {
 		in.Tagging = aws.String(o.cfg.tagging)
 	}
@@ -185,6 +187,23 @@ func (o *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io
 		return o.fail("put", bucket, key, err)
 	}
 	return nil
+}
+
+// uploadBody returns body as the upload manager may take it. The manager
+// sizes any io.Seeker by seeking, and reads parts of an io.ReaderAt in
+// place; an *os.File on a pipe, a socket or a terminal has both methods but
+// fails them ("seek /dev/stdin: illegal seek"). A seeker that cannot report
+// its position is therefore handed over as a plain reader, which the
+// manager buffers one part at a time.
+func uploadBody(body io.Reader) io.Reader {
+	s, ok := body.(io.Seeker)
+	if !ok {
+		return body
+	}
+	if _, err := s.Seek(0, io.SeekCurrent); err != nil {
+		return struct{ io.Reader }{body}
+	}
+	return body
 }
 
 // sseC returns the SSE-C request fields, or nils when SSE-C is off.

@@ -13,6 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external"
 )
 
 // s3Env is the S3 server the integration tests use, from the variables
@@ -124,6 +127,28 @@ func (e s3Env) store(t testing.TB, bucket string, extra map[string]string) *Obje
 	t.Helper()
 	o := NewObjectStore(nil)
 	if err := o.Init(context.Background(), e.config(t, bucket, extra)); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	return o
+}
+
+// pluginStore returns velero.io/aws served by a subprocess of the plugin
+// binary bin (pluginBinary's), initialised on bucket of the test server;
+// the process stops when the test ends.
+func (e s3Env) pluginStore(t testing.TB, bin, bucket string) rigging.ObjectStore {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := external.OpenBinary(ctx, bin, external.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	v, err := cat.Open(ctx, rigging.KindObjectStore, rigging.MustParseName(Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := v.(rigging.ObjectStore)
+	if err := o.Init(ctx, e.config(t, bucket, nil)); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
 	return o

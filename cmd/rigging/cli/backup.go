@@ -73,7 +73,29 @@ func openSession(ctx context.Context, g *globalFlags, lf *locationFlags) (*sessi
 		_ = m.Close()
 		return nil, err
 	}
-	return &session{m: m, loc: l, store: archive.NewStore(s, l.Bucket, l.Prefix)}, nil
+	store := archive.NewStore(s, l.Bucket, l.Prefix)
+	if servedByProcess(m, l.Provider) {
+		// Uploads are spooled to a temporary file so that one ended by the
+		// plugin process dying can be made again; an in-process store
+		// streams.
+		store.Spool = &archive.Spool{Logger: g.Logger}
+	}
+	return &session{m: m, loc: l, store: store}, nil
+}
+
+// servedByProcess reports whether the ObjectStore plugin provider resolves
+// to a plugin process (transport gRPC) rather than a built-in.
+func servedByProcess(m *registry.Manager, provider string) bool {
+	name, err := rigging.ParseName(provider)
+	if err != nil {
+		return false
+	}
+	for _, p := range m.Plugins() {
+		if p.Active && p.Kind == rigging.KindObjectStore && p.Name == name {
+			return p.Transport == registry.TransportGRPC
+		}
+	}
+	return false
 }
 
 func (s *session) close() { _ = s.m.Close() }

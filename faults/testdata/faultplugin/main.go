@@ -20,6 +20,7 @@
 //	leaky       a BackupItemAction that allocates until the kernel refuses (RLIMIT_DATA 1 GiB)
 //	killme      good, a BackupItemAction only (the SIGKILL tests kill it)
 //	closer      an ObjectStore that exits in the middle of streaming a body
+//	killstore   good, the filesystem ObjectStore only (the SIGKILL upload tests kill it)
 //
 // Plugins of the good binaries are named faults.rigging.dev/<binary>.
 package main
@@ -46,6 +47,7 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/generated"
 	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -108,6 +110,8 @@ func serveGood(binary string) {
 		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.ObjectStore, error) { return &store{closer: true}, nil })
 	case "killme":
 		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.BackupItemAction, error) { return action{binary: binary}, nil })
+	case "killstore":
+		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.ObjectStore, error) { return filesystem.New(), nil })
 	default:
 		registry.RegisterIn(r, pn, func(*slog.Logger) (rigging.BackupItemAction, error) { return action{binary: binary}, nil })
 		registry.RegisterIn(r, pn+"-v2", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return actionV2{action{binary: binary}}, nil })
