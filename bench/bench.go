@@ -1,6 +1,6 @@
 // Package bench is rigging's benchmark harness: it measures
 // BackupItemAction Execute on the same ~2.2 KiB pod and ~1.4 KiB Backup
-// (package fixture) as a direct call, through the registry.Manager
+// (package fixture) as a direct call, through the manager.Manager
 // in-process, through the Manager over an in-memory gRPC connection, and
 // from the Manager to a rigging plugin subprocess, next to the floors of
 // its transports (a bare gRPC unary call and a bare unix-socket round trip
@@ -33,6 +33,7 @@ import (
 	"github.com/rigging-dev/rigging/bench/measure"
 	"github.com/rigging-dev/rigging/builtin/pod"
 	"github.com/rigging-dev/rigging/internal/ujson"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -211,7 +212,7 @@ type suite struct {
 	cfg     Config
 	ctx     context.Context
 	closers []func()
-	rpc     *registry.Manager // Manager whose plugins all come from PluginBinary
+	rpc     *manager.Manager // Manager whose plugins all come from PluginBinary
 }
 
 func (s *suite) close() {
@@ -221,7 +222,7 @@ func (s *suite) close() {
 }
 
 // rpcManager returns the Manager over a catalog holding PluginBinary.
-func (s *suite) rpcManager() (*registry.Manager, error) {
+func (s *suite) rpcManager() (*manager.Manager, error) {
 	if s.rpc != nil {
 		return s.rpc, nil
 	}
@@ -315,7 +316,7 @@ func (s *suite) calls() ([]Call, error) {
 		out = append(out, codec)
 	}
 	out = append(out, ujsonItemCall())
-	m := registry.NewManager(registry.Options{Logger: hostLog})
+	m := manager.New(manager.Options{Logger: hostLog})
 	s.closers = append(s.closers, func() { m.Close() })
 	a, err := m.BackupItemAction(ctx, ActionName)
 	if err := add(InProcess, a, err, 50); err != nil {
@@ -447,7 +448,7 @@ func (s *suite) objects() ([]measure.Case, int, int, error) {
 
 // ObjectCases returns the PutObject and GetObject cases of NullStore as m
 // reaches it, each moving size bytes per operation.
-func ObjectCases(ctx context.Context, m *registry.Manager, path string, size int64) ([]measure.Case, error) {
+func ObjectCases(ctx context.Context, m *manager.Manager, path string, size int64) ([]measure.Case, error) {
 	st, err := m.ObjectStore(ctx, NullStore)
 	if err != nil {
 		return nil, err

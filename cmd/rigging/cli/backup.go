@@ -24,8 +24,8 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/location"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
-	"github.com/rigging-dev/rigging/registry"
 )
 
 const locationHelp = `The location is the default one (the filesystem store, bucket "rigging", under
@@ -58,7 +58,7 @@ backups there (those Velero wrote too).
 
 // session is a Manager and an open location, for one command.
 type session struct {
-	m     *registry.Manager
+	m     *manager.Manager
 	loc   location.Location
 	store *archive.Store
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/registry"
 	"github.com/rigging-dev/rigging/resources"
@@ -297,7 +298,7 @@ type selectorAction interface {
 
 // runAction gets the plugin, asks its selector, runs it on the item, and
 // returns exec's output object.
-func runAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name string, in *execInput) (map[string]any, error) {
+func runAction(ctx context.Context, m *manager.Manager, kind rigging.Kind, name string, in *execInput) (map[string]any, error) {
 	var action selectorAction
 	var err error
 	switch kind {

@@ -8,14 +8,14 @@ import (
 	"slices"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
-// newManager builds the registry.Manager every command uses: the built-ins
+// newManager builds the manager.Manager every command uses: the built-ins
 // of registry.Default, the external plugins of --plugin-dir (from
 // externalSource), this run's metrics registry, the --plugin-config file,
 // and --prefer-builtin. The caller closes it.
-func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) {
+func newManager(ctx context.Context, g *globalFlags) (*manager.Manager, error) {
 	cfg, err := loadPluginConfig(g.PluginConfig)
 	if err != nil {
 		return nil, fmt.Errorf("--plugin-config: %w", err)
@@ -35,7 +35,7 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 	if err != nil {
 		return nil, err
 	}
-	opts := registry.Options{
+	opts := manager.Options{
 		PreferBuiltin: g.PreferBuiltin,
 		Logger:        g.Logger,
 		PluginConfig:  cfg,
@@ -46,5 +46,5 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 	if g.metrics != nil {
 		opts.Metrics = g.metrics
 	}
-	return registry.NewManager(opts), nil
+	return manager.New(opts), nil
 }
