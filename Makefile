@@ -15,7 +15,7 @@ BIN    ?= bin/rigging
 TAGS   ?=
 DEMO   := testdata/demo
 # Packages with benchmarks; `make bench BENCH_PKGS=./...` runs every one.
-BENCH_PKGS ?= ./registry/... ./builtin/... ./resources/...
+BENCH_PKGS ?= ./manager/... ./builtin/... ./resources/...
 
 .PHONY: help build test demo proto bench interop lint clean
 

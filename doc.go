@@ -4,7 +4,7 @@
 //
 // It plays the role database/sql/driver plays for database/sql: a vendor who
 // writes a plugin imports this package and nothing heavier (no gRPC, no cloud
-// SDK). Hosts obtain plugins through registry.Manager, which hands out these
+// SDK). Hosts obtain plugins through manager.Manager, which hands out these
 // same interfaces whether the plugin runs in-process or as a go-plugin
 // subprocess speaking Velero v1.18's wire protocol.
 //

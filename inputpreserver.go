@@ -5,10 +5,9 @@ package rigging
 // returns that item unchanged, or a deep copy of it that it made and
 // changed, sharing no map or slice with it (Unstructured.DeepCopy; not a
 // shallow clone of the top-level map).
-// Hosts that share an item between calls and with other readers (rigging's
-// backup pipeline hands actions the objects its Lookup serves) must give
-// any other action a private copy of the item; an InputPreserver gets the
-// shared item itself, which saves a deep copy per item. A client of an
+// Hosts that share an item between calls and with other readers must give
+// any other action a private copy of the item; an InputPreserver may get
+// the shared item itself (it saves a deep copy per item). A client of an
 // action in another process preserves its input by construction (the item
 // crosses the wire), so it may implement this too. Wrappers of an action
 // (a Manager's middleware) must forward the underlying action's answer.

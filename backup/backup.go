@@ -45,7 +45,7 @@ const (
 const VeleroNamespace = "velero"
 
 // Plugins is what the pipeline needs from a plugin Manager;
-// *registry.Manager implements it. The lists are sorted by name, and v1
+// *manager.Manager implements it. The lists are sorted by name, and v1
 // BackupItemActions appear among the v2 ones, adapted.
 type Plugins interface {
 	BackupItemActionsV2(ctx context.Context) ([]rigging.BackupItemActionV2, error)

@@ -22,6 +22,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/archive/archivetest"
 	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -180,13 +181,13 @@ func (a *fakeAction) Cancel(_ context.Context, id string, _ *rigging.Backup) err
 	return nil
 }
 
-func managerWith(t *testing.T, actions ...*fakeAction) *registry.Manager {
+func managerWith(t *testing.T, actions ...*fakeAction) *manager.Manager {
 	t.Helper()
 	r := registry.New()
 	for _, a := range actions {
 		registry.RegisterIn(r, a.name, func(*slog.Logger) (rigging.BackupItemActionV2, error) { return a, nil })
 	}
-	m := registry.NewManager(registry.Options{Registry: r, Logger: slog.New(slog.DiscardHandler)})
+	m := manager.New(manager.Options{Registry: r, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // DeletePlugins is what Delete needs from a plugin Manager;
-// *registry.Manager implements it.
+// *manager.Manager implements it.
 type DeletePlugins interface {
 	DeleteItemActions(ctx context.Context) ([]rigging.DeleteItemAction, error)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/archive/archivetest"
 	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -57,7 +58,7 @@ func TestDelete(t *testing.T) {
 			d := &fakeDelete{fail: tc.fail}
 			r := registry.New()
 			registry.RegisterIn(r, "example.com/release", func(*slog.Logger) (rigging.DeleteItemAction, error) { return d, nil })
-			m := registry.NewManager(registry.Options{Registry: r, Logger: slog.New(slog.DiscardHandler)})
+			m := manager.New(manager.Options{Registry: r, Logger: slog.New(slog.DiscardHandler)})
 			defer m.Close()
 
 			calls, err := backup.Delete(context.Background(), store, m, "b1")

@@ -10,7 +10,7 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 
 	_ "github.com/rigging-dev/rigging/builtin/crd"
 	_ "github.com/rigging-dev/rigging/builtin/pod"
@@ -19,8 +19,8 @@ import (
 	_ "github.com/rigging-dev/rigging/builtin/serviceaccount"
 )
 
-func builtins(t testing.TB) *registry.Manager {
-	m := registry.NewManager(registry.Options{Logger: slog.New(slog.DiscardHandler)})
+func builtins(t testing.TB) *manager.Manager {
+	m := manager.New(manager.Options{Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/bench/measure"
 	"github.com/rigging-dev/rigging/internal/ujson"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/providers/filesystem"
-	"github.com/rigging-dev/rigging/registry"
 	"github.com/rigging-dev/rigging/resources"
 )
 
@@ -35,7 +35,7 @@ func (s *suite) backup() ([]measure.Case, int, int, error) {
 		return nil, 0, 0, err
 	}
 	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
-	inproc := registry.NewManager(registry.Options{Logger: discard})
+	inproc := manager.New(manager.Options{Logger: discard})
 	s.closers = append(s.closers, func() { inproc.Close() })
 	cases := []measure.Case{
 		s.backupCase(BackupInProcess, inproc, filepath.Join(dir, "inproc"), RunBackup),
@@ -58,7 +58,7 @@ const BackupFloor = "backup-floor"
 
 // backupCase measures run (RunBackup or RunFloor) with m's actions and
 // store.
-func (s *suite) backupCase(name string, m *registry.Manager, root string, run func(context.Context, *registry.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) measure.Case {
+func (s *suite) backupCase(name string, m *manager.Manager, root string, run func(context.Context, *manager.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) measure.Case {
 	seq := 0
 	var store *archive.Store
 	return measure.Case{Name: name, Run: func(n int) (measure.Sample, error) {
@@ -95,7 +95,7 @@ func (s *suite) backupCase(name string, m *registry.Manager, root string, run fu
 
 // OpenFilesystem returns the filesystem ObjectStore as m reaches it (an
 // external filesystem plugin serves it over RPC), initialised at root.
-func OpenFilesystem(ctx context.Context, m *registry.Manager, root string) (rigging.ObjectStore, error) {
+func OpenFilesystem(ctx context.Context, m *manager.Manager, root string) (rigging.ObjectStore, error) {
 	st, err := m.ObjectStore(ctx, filesystem.Name)
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func OpenFilesystem(ctx context.Context, m *registry.Manager, root string) (rigg
 // RunBackup backs items up as name into store with m's actions (the
 // velero.io/csi-* ones left out, as Velero does without EnableCSI) and
 // returns the number of items backed up.
-func RunBackup(ctx context.Context, m *registry.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
+func RunBackup(ctx context.Context, m *manager.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
 	sum, err := backup.Run(ctx, backup.Options{
 		Name: name, Items: items, Store: store, Plugins: withoutCSI{m},
 		OperationPollInterval: 10 * time.Millisecond,
@@ -122,7 +122,7 @@ func RunBackup(ctx context.Context, m *registry.Manager, store *archive.Store, n
 
 // withoutCSI leaves out the actions named velero.io/csi-*, as Velero v1.18
 // does unless its EnableCSI feature flag is on (they need a cluster).
-type withoutCSI struct{ m *registry.Manager }
+type withoutCSI struct{ m *manager.Manager }
 
 func (w withoutCSI) BackupItemActionsV2(ctx context.Context) ([]rigging.BackupItemActionV2, error) {
 	all, err := w.m.BackupItemActionsV2(ctx)
@@ -144,7 +144,7 @@ func isCSI(name string) bool { return strings.Contains(name, "velero.io/csi-") }
 // actions, so the time of any backup over it bounds how much faster that
 // backup could be made in-process: RPC backup time / floor time is the most
 // backup_inproc_vs_rpc could reach.
-func RunFloor(ctx context.Context, _ *registry.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
+func RunFloor(ctx context.Context, _ *manager.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
 	mapper := resources.NewMapper()
 	n := int64(0)
 	key := store.Layout.BackupKey(name, archive.BackupContents)

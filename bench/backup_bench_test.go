@@ -13,8 +13,8 @@ import (
 
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/bench"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
-	"github.com/rigging-dev/rigging/registry"
 )
 
 // largeItems returns gen-large.sh's 10 000 items (plus their 20
@@ -34,13 +34,13 @@ func largeItems(b *testing.B) []*unstructured.Unstructured {
 
 // benchmarkBackup backs items up with m's actions into m's filesystem
 // store, one backup per iteration, reporting items/s.
-func benchmarkBackup(b *testing.B, m *registry.Manager, items []*unstructured.Unstructured) {
+func benchmarkBackup(b *testing.B, m *manager.Manager, items []*unstructured.Unstructured) {
 	benchmarkRun(b, m, items, bench.RunBackup)
 }
 
 // benchmarkRun is benchmarkBackup with run (bench.RunBackup or
 // bench.RunFloor) doing each backup.
-func benchmarkRun(b *testing.B, m *registry.Manager, items []*unstructured.Unstructured, run func(context.Context, *registry.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) {
+func benchmarkRun(b *testing.B, m *manager.Manager, items []*unstructured.Unstructured, run func(context.Context, *manager.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) {
 	ctx := context.Background()
 	st, err := bench.OpenFilesystem(ctx, m, b.TempDir())
 	if err != nil {
@@ -80,7 +80,7 @@ func processCPU(b *testing.B) time.Duration {
 //	go test -run '^$' -bench 'Backup$' -benchtime 3x -cpuprofile cpu.out ./bench
 func BenchmarkBackup(b *testing.B) {
 	items := largeItems(b)
-	m := registry.NewManager(registry.Options{})
+	m := manager.New(manager.Options{})
 	defer m.Close()
 	benchmarkBackup(b, m, items)
 }
@@ -107,7 +107,7 @@ func BenchmarkBackupRPC(b *testing.B) {
 // nothing else.
 func BenchmarkBackupFloor(b *testing.B) {
 	items := largeItems(b)
-	m := registry.NewManager(registry.Options{})
+	m := manager.New(manager.Options{})
 	defer m.Close()
 	benchmarkRun(b, m, items, bench.RunFloor)
 }

@@ -1,6 +1,6 @@
 // Package bench is rigging's benchmark harness: it measures
 // BackupItemAction Execute on the same ~2.2 KiB pod and ~1.4 KiB Backup
-// (package fixture) as a direct call, through the registry.Manager
+// (package fixture) as a direct call, through the manager.Manager
 // in-process, through the Manager over an in-memory gRPC connection, and
 // from the Manager to a rigging plugin subprocess, next to the floors of
 // its transports (a bare gRPC unary call and a bare unix-socket round trip
@@ -32,8 +32,7 @@ import (
 	"github.com/rigging-dev/rigging/bench/fixture"
 	"github.com/rigging-dev/rigging/bench/measure"
 	"github.com/rigging-dev/rigging/builtin/pod"
-	"github.com/rigging-dev/rigging/internal/ujson"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // Result names. The Velero paths (added by the interop bench program) use
@@ -211,7 +210,7 @@ type suite struct {
 	cfg     Config
 	ctx     context.Context
 	closers []func()
-	rpc     *registry.Manager // Manager whose plugins all come from PluginBinary
+	rpc     *manager.Manager // Manager whose plugins all come from PluginBinary
 }
 
 func (s *suite) close() {
@@ -221,7 +220,7 @@ func (s *suite) close() {
 }
 
 // rpcManager returns the Manager over a catalog holding PluginBinary.
-func (s *suite) rpcManager() (*registry.Manager, error) {
+func (s *suite) rpcManager() (*manager.Manager, error) {
 	if s.rpc != nil {
 		return s.rpc, nil
 	}
@@ -242,250 +241,6 @@ func (s *suite) rpcManager() (*registry.Manager, error) {
 	return m, nil
 }
 
-// Call is one named way to make one Execute call (or its floor).
-type Call struct {
-	Name string
-	Do   func() error
-	// Scale multiplies the batch size: in-process calls are thousands of
-	// times cheaper than RPC ones, so their batches are longer.
-	Scale int
-}
-
-// ExecuteCall returns a Call named name of a's Execute on fresh fixtures,
-// after one warm-up call (which starts a plugin process). Each batch runs
-// scale times the requested count.
-func ExecuteCall(ctx context.Context, name string, a rigging.BackupItemAction, scale int) (Call, error) {
-	return executeCall(ctx, name, a, scale)
-}
-
-// Case returns the measure.Case timing c one call at a time.
-func (c Call) Case() measure.Case {
-	return measure.Case{Name: c.Name, Run: func(n int) (measure.Sample, error) { return measure.Calls(n*c.Scale, c.Do) }}
-}
-
-func executeCall(ctx context.Context, name string, a rigging.BackupItemAction, scale int) (Call, error) {
-	item, b, err := Fixtures()
-	if err != nil {
-		return Call{}, err
-	}
-	call := func() error {
-		out, extra, err := a.Execute(ctx, item, b)
-		if err == nil && (out == nil || len(extra) != 2) {
-			err = fmt.Errorf("%s Execute returned %d additional items, want the pod's 2 claims", ActionName, len(extra))
-		}
-		return err
-	}
-	if err := call(); err != nil {
-		return Call{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return Call{Name: name, Do: call, Scale: scale}, nil
-}
-
-// Calls returns the per-call paths this configuration can run: direct,
-// in-process Manager, Manager over in-memory gRPC, Manager to a plugin
-// subprocess, and the gRPC and unix-socket floors. Run closes what they
-// hold; other callers call Close.
-func (s *suite) calls() ([]Call, error) {
-	ctx := s.ctx
-	var out []Call
-	add := func(name string, a rigging.BackupItemAction, err error, scale int) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		c, err := executeCall(ctx, name, a, scale)
-		out = append(out, c)
-		return err
-	}
-	e, ok := registry.Default.Lookup(rigging.KindBackupItemAction, ActionName)
-	if !ok {
-		return nil, fmt.Errorf("%w: BackupItemAction %s is not compiled in", rigging.ErrPluginNotFound, ActionName)
-	}
-	v, err := e.New(discard)
-	if err != nil {
-		return nil, err
-	}
-	if err := add(Direct, v.(rigging.BackupItemAction), nil, 50); err != nil {
-		return nil, err
-	}
-	for _, withBackup := range []bool{true, false} {
-		codec, err := jsonCodecCall(withBackup)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, codec)
-	}
-	out = append(out, ujsonItemCall())
-	m := registry.NewManager(registry.Options{Logger: hostLog})
-	s.closers = append(s.closers, func() { m.Close() })
-	a, err := m.BackupItemAction(ctx, ActionName)
-	if err := add(InProcess, a, err, 50); err != nil {
-		return nil, err
-	}
-	mm, stop, err := inMemoryManager()
-	if err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, stop)
-	a, err = mm.BackupItemAction(ctx, ActionName)
-	if err := add(InMemoryGRPC, a, err, 1); err != nil {
-		return nil, err
-	}
-	if s.cfg.PluginBinary != "" && !s.cfg.RPCInChildren {
-		rm, err := s.rpcManager()
-		if err != nil {
-			return nil, err
-		}
-		a, err := rm.BackupItemAction(ctx, ActionName)
-		if err := add(RiggingRigging, a, err, 1); err != nil {
-			return nil, err
-		}
-	}
-	if s.cfg.FloorCommand != nil {
-		f, err := startFloor(s.cfg.FloorCommand)
-		if err != nil {
-			return nil, err
-		}
-		s.closers = append(s.closers, f.close)
-		buf := make([]byte, 64<<10)
-		out = append(out,
-			Call{Name: FloorGRPC, Do: func() error { return f.grpcCall(ctx) }, Scale: 1},
-			Call{Name: FloorUnix, Do: func() error { return f.rawCall(buf) }, Scale: 1})
-	}
-	return out, nil
-}
-
-func (s *suite) perCall() ([]measure.Case, int, int, error) {
-	calls, err := s.calls()
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	cases := make([]measure.Case, len(calls))
-	for i, c := range calls {
-		cases[i] = c.Case()
-	}
-	return cases, s.cfg.Rounds, s.cfg.Calls, nil
-}
-
-// Calls returns the per-call paths of cfg (see Run) for callers that time
-// them their own way (Go benchmarks); close releases their processes.
-func Calls(ctx context.Context, cfg Config) (calls []Call, close func(), err error) {
-	cfg.defaults()
-	if cfg.PluginBinary != "" {
-		os.Setenv(EnvPlugins, "1")
-	}
-	s := &suite{cfg: cfg, ctx: ctx}
-	calls, err = s.calls()
-	if err != nil {
-		s.close()
-		return nil, nil, err
-	}
-	return calls, s.close, nil
-}
-
-func (s *suite) throughput() ([]measure.Case, int, int, error) {
-	ctx := s.ctx
-	item, b, err := Fixtures()
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	var cases []measure.Case
-	if s.cfg.PluginBinary != "" && !s.cfg.RPCInChildren {
-		rm, err := s.rpcManager()
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		a, err := rm.BackupItemAction(ctx, ActionName)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		for _, g := range Concurrency {
-			cases = append(cases, measure.Case{Name: Parallel(RiggingRigging, g), Run: func(n int) (measure.Sample, error) {
-				return measure.Parallel(g, n, func() error { _, _, err := a.Execute(ctx, item, b); return err })
-			}})
-		}
-	}
-	if s.cfg.FloorCommand != nil {
-		f, err := startFloor(s.cfg.FloorCommand)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		s.closers = append(s.closers, f.close)
-		for _, g := range Concurrency {
-			cases = append(cases, measure.Case{Name: Parallel(FloorGRPC, g), Run: func(n int) (measure.Sample, error) {
-				return measure.Parallel(g, n, func() error { return f.grpcCall(ctx) })
-			}})
-		}
-	}
-	return cases, s.cfg.Rounds, s.cfg.Calls, nil
-}
-
-func (s *suite) objects() ([]measure.Case, int, int, error) {
-	var cases []measure.Case
-	if s.cfg.PluginBinary != "" && !s.cfg.RPCInChildren {
-		rm, err := s.rpcManager()
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if cases, err = ObjectCases(s.ctx, rm, RiggingRigging, s.cfg.ObjectSize); err != nil {
-			return nil, 0, 0, err
-		}
-	}
-	if s.cfg.FloorCommand != nil {
-		f, err := startFloor(s.cfg.FloorCommand)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		s.closers = append(s.closers, f.close)
-		fc, err := f.streamCases(s.ctx, s.cfg.ObjectSize)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		cases = append(cases, fc...)
-	}
-	return cases, s.cfg.Rounds, 1, nil
-}
-
-// ObjectCases returns the PutObject and GetObject cases of NullStore as m
-// reaches it, each moving size bytes per operation.
-func ObjectCases(ctx context.Context, m *registry.Manager, path string, size int64) ([]measure.Case, error) {
-	st, err := m.ObjectStore(ctx, NullStore)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Init(ctx, nil); err != nil {
-		return nil, err
-	}
-	put := func() (int64, error) {
-		return size, st.PutObject(ctx, "bench", "object", fixture.Zeros(size))
-	}
-	get := func() (int64, error) {
-		r, err := st.GetObject(ctx, "bench", SizeKey(size))
-		if err != nil {
-			return 0, err
-		}
-		defer r.Close()
-		n, err := io.Copy(io.Discard, r)
-		if err == nil && n != size {
-			err = fmt.Errorf("got %d bytes, want %d", n, size)
-		}
-		return n, err
-	}
-	once := func(fn func() (int64, error)) func(int) (measure.Sample, error) {
-		return func(n int) (measure.Sample, error) {
-			var all measure.Sample
-			for range n {
-				smp, err := measure.Once(fn)
-				if err != nil {
-					return all, err
-				}
-				all = merge(all, smp)
-			}
-			return all, nil
-		}
-	}
-	return []measure.Case{{Name: Put(path), Run: once(put)}, {Name: Get(path), Run: once(get)}}, nil
-}
-
 // merge adds b to a.
 func merge(a, b measure.Sample) measure.Sample {
 	a.N += b.N
@@ -502,108 +257,6 @@ func merge(a, b measure.Sample) measure.Sample {
 // sampleOf is a Sample of one operation timed by the caller.
 func sampleOf(d time.Duration) measure.Sample {
 	return measure.Sample{N: 1, Lat: []int64{d.Nanoseconds()}, WallNs: d.Nanoseconds()}
-}
-
-func (s *suite) discovery() ([]measure.Case, int, int, error) {
-	if s.cfg.PluginBinary == "" {
-		return nil, 0, 0, nil
-	}
-	dir, err := os.MkdirTemp("", "rigging-bench-discovery-")
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
-	plugins := filepath.Join(dir, "plugins")
-	if err := os.Mkdir(plugins, 0o755); err != nil {
-		return nil, 0, 0, err
-	}
-	for i := range DiscoveryBinarys {
-		bin := s.cfg.DiscoveryBinary
-		if bin == "" {
-			bin = s.cfg.PluginBinary
-		}
-		if err := linkBinary(bin, filepath.Join(plugins, fmt.Sprintf("plugin-%02d", i))); err != nil {
-			return nil, 0, 0, err
-		}
-	}
-	cache := filepath.Join(dir, "cache.json")
-	discover := func(cold bool) func(int) (measure.Sample, error) {
-		return func(n int) (measure.Sample, error) {
-			var all measure.Sample
-			for range n {
-				if cold {
-					os.Remove(cache)
-				}
-				smp, err := measure.Once(func() (int64, error) {
-					c, err := Discover(s.ctx, plugins, cache)
-					if err == nil {
-						err = c.Close()
-					}
-					return 0, err
-				})
-				if err != nil {
-					return all, err
-				}
-				all = merge(all, smp)
-			}
-			return all, nil
-		}
-	}
-	// Fill the cache once so the first warm round is warm.
-	c, err := Discover(s.ctx, plugins, cache)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	c.Close()
-	return []measure.Case{{Name: DiscoveryCold, Run: discover(true)}, {Name: DiscoveryWarm, Run: discover(false)}}, s.cfg.Rounds, 1, nil
-}
-
-func (s *suite) firstCall() ([]measure.Case, int, int, error) {
-	if s.cfg.PluginBinary == "" {
-		return nil, 0, 0, nil
-	}
-	dir, err := os.MkdirTemp("", "rigging-bench-firstcall-")
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
-	if err := linkBinary(s.cfg.PluginBinary, filepath.Join(dir, "rigging-plugins")); err != nil {
-		return nil, 0, 0, err
-	}
-	cache := filepath.Join(dir, "..", filepath.Base(dir)+".cache.json")
-	s.closers = append(s.closers, func() { os.Remove(cache) })
-	item, b, err := Fixtures()
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	one := func() (measure.Sample, error) {
-		m, err := catalogManager(s.ctx, dir, cache) // warm after the first
-		if err != nil {
-			return measure.Sample{}, err
-		}
-		defer m.Close()
-		t := time.Now()
-		a, err := m.BackupItemAction(s.ctx, ActionName)
-		if err == nil {
-			_, _, err = a.Execute(s.ctx, item, b)
-		}
-		return sampleOf(time.Since(t)), err
-	}
-	if _, err := one(); err != nil { // fills the cache
-		return nil, 0, 0, err
-	}
-	run := func(n int) (measure.Sample, error) {
-		var all measure.Sample
-		for range n {
-			smp, err := one()
-			if err != nil {
-				return all, err
-			}
-			all = merge(all, smp)
-		}
-		return all, nil
-	}
-	return []measure.Case{{Name: FirstCall, Run: run}}, s.cfg.Rounds, 2, nil
 }
 
 // linkBinary makes dst a hard link to src, or a copy across file systems.
@@ -625,75 +278,4 @@ func linkBinary(src, dst string) error {
 		return fmt.Errorf("plugin binary: copy to %s: %w", dst, err)
 	}
 	return out.Close()
-}
-
-// ujsonItemCall is rigging's item JSON work of one Execute when the action
-// changes the item, in-process with no transport: the host encodes the
-// item, the plugin decodes it and encodes the changed item, the host
-// decodes it, all with internal/ujson (the Backup is encoded and decoded
-// once per backup; an unchanged item skips the last two steps).
-func ujsonItemCall() Call {
-	item, _, _ := Fixtures()
-	do := func() error {
-		ij, err := ujson.Marshal(item.Object)
-		if err != nil {
-			return err
-		}
-		pi, err := ujson.Unmarshal(ij)
-		if err != nil {
-			return err
-		}
-		oj, err := ujson.Marshal(pi)
-		if err != nil {
-			return err
-		}
-		_, err = ujson.Unmarshal(oj)
-		return err
-	}
-	return Call{Name: JSONUjsonItem, Do: do, Scale: 1}
-}
-
-// jsonCodecCall is the JSON work of one Execute over Velero's protocol
-// with the standard codecs (encoding/json, apimachinery's unstructured
-// JSON: what Velero's host and framework use), in-process with no
-// transport: the host encodes the item and the
-// Backup, the plugin decodes both and encodes the returned item, the host
-// decodes it. It is the part of the RPC paths that no transport can remove
-// while the wire carries JSON. Without withBackup it leaves the Backup out
-// (what remains once host and plugin encode and decode it once per backup).
-func jsonCodecCall(withBackup bool) (Call, error) {
-	name := JSONCodec
-	if !withBackup {
-		name = JSONCodecItem
-	}
-	item, b, err := Fixtures()
-	if err != nil {
-		return Call{}, err
-	}
-	do := func() error {
-		ij, err := json.Marshal(item.Object)
-		if err != nil {
-			return err
-		}
-		if withBackup {
-			bj, err := json.Marshal(b)
-			if err != nil {
-				return err
-			}
-			var pb rigging.Backup
-			if err := json.Unmarshal(bj, &pb); err != nil {
-				return err
-			}
-		}
-		pi := &unstructured.Unstructured{}
-		if err := pi.UnmarshalJSON(ij); err != nil {
-			return err
-		}
-		oj, err := json.Marshal(pi.Object)
-		if err != nil {
-			return err
-		}
-		return (&unstructured.Unstructured{}).UnmarshalJSON(oj)
-	}
-	return Call{Name: name, Do: do, Scale: 1}, do()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external"
 	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -29,19 +30,19 @@ func Discover(ctx context.Context, dir, cacheFile string) (*external.Catalog, er
 // CatalogManager returns a Manager whose external plugins are those of
 // dir (discovery cache in cacheFile, "" for none); they shadow the
 // built-ins of the same names. Close it to stop the plugin processes.
-func CatalogManager(ctx context.Context, dir, cacheFile string) (*registry.Manager, error) {
+func CatalogManager(ctx context.Context, dir, cacheFile string) (*manager.Manager, error) {
 	return catalogManager(ctx, dir, cacheFile)
 }
 
-func catalogManager(ctx context.Context, dir, cacheFile string) (*registry.Manager, error) {
+func catalogManager(ctx context.Context, dir, cacheFile string) (*manager.Manager, error) {
 	c, err := Discover(ctx, dir, cacheFile)
 	if err != nil {
 		return nil, err
 	}
-	return registry.NewManager(registry.Options{External: c, Logger: hostLog}), nil
+	return manager.New(manager.Options{External: c, Logger: hostLog}), nil
 }
 
-// inMemory is a registry.Source serving the default registry's pod action
+// inMemory is a manager.Catalog serving the default registry's pod action
 // and the benchmark plugins through the SDK's gRPC server on an in-memory
 // listener, reached with the host's gRPC client.
 type inMemory struct {
@@ -49,7 +50,7 @@ type inMemory struct {
 	srv *grpc.Server
 }
 
-func inMemoryManager() (*registry.Manager, func(), error) {
+func inMemoryManager() (*manager.Manager, func(), error) {
 	reg := registry.Default
 	lis := bufconn.Listen(1 << 20)
 	srv := plugin.NewGRPCServer(plugin.ServeOptions{Registry: reg, Logger: discard})
@@ -62,12 +63,12 @@ func inMemoryManager() (*registry.Manager, func(), error) {
 		return nil, nil, fmt.Errorf("in-memory gRPC: %w", err)
 	}
 	src := &inMemory{cc: cc, srv: srv}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: src, Logger: hostLog})
+	m := manager.New(manager.Options{Registry: registry.New(), External: src, Logger: hostLog})
 	return m, func() { m.Close() }, nil
 }
 
-func (s *inMemory) Plugins() []registry.Info {
-	return []registry.Info{{Kind: rigging.KindBackupItemAction, Name: ActionName, Source: "bufconn"}}
+func (s *inMemory) Plugins() []manager.Info {
+	return []manager.Info{{Kind: rigging.KindBackupItemAction, Name: ActionName, Source: "bufconn"}}
 }
 
 func (s *inMemory) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {

@@ -15,7 +15,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // Options configure discovery and supervision. Zero values mean the
@@ -174,11 +174,11 @@ func (p Problem) Error() string { return p.Path + ": " + p.Err.Error() }
 func (p Problem) Unwrap() error { return p.Err }
 
 // Catalog is the set of external plugins found in a plugin directory. It
-// implements registry.Source: Open returns clients backed by one supervised
+// implements manager.Catalog: Open returns clients backed by one supervised
 // process per binary, started at first use. Safe for concurrent use.
 type Catalog struct {
 	opts     Options
-	plugins  []registry.Info
+	plugins  []manager.Info
 	byKey    map[kindName]string // -> binary path
 	problems []Problem
 
@@ -193,7 +193,7 @@ type kindName struct {
 }
 
 // Plugins lists the plugins found, with the binary's path as Source.
-func (c *Catalog) Plugins() []registry.Info { return slices.Clone(c.plugins) }
+func (c *Catalog) Plugins() []manager.Info { return slices.Clone(c.plugins) }
 
 // Problems lists the binaries discovery skipped and why.
 func (c *Catalog) Problems() []Problem { return slices.Clone(c.problems) }
@@ -261,4 +261,4 @@ func (c *Catalog) String() string {
 	return fmt.Sprintf("plugin directory %s (%d plugins in %s)", c.opts.Dir, len(c.plugins), strings.Join(c.Binaries(), ", "))
 }
 
-var _ registry.Source = (*Catalog)(nil)
+var _ manager.Catalog = (*Catalog)(nil)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/generated"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // Discover scans opts.Dir for plugin binaries as Velero does (recursively;
@@ -70,7 +70,7 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 				continue
 			}
 			c.byKey[k] = b.Path
-			c.plugins = append(c.plugins, registry.Info{Kind: k.kind, Name: k.name, Source: b.Path})
+			c.plugins = append(c.plugins, manager.Info{Kind: k.kind, Name: k.name, Source: b.Path})
 		}
 	}
 	if opts.CacheFile != "" {
@@ -106,7 +106,7 @@ func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error
 	for _, id := range ids {
 		k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
 		c.byKey[k] = path
-		c.plugins = append(c.plugins, registry.Info{Kind: k.kind, Name: k.name, Source: path})
+		c.plugins = append(c.plugins, manager.Info{Kind: k.kind, Name: k.name, Source: path})
 	}
 	return c, nil
 }

@@ -1,5 +1,5 @@
 // Package external is rigging's host side for plugin binaries: discovery of
-// a plugin directory, a Catalog of the plugins found (a registry.Source),
+// a plugin directory, a Catalog of the plugins found (a manager.Catalog),
 // supervised go-plugin processes (one per binary, started at first use,
 // restarted when they die) and the gRPC client of every kind, speaking
 // Velero v1.18's plugin protocol.

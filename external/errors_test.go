@@ -8,6 +8,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -18,7 +19,7 @@ import (
 // a call says beyond its method (a key) leads.
 func TestErrorsNamePluginOnce(t *testing.T) {
 	c := discover(t, Options{Dir: pluginDir(t, nil)})
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: c, Logger: testLogger(t)})
+	m := manager.New(manager.Options{Registry: registry.New(), External: c, Logger: testLogger(t)})
 	defer m.Close()
 	ctx := context.Background()
 	bia, err := m.BackupItemAction(ctx, testplugin.BIA)

@@ -446,7 +446,7 @@ func (in *instance) call(ctx context.Context, op string, idempotent bool, fn fun
 
 // callError is the error of a failed call op ("Execute", "put KEY"). The
 // plugin's name and the method are not repeated: the Manager's
-// registry.CallError adds them. What op says beyond the method (a key, a
+// manager.CallError adds them. What op says beyond the method (a key, a
 // snapshot or operation ID) leads, and note (transport context, such as
 // the process having died) follows; without either, err is returned as is,
 // so a plugin's error is its RemoteError, message unchanged.

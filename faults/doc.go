@@ -1,5 +1,5 @@
 // Package faults holds rigging's fault, hostile-input and load tests: they
-// run the real host (registry.Manager, the external plugin catalog, the
+// run the real host (manager.Manager, the external plugin catalog, the
 // backup and restore pipelines, the filesystem store) against misbehaving
 // plugin processes, malicious plugin directories and backups, and load, and
 // assert that the host stays up, refuses what it must with errors naming the

@@ -23,6 +23,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
@@ -63,7 +64,7 @@ func backupWith(ctx context.Context, dir, cache string, store *archive.Store, na
 	if err != nil {
 		return nil, err
 	}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: log})
+	m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: log})
 	defer m.Close()
 	return backup.Run(ctx, backup.Options{Name: name, Items: items, Store: store, Plugins: m, Progress: progress, TempDir: filepath.Dir(cache)})
 }

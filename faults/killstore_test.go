@@ -17,6 +17,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -73,7 +74,7 @@ func backupToPluginStore(ctx context.Context, dir, cache, root, name string, ite
 	if err != nil {
 		return nil, err
 	}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: log})
+	m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: log})
 	defer m.Close()
 	objects, err := m.ObjectStore(ctx, killStoreName)
 	if err != nil {

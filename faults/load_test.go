@@ -15,6 +15,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -72,12 +73,12 @@ func TestLoad(t *testing.T) {
 	h := newHost(t, external.Options{}, nil, "echo")
 	reg := registry.New()
 	registry.RegisterIn(reg, "faults.rigging.dev/builtin-echo", func(*slog.Logger) (rigging.BackupItemAction, error) { return builtinEcho{}, nil })
-	bm := registry.NewManager(registry.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	bm := manager.New(manager.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	defer bm.Close()
 
 	for _, tc := range []struct {
 		name string
-		m    *registry.Manager
+		m    *manager.Manager
 		p    string
 	}{{"external (gRPC)", h.m, "faults.rigging.dev/echo"}, {"built-in (in-process)", bm, "faults.rigging.dev/builtin-echo"}} {
 		a, err := tc.m.BackupItemAction(context.Background(), tc.p)
@@ -131,7 +132,7 @@ func TestManagerCycles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: log})
+		m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: log})
 		a, err := m.BackupItemAction(context.Background(), "faults.rigging.dev/echo")
 		if err != nil {
 			t.Fatal(err)

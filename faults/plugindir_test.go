@@ -12,6 +12,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -104,7 +105,7 @@ func TestHostilePluginDir(t *testing.T) {
 	}
 
 	// The good plugin works, through the Manager as the CLI uses it.
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: log})
+	m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: log})
 	defer m.Close()
 	start = time.Now()
 	a, err := m.BackupItemAction(context.Background(), "faults.rigging.dev/echo")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -22,7 +23,7 @@ import (
 type host struct {
 	dir  string
 	cat  *external.Catalog
-	m    *registry.Manager
+	m    *manager.Manager
 	logs *logBuffer
 }
 
@@ -43,7 +44,7 @@ func newHost(t testing.TB, opts external.Options, timeouts map[rigging.Kind]time
 		t.Fatalf("discovery problems: %v", cat.Problems())
 	}
 	h.cat = cat
-	h.m = registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: log, Timeouts: timeouts})
+	h.m = manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: log, Timeouts: timeouts})
 	t.Cleanup(func() { h.m.Close() })
 	return h
 }

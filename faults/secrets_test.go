@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 
 	_ "github.com/rigging-dev/rigging/providers/aws"
 	"github.com/rigging-dev/rigging/providers/filesystem"
@@ -66,7 +66,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	m := registry.NewManager(registry.Options{Logger: log, Metrics: reg, Timeouts: nil})
+	m := manager.New(manager.Options{Logger: log, Metrics: reg, Timeouts: nil})
 	defer m.Close()
 	ctx := context.Background()
 	var errs []string

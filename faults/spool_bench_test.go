@@ -9,6 +9,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/archive/archivetest"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -27,7 +28,7 @@ func BenchmarkPluginStorePut(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: log})
+	m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: log})
 	defer m.Close()
 	objects, err := m.ObjectStore(ctx, killStoreName)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package location describes where backups are stored: what a Velero
 // BackupStorageLocation says (an ObjectStore provider, a bucket, an optional
 // prefix inside it, and the provider's config), and opens the ObjectStore it
-// names through a registry.Manager, initialised exactly as Velero initialises
+// names through a manager.Manager, initialised exactly as Velero initialises
 // it.
 //
 // Credentials: a BackupStorageLocation's spec.credential and
@@ -25,8 +25,8 @@ import (
 	"strings"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
-	"github.com/rigging-dev/rigging/registry"
 )
 
 // Defaults of the embedded location (Default).
@@ -125,7 +125,7 @@ func (l Location) InitConfig() map[string]string {
 
 // Open validates l, gets a new instance of its ObjectStore from m and calls
 // Init with InitConfig. The store belongs to m: Manager.Close releases it.
-func Open(ctx context.Context, m *registry.Manager, l Location) (rigging.ObjectStore, error) {
+func Open(ctx context.Context, m *manager.Manager, l Location) (rigging.ObjectStore, error) {
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("location %s: %w", l.Name, err)
 	}

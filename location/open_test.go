@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -49,7 +50,7 @@ func TestOpen(t *testing.T) {
 	registry.RegisterIn(reg, "example.com/fails", func(*slog.Logger) (rigging.ObjectStore, error) {
 		return recordingStore{got: &got, initErr: errors.New("no such region")}, nil
 	})
-	m := registry.NewManager(registry.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	m := manager.New(manager.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	defer m.Close()
 	ctx := context.Background()
 

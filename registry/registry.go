@@ -1,6 +1,8 @@
-// Package registry holds the static registry of compiled-in plugins and the
-// Manager that resolves a (kind, name) to a built-in or an external plugin and
-// wraps every instance it hands out in the same middleware.
+// Package registry holds the static registry of compiled-in plugins: the
+// registration side that built-in packages and vendor plugins call from
+// init(), as database/sql/driver is for drivers. It imports only the
+// contract (package rigging); hosts resolve and call plugins through package
+// manager, which reads a Registry.
 //
 // Built-in plugins register from init() with Register, naming the kind by the
 // interface their factory returns:

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/restore"
 
 	_ "github.com/rigging-dev/rigging/builtin/all"
@@ -18,7 +18,7 @@ import (
 // actions and restores it with them, then checks the scenario's
 // relationships (cluster-export/README.md) in what would be applied.
 func TestClusterExportWithBuiltins(t *testing.T) {
-	m := registry.NewManager(registry.Options{Logger: slog.New(slog.DiscardHandler)})
+	m := manager.New(manager.Options{Logger: slog.New(slog.DiscardHandler)})
 	defer m.Close()
 	store := backupOf(t, clusterExport(t), m)
 	out, sum := runRestore(t, store, restore.Options{Plugins: m, Spec: rigging.RestoreSpec{IncludedNamespaces: []string{"shop"}}})

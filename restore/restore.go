@@ -42,7 +42,7 @@ const restoreFinalizer = "restores.velero.io/external-resources-finalizer"
 var ErrRestoreExists = errors.New("restore already exists in object storage")
 
 // Plugins is what the pipeline needs from a plugin Manager;
-// *registry.Manager implements it. v1 actions appear among the v2 ones,
+// *manager.Manager implements it. v1 actions appear among the v2 ones,
 // adapted, sorted by name.
 type Plugins interface {
 	RestoreItemActionsV2(ctx context.Context) ([]rigging.RestoreItemActionV2, error)

@@ -23,6 +23,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/archive/archivetest"
 	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/registry"
 	"github.com/rigging-dev/rigging/restore"
@@ -279,7 +280,7 @@ func TestRestoreItemActions(t *testing.T) {
 		}}
 	r := registry.New()
 	registry.RegisterIn(r, act.name, func(*slog.Logger) (rigging.RestoreItemActionV2, error) { return act, nil })
-	m := registry.NewManager(registry.Options{Registry: r, Logger: slog.New(slog.DiscardHandler)})
+	m := manager.New(manager.Options{Registry: r, Logger: slog.New(slog.DiscardHandler)})
 	defer m.Close()
 	out, sum := runRestore(t, store, restore.Options{Plugins: m, Spec: rigging.RestoreSpec{IncludedNamespaces: []string{"shop"}}, OperationPollInterval: 1})
 	st := sum.Restore.Status

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // TestThroughManager runs the two backup actions of a CSI backup as a host
@@ -24,14 +24,14 @@ func TestThroughManager(t *testing.T) {
 	SetClientFactory(func() (versioned.Interface, error) { return c, nil })
 	t.Cleanup(func() { SetClientFactory(nil) })
 
-	m := registry.NewManager(registry.Options{Logger: slog.New(slog.DiscardHandler)})
+	m := manager.New(manager.Options{Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { _ = m.Close() })
 	ctx := s.ctx()
-	pvcAction, err := registry.Get[rigging.BackupItemActionV2](ctx, m, "csi-pvc-backupper")
+	pvcAction, err := manager.Get[rigging.BackupItemActionV2](ctx, m, "csi-pvc-backupper")
 	if err != nil {
 		t.Fatal(err)
 	}
-	vsAction, err := registry.Get[rigging.BackupItemActionV2](ctx, m, "velero.io/csi-volumesnapshot-backupper")
+	vsAction, err := manager.Get[rigging.BackupItemActionV2](ctx, m, "velero.io/csi-volumesnapshot-backupper")
 	if err != nil {
 		t.Fatal(err)
 	}

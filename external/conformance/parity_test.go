@@ -18,7 +18,7 @@ import (
 )
 
 var bins = map[string]string{
-	"builtins":   "./internal/servebuiltins",
+	"builtins":   "github.com/rigging-dev/rigging/internal/testbin/servebuiltins",
 	"testplugin": "../internal/testplugin/cmd/testplugin",
 }
 

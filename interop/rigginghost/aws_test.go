@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // awsPlugin is the real velero-plugin-for-aws, installed as the issue
@@ -38,7 +38,7 @@ func awsPlugin(t *testing.T, dir string) string {
 func TestVeleroPluginForAWS(t *testing.T) {
 	dir := t.TempDir()
 	bin := awsPlugin(t, dir)
-	m, cat := manager(t, dir)
+	m, cat := newManager(t, dir)
 	var got []string
 	for _, p := range cat.Plugins() {
 		if p.Source != bin {
@@ -50,7 +50,7 @@ func TestVeleroPluginForAWS(t *testing.T) {
 		t.Errorf("plugins %q, want %q", got, want)
 	}
 	for _, p := range m.Plugins() {
-		if p.Name == "velero.io/aws" && (p.Transport != registry.TransportGRPC || !p.Active) {
+		if p.Name == "velero.io/aws" && (p.Transport != manager.TransportGRPC || !p.Active) {
 			t.Errorf("Manager lists %+v", p)
 		}
 	}

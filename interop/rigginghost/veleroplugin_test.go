@@ -1,6 +1,6 @@
 // Package rigginghost drives plugins built on Velero's own framework (and
 // real Velero plugins) through rigging's host: discovery, the external
-// Catalog and registry.Manager. It links rigging's generated protocol code
+// Catalog and manager.Manager. It links rigging's generated protocol code
 // only; Velero's plugins run as separate processes.
 package rigginghost
 
@@ -22,6 +22,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -41,14 +42,14 @@ func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-func manager(t *testing.T, dir string) (*registry.Manager, *external.Catalog) {
+func newManager(t *testing.T, dir string) (*manager.Manager, *external.Catalog) {
 	t.Helper()
 	os.Chmod(dir, 0o755)
 	cat, err := external.Discover(context.Background(), external.Options{Dir: dir, Logger: logger(t), Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: logger(t)})
+	m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: logger(t)})
 	t.Cleanup(func() { m.Close() })
 	return m, cat
 }
@@ -74,7 +75,7 @@ func sameSelector(s rigging.ResourceSelector) bool {
 func TestVeleroFrameworkPlugin(t *testing.T) {
 	dir := t.TempDir()
 	build(t, dir, "veleroplugin", "../veleroplugin")
-	m, cat := manager(t, dir)
+	m, cat := newManager(t, dir)
 	if n := len(cat.Plugins()); n != 8 {
 		t.Fatalf("discovered %d plugins: %v", n, cat.Plugins())
 	}
@@ -286,7 +287,7 @@ func TestVeleroFrameworkPlugin(t *testing.T) {
 func TestVeleroPluginKilledBetweenCalls(t *testing.T) {
 	dir := t.TempDir()
 	bin := build(t, dir, "veleroplugin", "../veleroplugin")
-	m, _ := manager(t, dir)
+	m, _ := newManager(t, dir)
 	ctx := context.Background()
 	a, err := m.ItemBlockAction(ctx, "interop.rigging.dev/iba")
 	if err != nil {

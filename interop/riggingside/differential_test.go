@@ -16,8 +16,8 @@ import (
 	"github.com/rigging-dev/rigging"
 	_ "github.com/rigging-dev/rigging/builtin/all"
 	"github.com/rigging-dev/rigging/interop/internal/testbin"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
-	"github.com/rigging-dev/rigging/registry"
 	"github.com/rigging-dev/rigging/resources"
 )
 
@@ -49,8 +49,8 @@ func TestBuiltinsMatchVelero(t *testing.T) {
 		extra,
 	}
 	t.Setenv("INTEROP_CLUSTER", strings.Join(paths, string(filepath.ListSeparator))) // inherited by the plugin process
-	velero, _, _ := manager(t, bin)
-	rig := registry.NewManager(registry.Options{Logger: testLogger(t)})
+	velero, _, _ := newManager(t, bin)
+	rig := manager.New(manager.Options{Logger: testLogger(t)})
 	t.Cleanup(func() { rig.Close() })
 
 	items, err := manifest.Load(paths...)
@@ -272,7 +272,7 @@ type selecting interface {
 // the items their selector picks; ok is false when AppliesTo failed alike
 // on both sides (nothing more to compare). With mustPick, a selector that
 // picks no item is an error.
-func openPair[T selecting](ctx context.Context, t *testing.T, vm, rm *registry.Manager, get func(*registry.Manager) (T, error), items []*unstructured.Unstructured, mapper *resources.Mapper, mustPick bool) (va, ra T, picked []*unstructured.Unstructured, ok bool) {
+func openPair[T selecting](ctx context.Context, t *testing.T, vm, rm *manager.Manager, get func(*manager.Manager) (T, error), items []*unstructured.Unstructured, mapper *resources.Mapper, mustPick bool) (va, ra T, picked []*unstructured.Unstructured, ok bool) {
 	t.Helper()
 	va, err := get(vm)
 	if err != nil {
@@ -295,8 +295,8 @@ func openPair[T selecting](ctx context.Context, t *testing.T, vm, rm *registry.M
 	return va, ra, picked, true
 }
 
-func compareBackupActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
-	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *registry.Manager) (rigging.BackupItemAction, error) {
+func compareBackupActions(ctx context.Context, t *testing.T, vm, rm *manager.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
+	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *manager.Manager) (rigging.BackupItemAction, error) {
 		return m.BackupItemAction(ctx, name)
 	}, items, mapper, true)
 	if !ok {
@@ -323,8 +323,8 @@ func compareBackupActions(ctx context.Context, t *testing.T, vm, rm *registry.Ma
 	}
 }
 
-func compareItemBlockActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
-	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *registry.Manager) (rigging.ItemBlockAction, error) {
+func compareItemBlockActions(ctx context.Context, t *testing.T, vm, rm *manager.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
+	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *manager.Manager) (rigging.ItemBlockAction, error) {
 		return m.ItemBlockAction(ctx, name)
 	}, items, mapper, true)
 	if !ok {
@@ -347,8 +347,8 @@ func compareItemBlockActions(ctx context.Context, t *testing.T, vm, rm *registry
 	}
 }
 
-func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *registry.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
-	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *registry.Manager) (rigging.RestoreItemAction, error) {
+func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *manager.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
+	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *manager.Manager) (rigging.RestoreItemAction, error) {
 		return m.RestoreItemAction(ctx, name)
 	}, items, mapper, false)
 	if !ok {

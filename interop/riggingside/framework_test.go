@@ -17,7 +17,7 @@ import (
 	"github.com/rigging-dev/rigging/external"
 	"github.com/rigging-dev/rigging/interop/internal/spec"
 	"github.com/rigging-dev/rigging/interop/internal/testbin"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // veleroName is the name of a test plugin served by the Velero-framework binary.
@@ -112,7 +112,7 @@ func wantPanic(t *testing.T, err error, action string) {
 // binary built on Velero's own framework through rigging's catalog and Manager.
 func TestVeleroFrameworkPlugin(t *testing.T) {
 	bin := binary(t, func() (string, error) { return testbin.Interop("cmd/velero-test-plugin") })
-	m, cat, dir := manager(t, bin)
+	m, cat, dir := newManager(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -139,7 +139,7 @@ func TestVeleroFrameworkPlugin(t *testing.T) {
 			t.Errorf("plugins = %q, want %q", got, want)
 		}
 		for _, pi := range m.Plugins() {
-			if !pi.Active || pi.Transport != registry.TransportGRPC {
+			if !pi.Active || pi.Transport != manager.TransportGRPC {
 				t.Errorf("plugin %s %s: active %t transport %q, want active over grpc", pi.Kind, pi.Name, pi.Active, pi.Transport)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rigging-dev/rigging/external"
 	"github.com/rigging-dev/rigging/interop/internal/testbin"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -31,7 +32,7 @@ func binary(t *testing.T, build func() (string, error)) string {
 // manager discovers the plugins of binaries (copied into a fresh plugin
 // directory) and returns a Manager over them with an empty static registry,
 // so every plugin it hands out is external.
-func manager(t *testing.T, binaries ...string) (*registry.Manager, *external.Catalog, string) {
+func newManager(t *testing.T, binaries ...string) (*manager.Manager, *external.Catalog, string) {
 	t.Helper()
 	dir, err := testbin.PluginDir(t.TempDir(), binaries...)
 	if err != nil {
@@ -43,7 +44,7 @@ func manager(t *testing.T, binaries ...string) (*registry.Manager, *external.Cat
 	if err != nil {
 		t.Fatalf("discover %s: %v", dir, err)
 	}
-	m := registry.NewManager(registry.Options{Registry: registry.New(), External: cat, Logger: testLogger(t)})
+	m := manager.New(manager.Options{Registry: registry.New(), External: cat, Logger: testLogger(t)})
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			t.Errorf("close manager: %v", err)

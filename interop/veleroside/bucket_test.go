@@ -35,6 +35,7 @@ import (
 	_ "github.com/rigging-dev/rigging/builtin/pvc"
 	_ "github.com/rigging-dev/rigging/builtin/serviceaccount"
 	"github.com/rigging-dev/rigging/interop/internal/testbin"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
@@ -114,7 +115,7 @@ func TestVeleroReadsRiggingBucket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := registry.NewManager(registry.Options{})
+	m := manager.New(manager.Options{})
 	defer m.Close()
 	store := archive.NewStore(riggingStore(t, root), bucketName, prefix)
 	sums := map[string]*backup.Summary{}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rigging-dev/rigging/location"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // TestBackupStorageLocation opens the store the way `rigging store
@@ -38,7 +38,7 @@ func TestBackupStorageLocation(t *testing.T) {
 	loc.Config[KeyRegion] = e.region
 	loc.Config[KeyCredentialsFile] = e.credentialsFile(t, e.access, e.secret)
 
-	m := registry.NewManager(registry.Options{})
+	m := manager.New(manager.Options{})
 	defer m.Close()
 	store, err := location.Open(ctx, m, loc)
 	if err != nil {

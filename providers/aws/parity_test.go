@@ -22,7 +22,7 @@ var (
 	serveErr  error
 )
 
-// pluginBinary builds ./internal/serveaws once per test run and returns its
+// pluginBinary builds internal/testbin/serveaws once per test run and returns its
 // path: a plugin binary serving velero.io/aws, for the subprocess transport.
 func pluginBinary(t testing.TB) string {
 	t.Helper()
@@ -33,7 +33,7 @@ func pluginBinary(t testing.TB) string {
 			return
 		}
 		serveBin = filepath.Join(dir, "serveaws")
-		if out, err := exec.Command("go", "build", "-o", serveBin, "./internal/serveaws").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", serveBin, "github.com/rigging-dev/rigging/internal/testbin/serveaws").CombinedOutput(); err != nil {
 			serveErr = &buildError{err: err, out: string(out)}
 		}
 	})

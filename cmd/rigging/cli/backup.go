@@ -24,8 +24,8 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/location"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
-	"github.com/rigging-dev/rigging/registry"
 )
 
 const locationHelp = `The location is the default one (the filesystem store, bucket "rigging", under
@@ -58,7 +58,7 @@ backups there (those Velero wrote too).
 
 // session is a Manager and an open location, for one command.
 type session struct {
-	m     *registry.Manager
+	m     *manager.Manager
 	loc   location.Location
 	store *archive.Store
 }
@@ -85,14 +85,14 @@ func openSession(ctx context.Context, g *globalFlags, lf *locationFlags) (*sessi
 
 // servedByProcess reports whether the ObjectStore plugin provider resolves
 // to a plugin process (transport gRPC) rather than a built-in.
-func servedByProcess(m *registry.Manager, provider string) bool {
+func servedByProcess(m *manager.Manager, provider string) bool {
 	name, err := rigging.ParseName(provider)
 	if err != nil {
 		return false
 	}
 	for _, p := range m.Plugins() {
 		if p.Active && p.Kind == rigging.KindObjectStore && p.Name == name {
-			return p.Transport == registry.TransportGRPC
+			return p.Transport == manager.TransportGRPC
 		}
 	}
 	return false

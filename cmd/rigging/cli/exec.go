@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/registry"
 	"github.com/rigging-dev/rigging/resources"
@@ -311,7 +312,7 @@ type selectorAction interface {
 // have is a usage error naming the kind, the name and the closest names
 // of that kind (the registry's own error, with its import hint, is meant for
 // programs that embed the library, not for a user at the command line).
-func getAction(ctx context.Context, m *registry.Manager, kind rigging.Kind, name rigging.Name) (selectorAction, error) {
+func getAction(ctx context.Context, m *manager.Manager, kind rigging.Kind, name rigging.Name) (selectorAction, error) {
 	var action selectorAction
 	var err error
 	switch kind {

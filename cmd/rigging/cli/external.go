@@ -19,6 +19,7 @@ import (
 	"github.com/rigging-dev/rigging/external"
 	"github.com/rigging-dev/rigging/external/conformance"
 	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/providers/filesystem"
 	"github.com/rigging-dev/rigging/registry"
 )
@@ -134,7 +135,7 @@ func (g *globalFlags) fromEnv(flag, env string) (string, bool) {
 // or nil when no directory is given. Discovery answers are cached in
 // plugin-cache.json under the data directory, keyed by each binary's stat
 // identity, so an unchanged directory launches nothing.
-func externalSource(ctx context.Context, g *globalFlags) (registry.Source, error) {
+func externalSource(ctx context.Context, g *globalFlags) (manager.Catalog, error) {
 	if g.PluginDir == "" {
 		return nil, nil
 	}
@@ -334,7 +335,7 @@ func verify(ctx context.Context, g *globalFlags, kind rigging.Kind, name rigging
 	var cat *external.Catalog
 	if src != nil {
 		cat = src.(*external.Catalog)
-		if !slices.ContainsFunc(cat.Plugins(), func(i registry.Info) bool { return i.Kind == kind && i.Name == name }) {
+		if !slices.ContainsFunc(cat.Plugins(), func(i manager.Info) bool { return i.Kind == kind && i.Name == name }) {
 			cat.Close()
 			cat = nil
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/location"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -90,7 +91,7 @@ func (f *locationFlags) location() (location.Location, error) {
 
 // open resolves the flags to a location, logs what the location
 // file asked for that rigging cannot honour, and opens its ObjectStore.
-func (f *locationFlags) open(ctx context.Context, g *globalFlags, m *registry.Manager) (location.Location, rigging.ObjectStore, error) {
+func (f *locationFlags) open(ctx context.Context, g *globalFlags, m *manager.Manager) (location.Location, rigging.ObjectStore, error) {
 	l, err := f.location()
 	if err != nil {
 		return l, nil, err

@@ -9,14 +9,14 @@ import (
 	"strings"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
-// newManager builds the registry.Manager every command uses: the built-ins
+// newManager builds the manager.Manager every command uses: the built-ins
 // of registry.Default, the external plugins of --plugin-dir (from
 // externalSource), this run's metrics registry, the --plugin-config file,
 // and --prefer-builtin. The caller closes it.
-func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) {
+func newManager(ctx context.Context, g *globalFlags) (*manager.Manager, error) {
 	cfg, err := loadPluginConfig(g.PluginConfig)
 	if err != nil {
 		return nil, fmt.Errorf("--plugin-config: %w", err)
@@ -36,7 +36,7 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 	if err != nil {
 		return nil, err
 	}
-	opts := registry.Options{
+	opts := manager.Options{
 		PreferBuiltin: g.PreferBuiltin,
 		Logger:        g.Logger,
 		PluginConfig:  cfg,
@@ -47,7 +47,7 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 	if g.metrics != nil {
 		opts.Metrics = g.metrics
 	}
-	m := registry.NewManager(opts)
+	m := manager.New(opts)
 	warnUnknownConfig(ctx, g, cfg, m.Plugins())
 	return m, nil
 }
@@ -55,7 +55,7 @@ func newManager(ctx context.Context, g *globalFlags) (*registry.Manager, error) 
 // warnUnknownConfig warns about each --plugin-config entry whose plugin name
 // no plugin has (a typo, most likely: the entry would be silently ignored),
 // naming the closest known names.
-func warnUnknownConfig(ctx context.Context, g *globalFlags, cfg map[string]map[string]string, plugins []registry.PluginInfo) {
+func warnUnknownConfig(ctx context.Context, g *globalFlags, cfg map[string]map[string]string, plugins []manager.PluginInfo) {
 	if g.Logger == nil || len(cfg) == 0 {
 		return
 	}

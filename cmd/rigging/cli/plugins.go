@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // pluginJSON is one element of `rigging plugins -o json`.
@@ -51,7 +51,7 @@ source and active.`,
 	return cmd
 }
 
-func printPlugins(w io.Writer, plugins []registry.PluginInfo, output string) error {
+func printPlugins(w io.Writer, plugins []manager.PluginInfo, output string) error {
 	if output == "json" {
 		out := make([]pluginJSON, 0, len(plugins))
 		for _, p := range plugins {

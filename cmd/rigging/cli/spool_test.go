@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
 // fakeSource lists external plugins without starting anything.
-type fakeSource []registry.Info
+type fakeSource []manager.Info
 
-func (f fakeSource) Plugins() []registry.Info { return f }
+func (f fakeSource) Plugins() []manager.Info { return f }
 func (fakeSource) Open(context.Context, rigging.Kind, rigging.Name) (any, error) {
 	return nil, rigging.ErrPluginNotFound
 }
@@ -47,7 +48,7 @@ func TestServedByProcess(t *testing.T) {
 		{provider: "example.io/missing", want: false},       // resolves nowhere: Open reports it
 		{provider: "Not A Name", want: false},               // invalid: Open reports it
 	} {
-		m := registry.NewManager(registry.Options{Registry: reg, External: ext, PreferBuiltin: tc.preferBuiltin, Logger: slog.New(slog.DiscardHandler)})
+		m := manager.New(manager.Options{Registry: reg, External: ext, PreferBuiltin: tc.preferBuiltin, Logger: slog.New(slog.DiscardHandler)})
 		if got := servedByProcess(m, tc.provider); got != tc.want {
 			t.Errorf("servedByProcess(%q, preferBuiltin %v) = %v; want %v", tc.provider, tc.preferBuiltin, got, tc.want)
 		}

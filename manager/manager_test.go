@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"context"
@@ -19,31 +19,32 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // sources builds a built-in registry and an external source for the
 // resolution tests. Tags name where an instance came from.
-func sources() (*Registry, *fakeSource) {
-	builtin := New()
-	RegisterIn(builtin, "velero.io/pod", biaFactory("builtin"))
-	RegisterIn(builtin, "velero.io/both", biaFactory("builtin"))
-	RegisterIn(builtin, "velero.io/v1-only", biaFactory("builtin"))
-	RegisterIn(builtin, "velero.io/both-versions", biaFactory("builtin-v1"))
-	RegisterIn(builtin, "velero.io/both-versions", func(*slog.Logger) (rigging.BackupItemActionV2, error) {
+func sources() (*registry.Registry, *fakeCatalog) {
+	builtin := registry.New()
+	registry.RegisterIn(builtin, "velero.io/pod", biaFactory("builtin"))
+	registry.RegisterIn(builtin, "velero.io/both", biaFactory("builtin"))
+	registry.RegisterIn(builtin, "velero.io/v1-only", biaFactory("builtin"))
+	registry.RegisterIn(builtin, "velero.io/both-versions", biaFactory("builtin-v1"))
+	registry.RegisterIn(builtin, "velero.io/both-versions", func(*slog.Logger) (rigging.BackupItemActionV2, error) {
 		return &fakeBIAv2{tag: "builtin-v2"}, nil
 	})
-	RegisterIn(builtin, "velero.io/service", func(*slog.Logger) (rigging.RestoreItemAction, error) { return &fakeRIA{tag: "builtin"}, nil })
-	RegisterIn(builtin, "rigging.dev/filesystem", func(*slog.Logger) (rigging.ObjectStore, error) { return newFakeStore("builtin"), nil })
+	registry.RegisterIn(builtin, "velero.io/service", func(*slog.Logger) (rigging.RestoreItemAction, error) { return &fakeRIA{tag: "builtin"}, nil })
+	registry.RegisterIn(builtin, "rigging.dev/filesystem", func(*slog.Logger) (rigging.ObjectStore, error) { return newFakeStore("builtin"), nil })
 
-	ext := New()
-	RegisterIn(ext, "velero.io/both", biaFactory("external"))
-	RegisterIn(ext, "example.com/vendor", biaFactory("external"))
-	RegisterIn(ext, "example.com/async", func(*slog.Logger) (rigging.BackupItemActionV2, error) {
+	ext := registry.New()
+	registry.RegisterIn(ext, "velero.io/both", biaFactory("external"))
+	registry.RegisterIn(ext, "example.com/vendor", biaFactory("external"))
+	registry.RegisterIn(ext, "example.com/async", func(*slog.Logger) (rigging.BackupItemActionV2, error) {
 		return &fakeBIAv2{tag: "external"}, nil
 	})
-	RegisterIn(ext, "example.com/restore", func(*slog.Logger) (rigging.RestoreItemAction, error) { return &fakeRIA{tag: "external"}, nil })
-	RegisterIn(ext, "velero.io/aws", func(*slog.Logger) (rigging.ObjectStore, error) { return newFakeStore("external"), nil })
-	return builtin, &fakeSource{reg: ext, path: "/plugins/velero-plugin-example"}
+	registry.RegisterIn(ext, "example.com/restore", func(*slog.Logger) (rigging.RestoreItemAction, error) { return &fakeRIA{tag: "external"}, nil })
+	registry.RegisterIn(ext, "velero.io/aws", func(*slog.Logger) (rigging.ObjectStore, error) { return newFakeStore("external"), nil })
+	return builtin, &fakeCatalog{reg: ext, path: "/plugins/velero-plugin-example"}
 }
 
 // tagOf returns the tag of whatever a getter returned, through AppliesTo.
@@ -124,7 +125,7 @@ func TestResolution(t *testing.T) {
 			if tt.noExternal {
 				opts.External = nil
 			}
-			m := NewManager(opts)
+			m := New(opts)
 			defer m.Close()
 			v, err := tt.get(m)
 			if tt.wantErr != nil {
@@ -152,7 +153,7 @@ func TestPlugins(t *testing.T) {
 	for _, preferBuiltin := range []bool{false, true} {
 		builtin, ext := sources()
 		log, buf := testLogger(slog.LevelInfo)
-		m := NewManager(Options{Registry: builtin, External: ext, PreferBuiltin: preferBuiltin, Logger: log})
+		m := New(Options{Registry: builtin, External: ext, PreferBuiltin: preferBuiltin, Logger: log})
 		var got []string
 		for _, p := range m.Plugins() {
 			got = append(got, strings.Join([]string{string(p.Kind), string(p.Name), p.Source, p.Transport, map[bool]string{true: "active", false: "shadowed"}[p.Active]}, " "))
@@ -197,7 +198,7 @@ func TestPlugins(t *testing.T) {
 func TestList(t *testing.T) {
 	ctx := context.Background()
 	builtin, ext := sources()
-	m := NewManager(Options{Registry: builtin, External: ext})
+	m := New(Options{Registry: builtin, External: ext})
 	defer m.Close()
 
 	v2 := must[[]rigging.BackupItemActionV2](t)(m.BackupItemActionsV2(ctx))
@@ -238,10 +239,10 @@ func TestList(t *testing.T) {
 }
 
 func TestListFailsOnFirstBrokenPlugin(t *testing.T) {
-	r := New()
-	RegisterIn(r, "velero.io/a", biaFactory("a"))
-	RegisterIn(r, "velero.io/b", func(*slog.Logger) (rigging.BackupItemAction, error) { return nil, errors.New("no credentials") })
-	m := NewManager(Options{Registry: r})
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/a", biaFactory("a"))
+	registry.RegisterIn(r, "velero.io/b", func(*slog.Logger) (rigging.BackupItemAction, error) { return nil, errors.New("no credentials") })
+	m := New(Options{Registry: r})
 	defer m.Close()
 	_, err := m.BackupItemActions(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "BackupItemAction velero.io/b (builtin): create: no credentials") {
@@ -252,7 +253,7 @@ func TestListFailsOnFirstBrokenPlugin(t *testing.T) {
 func TestAdapters(t *testing.T) {
 	ctx := context.Background()
 	builtin, ext := sources()
-	m := NewManager(Options{Registry: builtin, External: ext})
+	m := New(Options{Registry: builtin, External: ext})
 	defer m.Close()
 	item := newPod("web")
 
@@ -310,7 +311,7 @@ func TestAdapters(t *testing.T) {
 	})
 	t.Run("v1 and adapted v2 share the instance", func(t *testing.T) {
 		builtin, ext := sources()
-		m := NewManager(Options{Registry: builtin, External: ext})
+		m := New(Options{Registry: builtin, External: ext})
 		defer m.Close()
 		m.BackupItemAction(ctx, "example.com/vendor")
 		m.BackupItemActionV2(ctx, "example.com/vendor")
@@ -323,7 +324,7 @@ func TestAdapters(t *testing.T) {
 func TestInstances(t *testing.T) {
 	ctx := context.Background()
 	builtin, ext := sources()
-	m := NewManager(Options{Registry: builtin, External: ext})
+	m := New(Options{Registry: builtin, External: ext})
 	defer m.Close()
 
 	a1 := must[rigging.BackupItemAction](t)(m.BackupItemAction(ctx, "example.com/vendor"))
@@ -340,7 +341,7 @@ func TestInstances(t *testing.T) {
 		t.Errorf("external ObjectStore opened %d times, want 2", n)
 	}
 	// Another Manager builds its own.
-	m2 := NewManager(Options{Registry: builtin, External: ext})
+	m2 := New(Options{Registry: builtin, External: ext})
 	defer m2.Close()
 	must[rigging.BackupItemAction](t)(m2.BackupItemAction(ctx, "example.com/vendor"))
 	if n := ext.opens(rigging.KindBackupItemAction, "example.com/vendor"); n != 2 {
@@ -350,12 +351,12 @@ func TestInstances(t *testing.T) {
 
 func TestConcurrentFirstGet(t *testing.T) {
 	var built atomic.Int32
-	r := New()
-	RegisterIn(r, "velero.io/pod", func(*slog.Logger) (rigging.BackupItemAction, error) {
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/pod", func(*slog.Logger) (rigging.BackupItemAction, error) {
 		built.Add(1)
 		return &fakeBIA{tag: "pod"}, nil
 	})
-	m := NewManager(Options{Registry: r})
+	m := New(Options{Registry: r})
 	defer m.Close()
 
 	const n = 64
@@ -389,14 +390,14 @@ func TestConcurrentFirstGet(t *testing.T) {
 
 func TestFailedBuildIsRetried(t *testing.T) {
 	var calls atomic.Int32
-	r := New()
-	RegisterIn(r, "velero.io/flaky", func(*slog.Logger) (rigging.BackupItemAction, error) {
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/flaky", func(*slog.Logger) (rigging.BackupItemAction, error) {
 		if calls.Add(1) == 1 {
 			return nil, errors.New("not yet")
 		}
 		return &fakeBIA{tag: "ok"}, nil
 	})
-	m := NewManager(Options{Registry: r})
+	m := New(Options{Registry: r})
 	defer m.Close()
 	if _, err := m.BackupItemAction(context.Background(), "flaky"); err == nil {
 		t.Fatal("first Get succeeded")
@@ -422,14 +423,14 @@ func TestConfigurable(t *testing.T) {
 		{name: "no config", config: map[string]map[string]string{"velero.io/other": {"a": "b"}},
 			want: []map[string]string{nil}},
 		{name: "Configure fails", config: nil, confErr: errors.New("bad key"), want: []map[string]string{nil},
-			wantErr: "registry: BackupItemAction velero.io/change-storage-class (builtin): configure: bad key"},
+			wantErr: "manager: BackupItemAction velero.io/change-storage-class (builtin): configure: bad key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inst := &fakeBIA{tag: "csc", confErr: tt.confErr}
-			r := New()
-			RegisterIn(r, "velero.io/change-storage-class", func(*slog.Logger) (rigging.BackupItemAction, error) { return inst, nil })
-			m := NewManager(Options{Registry: r, PluginConfig: tt.config})
+			r := registry.New()
+			registry.RegisterIn(r, "velero.io/change-storage-class", func(*slog.Logger) (rigging.BackupItemAction, error) { return inst, nil })
+			m := New(Options{Registry: r, PluginConfig: tt.config})
 			defer m.Close()
 			_, err := m.BackupItemAction(ctx, "change-storage-class")
 			if tt.wantErr != "" {
@@ -465,9 +466,9 @@ func mapsEqual(a, b map[string]string) bool {
 }
 
 // blockingBIA is a BackupItemAction whose Execute runs f with its context.
-func blockingAction(f func(ctx context.Context) error) *Registry {
-	r := New()
-	RegisterIn(r, "velero.io/slow", func(*slog.Logger) (rigging.BackupItemAction, error) {
+func blockingAction(f func(ctx context.Context) error) *registry.Registry {
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/slow", func(*slog.Logger) (rigging.BackupItemAction, error) {
 		return &fakeBIA{tag: "slow", exec: func(ctx context.Context, _ *unstructured.Unstructured) ([]rigging.ResourceIdentifier, error) {
 			return nil, f(ctx)
 		}}, nil
@@ -531,7 +532,7 @@ func TestDeadline(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var r result
 			log, logs := testLogger(slog.LevelWarn)
-			m := NewManager(Options{Registry: blockingAction(observe(&r, tt.waitDone)), Logger: log,
+			m := New(Options{Registry: blockingAction(observe(&r, tt.waitDone)), Logger: log,
 				Timeouts: map[rigging.Kind]time.Duration{rigging.KindBackupItemAction: tt.timeout}})
 			defer m.Close()
 			a := must[rigging.BackupItemAction](t)(m.BackupItemAction(context.Background(), "slow"))
@@ -574,7 +575,7 @@ func noCancel(ctx context.Context) func() (context.Context, context.CancelFunc) 
 func TestDeadlineCallerCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
-	m := NewManager(Options{Registry: blockingAction(func(ctx context.Context) error {
+	m := New(Options{Registry: blockingAction(func(ctx context.Context) error {
 		close(started)
 		<-ctx.Done()
 		return ctx.Err()
@@ -602,7 +603,7 @@ func TestPanicRecovery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			log, buf := testLogger(slog.LevelInfo)
-			m := NewManager(Options{Logger: log, Registry: blockingAction(func(context.Context) error {
+			m := New(Options{Logger: log, Registry: blockingAction(func(context.Context) error {
 				if tt.value == nil {
 					var counts map[string]int
 					counts["x"]++
@@ -624,7 +625,7 @@ func TestPanicRecovery(t *testing.T) {
 			if !ok {
 				t.Fatalf("err %v is not a *PanicError", err)
 			}
-			if !strings.Contains(string(pe.Stack), "registry.TestPanicRecovery") {
+			if !strings.Contains(string(pe.Stack), "manager.TestPanicRecovery") {
 				t.Errorf("stack does not show the panicking function:\n%s", pe.Stack)
 			}
 			if tt.value != nil && pe.Value != tt.value {
@@ -642,9 +643,9 @@ func TestPanicRecovery(t *testing.T) {
 }
 
 func TestPanicInFactory(t *testing.T) {
-	r := New()
-	RegisterIn(r, "velero.io/broken", func(*slog.Logger) (rigging.BackupItemAction, error) { panic("factory bug") })
-	m := NewManager(Options{Registry: r})
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/broken", func(*slog.Logger) (rigging.BackupItemAction, error) { panic("factory bug") })
+	m := New(Options{Registry: r})
 	defer m.Close()
 	_, err := m.BackupItemAction(context.Background(), "broken")
 	if !errors.Is(err, rigging.ErrPanic) || !strings.Contains(err.Error(), "velero.io/broken") || !strings.Contains(err.Error(), "factory bug") {
@@ -658,7 +659,7 @@ func TestMetrics(t *testing.T) {
 	fail := errors.New("fail")
 	release := make(chan struct{})
 	running := make(chan struct{})
-	RegisterIn(builtin, "velero.io/flaky", func(*slog.Logger) (rigging.BackupItemAction, error) {
+	registry.RegisterIn(builtin, "velero.io/flaky", func(*slog.Logger) (rigging.BackupItemAction, error) {
 		return &fakeBIA{exec: func(_ context.Context, item *unstructured.Unstructured) ([]rigging.ResourceIdentifier, error) {
 			switch item.GetName() {
 			case "fail":
@@ -673,7 +674,7 @@ func TestMetrics(t *testing.T) {
 		}}, nil
 	})
 	reg := prometheus.NewRegistry()
-	m := NewManager(Options{Registry: builtin, External: ext, Metrics: reg})
+	m := New(Options{Registry: builtin, External: ext, Metrics: reg})
 	defer m.Close()
 	if err := m.MetricsError(); err != nil {
 		t.Fatal(err)
@@ -733,7 +734,7 @@ rigging_plugin_errors_total{kind="BackupItemAction",method="Execute",name="veler
 	}
 
 	// A second Manager on the same registry shares the collector.
-	m2 := NewManager(Options{Registry: builtin, Metrics: reg})
+	m2 := New(Options{Registry: builtin, Metrics: reg})
 	defer m2.Close()
 	if err := m2.MetricsError(); err != nil {
 		t.Fatalf("second Manager: %v", err)
@@ -777,7 +778,7 @@ func TestCallLogs(t *testing.T) {
 	ctx := context.Background()
 	builtin, _ := sources()
 	log, buf := testLogger(slog.LevelDebug)
-	m := NewManager(Options{Registry: builtin, Logger: log})
+	m := New(Options{Registry: builtin, Logger: log})
 	defer m.Close()
 	a := must[rigging.BackupItemAction](t)(m.BackupItemAction(ctx, "pod"))
 	a.Execute(ctx, newPod("web"), nil)
@@ -789,7 +790,7 @@ func TestCallLogs(t *testing.T) {
 	}
 
 	log, buf = testLogger(slog.LevelInfo)
-	m2 := NewManager(Options{Registry: builtin, Logger: log})
+	m2 := New(Options{Registry: builtin, Logger: log})
 	defer m2.Close()
 	must[rigging.BackupItemAction](t)(m2.BackupItemAction(ctx, "pod")).Execute(ctx, newPod("web"), nil)
 	if buf.String() != "" {
@@ -801,14 +802,14 @@ func TestClose(t *testing.T) {
 	ctx := context.Background()
 	builtin, ext := sources()
 	biaInst := &fakeBIA{tag: "closer"}
-	RegisterIn(builtin, "velero.io/closer", func(*slog.Logger) (rigging.BackupItemAction, error) { return biaInst, nil })
+	registry.RegisterIn(builtin, "velero.io/closer", func(*slog.Logger) (rigging.BackupItemAction, error) { return biaInst, nil })
 	var stores []*fakeStore
-	RegisterIn(builtin, "velero.io/store", func(*slog.Logger) (rigging.ObjectStore, error) {
+	registry.RegisterIn(builtin, "velero.io/store", func(*slog.Logger) (rigging.ObjectStore, error) {
 		s := newFakeStore("s")
 		stores = append(stores, s)
 		return s, nil
 	})
-	m := NewManager(Options{Registry: builtin, External: ext})
+	m := New(Options{Registry: builtin, External: ext})
 	a := must[rigging.BackupItemAction](t)(m.BackupItemAction(ctx, "closer"))
 	must[rigging.BackupItemActionV2](t)(m.BackupItemActionV2(ctx, "closer")) // same instance
 	s := must[rigging.ObjectStore](t)(m.ObjectStore(ctx, "store"))
@@ -851,10 +852,10 @@ func TestClose(t *testing.T) {
 
 func TestGetObjectReaderOutlivesDeadline(t *testing.T) {
 	ctx := context.Background()
-	r := New()
+	r := registry.New()
 	store := newFakeStore("mem")
-	RegisterIn(r, "velero.io/mem", func(*slog.Logger) (rigging.ObjectStore, error) { return store, nil })
-	m := NewManager(Options{Registry: r, Timeouts: map[rigging.Kind]time.Duration{rigging.KindObjectStore: time.Nanosecond}})
+	registry.RegisterIn(r, "velero.io/mem", func(*slog.Logger) (rigging.ObjectStore, error) { return store, nil })
+	m := New(Options{Registry: r, Timeouts: map[rigging.Kind]time.Duration{rigging.KindObjectStore: time.Nanosecond}})
 	defer m.Close()
 	s := must[rigging.ObjectStore](t)(m.ObjectStore(ctx, "mem"))
 	store.objects["b/k"] = "hello"
@@ -889,12 +890,12 @@ func TestGetObjectReaderOutlivesDeadline(t *testing.T) {
 	}
 }
 
-func TestSourceReturningWrongType(t *testing.T) {
-	ext := New()
-	RegisterIn(ext, "example.com/x", biaFactory("x"))
-	src := &fakeSource{reg: ext, path: "/plugins/x"}
-	bad := &wrongTypeSource{fakeSource: src}
-	m := NewManager(Options{Registry: New(), External: bad})
+func TestCatalogReturningWrongType(t *testing.T) {
+	ext := registry.New()
+	registry.RegisterIn(ext, "example.com/x", biaFactory("x"))
+	src := &fakeCatalog{reg: ext, path: "/plugins/x"}
+	bad := &wrongTypeCatalog{fakeCatalog: src}
+	m := New(Options{Registry: registry.New(), External: bad})
 	defer m.Close()
 	_, err := m.BackupItemAction(context.Background(), "example.com/x")
 	if err == nil || !strings.Contains(err.Error(), "does not implement rigging.BackupItemAction") || !strings.Contains(err.Error(), "/plugins/x") {
@@ -902,9 +903,9 @@ func TestSourceReturningWrongType(t *testing.T) {
 	}
 }
 
-type wrongTypeSource struct{ *fakeSource }
+type wrongTypeCatalog struct{ *fakeCatalog }
 
-func (s *wrongTypeSource) Open(context.Context, rigging.Kind, rigging.Name) (any, error) {
+func (s *wrongTypeCatalog) Open(context.Context, rigging.Kind, rigging.Name) (any, error) {
 	return newFakeStore("not an action"), nil
 }
 
@@ -919,26 +920,26 @@ func TestDefaultTimeout(t *testing.T) {
 	}
 }
 
-// listedSource offers a fixed list of plugins and opens them from reg.
-type listedSource struct {
-	fakeSource
+// listedCatalog offers a fixed list of plugins and opens them from reg.
+type listedCatalog struct {
+	fakeCatalog
 	infos    []Info
 	closeErr error
 }
 
-func (s *listedSource) Plugins() []Info { return s.infos }
-func (s *listedSource) Close() error    { s.fakeSource.Close(); return s.closeErr }
+func (s *listedCatalog) Plugins() []Info { return s.infos }
+func (s *listedCatalog) Close() error    { s.fakeCatalog.Close(); return s.closeErr }
 
-func TestExternalSourceOddities(t *testing.T) {
-	ext := New()
-	RegisterIn(ext, "example.com/a", biaFactory("a"))
-	src := &listedSource{fakeSource: fakeSource{reg: ext}, infos: []Info{
+func TestExternalCatalogOddities(t *testing.T) {
+	ext := registry.New()
+	registry.RegisterIn(ext, "example.com/a", biaFactory("a"))
+	src := &listedCatalog{fakeCatalog: fakeCatalog{reg: ext}, infos: []Info{
 		{Kind: rigging.KindBackupItemAction, Name: "example.com/a", Source: "/plugins/one"},
 		{Kind: rigging.KindBackupItemAction, Name: "example.com/a", Source: "/plugins/two"},
 		{Kind: rigging.KindPluginLister, Name: "example.com/lister", Source: "/plugins/one"},
 	}, closeErr: errors.New("process did not exit")}
 	log, logs := testLogger(slog.LevelWarn)
-	m := NewManager(Options{Registry: New(), External: src, Logger: log})
+	m := New(Options{Registry: registry.New(), External: src, Logger: log})
 
 	got := m.Plugins()
 	if len(got) != 1 || got[0].Source != "/plugins/one" || !got[0].Active || got[0].Transport != TransportGRPC {
@@ -965,9 +966,9 @@ type failingCloser struct {
 func (*failingCloser) Close() error { panic("close bug") }
 
 func TestCloseErrorsNameThePlugin(t *testing.T) {
-	r := New()
-	RegisterIn(r, "velero.io/leaky", func(*slog.Logger) (rigging.BackupItemAction, error) { return &failingCloser{}, nil })
-	m := NewManager(Options{Registry: r})
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/leaky", func(*slog.Logger) (rigging.BackupItemAction, error) { return &failingCloser{}, nil })
+	m := New(Options{Registry: r})
 	must[rigging.BackupItemAction](t)(m.BackupItemAction(context.Background(), "leaky"))
 	err := m.Close()
 	if !errors.Is(err, rigging.ErrPanic) || !strings.Contains(err.Error(), "plugin velero.io/leaky: close BackupItemAction: plugin panicked: close bug") {
@@ -984,12 +985,24 @@ func (s slowOpenStore) GetObject(ctx context.Context, bucket, key string) (io.Re
 }
 
 func TestGetObjectOpenIsBoundByDeadline(t *testing.T) {
-	r := New()
-	RegisterIn(r, "velero.io/slow", func(*slog.Logger) (rigging.ObjectStore, error) { return slowOpenStore{newFakeStore("s")}, nil })
-	m := NewManager(Options{Registry: r, Timeouts: map[rigging.Kind]time.Duration{rigging.KindObjectStore: 10 * time.Millisecond}})
+	r := registry.New()
+	registry.RegisterIn(r, "velero.io/slow", func(*slog.Logger) (rigging.ObjectStore, error) { return slowOpenStore{newFakeStore("s")}, nil })
+	m := New(Options{Registry: r, Timeouts: map[rigging.Kind]time.Duration{rigging.KindObjectStore: 10 * time.Millisecond}})
 	defer m.Close()
 	s := must[rigging.ObjectStore](t)(m.ObjectStore(context.Background(), "slow"))
 	if _, err := s.GetObject(context.Background(), "b", "k"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("GetObject = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestNilRegistryMeansDefault(t *testing.T) {
+	saved := registry.Default
+	registry.Default = registry.New()
+	defer func() { registry.Default = saved }()
+	registry.Register("example.com/default", biaFactory("d"))
+	m := New(Options{})
+	defer m.Close()
+	if _, err := m.BackupItemAction(context.Background(), "example.com/default"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,5 +1,7 @@
 // Command servebuiltins serves every built-in plugin over the plugin
-// protocol, for the parity tests of package conformance.
+// protocol, for the parity tests of package external/conformance (test-only:
+// it lives outside the external layer, which compiles no plugin in; see
+// docs/LAYERS.md).
 package main
 
 import (

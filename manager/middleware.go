@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"context"
@@ -41,11 +41,12 @@ var durationBuckets = [...]time.Duration{
 	time.Second, 5 * time.Second, 15 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute,
 }
 
-// callStats counts the calls of one (kind, name, method, transport). It is
-// what a call updates: three atomic additions per call (started, one
-// bucket, the sum), four on error. The Prometheus metrics are computed from
-// it when scraped: calls is the number of finished calls (the sum of the
-// buckets) and in-flight is started minus finished.
+// callStats counts the calls of one (kind, name, method, transport). A call
+// only adds to its atomic counters (started, one bucket, the sum; errors on
+// error), so that metrics cost no lock on the call path; the Prometheus
+// metrics are computed from it when scraped: calls is the number of
+// finished calls (the sum of the buckets) and in-flight is started minus
+// finished.
 type callStats struct {
 	labels  []string // kind, name, method, transport
 	started atomic.Uint64
@@ -154,8 +155,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// ident is what every wrapped method of one plugin instance shares.
-type ident struct {
+// callConfig is what every wrapped method of one plugin instance shares:
+// the names its errors, metrics and logs carry, its per-call deadline, and
+// the Manager's closed flag.
+type callConfig struct {
 	kind      rigging.Kind
 	name      rigging.Name
 	transport string
@@ -168,13 +171,13 @@ type ident struct {
 // method is one method of one wrapped instance: its metrics are resolved
 // once, when the instance is wrapped.
 type method struct {
-	id    *ident
+	cc    *callConfig
 	name  string
 	stats *callStats
 }
 
-func (id *ident) method(name string) method {
-	return method{id: id, name: name, stats: id.metrics.forLabels(id.kind, id.name, name, id.transport)}
+func (cc *callConfig) method(name string) method {
+	return method{cc: cc, name: name, stats: cc.metrics.forLabels(cc.kind, cc.name, name, cc.transport)}
 }
 
 // call is the middleware, written once for every method of every kind: it
@@ -202,12 +205,12 @@ func (m *method) open(ctx context.Context, f func(context.Context) error) (relea
 }
 
 func (m *method) run(ctx context.Context, keep bool, f func(context.Context) error) (c *callCtx, err error) {
-	if m.id.closed.Load() {
+	if m.cc.closed.Load() {
 		return nil, m.wrapErr(rigging.ErrClosed)
 	}
 	start := monotonic()
 	pctx := ctx
-	ctx, c = newCallCtx(ctx, start, m.id.timeout)
+	ctx, c = newCallCtx(ctx, start, m.cc.timeout)
 	m.stats.started.Add(1)
 	defer m.finish(pctx, c, keep, start, &err)
 	return c, f(ctx)
@@ -218,7 +221,7 @@ func (m *method) finish(ctx context.Context, c *callCtx, keep bool, start time.D
 	if v := recover(); v != nil {
 		pe := &PanicError{Value: v, Stack: debug.Stack()}
 		*errp = pe
-		m.id.log.LogAttrs(ctx, slog.LevelError, "plugin panicked",
+		m.cc.log.LogAttrs(ctx, slog.LevelError, "plugin panicked",
 			slog.String("method", m.name), slog.Any("panic", v), slog.String("stack", string(pe.Stack)))
 	}
 	if c != nil {
@@ -234,19 +237,19 @@ func (m *method) finish(ctx context.Context, c *callCtx, keep bool, start time.D
 		m.stats.errors.Add(1)
 		*errp = m.wrapErr(*errp)
 		if c != nil && d >= c.deadline-start && errors.Is(*errp, context.DeadlineExceeded) {
-			m.id.log.LogAttrs(ctx, slog.LevelWarn, "plugin call exceeded its deadline",
-				slog.String("method", m.name), slog.Duration("timeout", m.id.timeout))
+			m.cc.log.LogAttrs(ctx, slog.LevelWarn, "plugin call exceeded its deadline",
+				slog.String("method", m.name), slog.Duration("timeout", m.cc.timeout))
 		}
 	}
-	if m.id.log.Enabled(ctx, slog.LevelDebug) {
-		m.id.log.LogAttrs(ctx, slog.LevelDebug, "plugin call",
+	if m.cc.log.Enabled(ctx, slog.LevelDebug) {
+		m.cc.log.LogAttrs(ctx, slog.LevelDebug, "plugin call",
 			slog.String("method", m.name), slog.Duration("duration", d), slog.Any("error", *errp))
 	}
 }
 
 // wrapErr prefixes err with the plugin's name and the method.
 func (m *method) wrapErr(err error) error {
-	return &CallError{Kind: m.id.kind, Name: m.id.name, Method: m.name, Err: err}
+	return &CallError{Kind: m.cc.kind, Name: m.cc.name, Method: m.name, Err: err}
 }
 
 // CallError is the error every method of a plugin handed out by a Manager

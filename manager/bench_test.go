@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // benchPodJSON is a realistic running pod as a live cluster returns it:
@@ -114,9 +115,9 @@ func BenchmarkExecute(b *testing.B) {
 	b.Run("direct", func(b *testing.B) { run(b, podClaimsAction{}) })
 
 	b.Run("manager", func(b *testing.B) {
-		reg := New()
-		RegisterIn(reg, "velero.io/pod", func(*slog.Logger) (rigging.BackupItemAction, error) { return podClaimsAction{}, nil })
-		m := NewManager(Options{
+		reg := registry.New()
+		registry.RegisterIn(reg, "velero.io/pod", func(*slog.Logger) (rigging.BackupItemAction, error) { return podClaimsAction{}, nil })
+		m := New(Options{
 			Registry: reg,
 			Metrics:  prometheus.NewRegistry(),
 			Logger:   slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -157,9 +158,9 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 	b.Run("direct", func(b *testing.B) { run(b, noopAction{}) })
 	b.Run("manager", func(b *testing.B) {
-		reg := New()
-		RegisterIn(reg, "velero.io/noop", func(*slog.Logger) (rigging.BackupItemAction, error) { return noopAction{}, nil })
-		m := NewManager(Options{Registry: reg, Metrics: prometheus.NewRegistry(),
+		reg := registry.New()
+		registry.RegisterIn(reg, "velero.io/noop", func(*slog.Logger) (rigging.BackupItemAction, error) { return noopAction{}, nil })
+		m := New(Options{Registry: reg, Metrics: prometheus.NewRegistry(),
 			Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		defer m.Close()
 		a, err := m.BackupItemAction(ctx, "noop")
@@ -201,9 +202,9 @@ func BenchmarkOverhead(b *testing.B) {
 	item := benchPod(b)
 	backup := &rigging.Backup{}
 	ctx := context.Background()
-	reg := New()
-	RegisterIn(reg, "velero.io/pod", func(*slog.Logger) (rigging.BackupItemAction, error) { return podClaimsAction{}, nil })
-	m := NewManager(Options{Registry: reg, Metrics: prometheus.NewRegistry(),
+	reg := registry.New()
+	registry.RegisterIn(reg, "velero.io/pod", func(*slog.Logger) (rigging.BackupItemAction, error) { return podClaimsAction{}, nil })
+	m := New(Options{Registry: reg, Metrics: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	defer m.Close()
 	managed, err := m.BackupItemAction(ctx, "pod")

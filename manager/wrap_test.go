@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // Every method of the failing* plugins below returns a methodError naming
@@ -131,16 +132,16 @@ func (failingRIA) Execute(context.Context, *rigging.RestoreItemActionExecuteInpu
 func TestWrappersForwardEveryMethod(t *testing.T) {
 	ctx := context.Background()
 	pv := newPod("pv")
-	r := New()
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.ObjectStore, error) { return failingStore{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.VolumeSnapshotter, error) { return failingSnapshotter{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.BackupItemAction, error) { return failingBIA{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return failingBIAv2{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.RestoreItemAction, error) { return failingRIA{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.RestoreItemActionV2, error) { return failingRIAv2{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.DeleteItemAction, error) { return failingDIA{}, nil })
-	RegisterIn(r, "x", func(*slog.Logger) (rigging.ItemBlockAction, error) { return failingIBA{}, nil })
-	m := NewManager(Options{Registry: r})
+	r := registry.New()
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.ObjectStore, error) { return failingStore{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.VolumeSnapshotter, error) { return failingSnapshotter{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.BackupItemAction, error) { return failingBIA{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return failingBIAv2{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.RestoreItemAction, error) { return failingRIA{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.RestoreItemActionV2, error) { return failingRIAv2{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.DeleteItemAction, error) { return failingDIA{}, nil })
+	registry.RegisterIn(r, "x", func(*slog.Logger) (rigging.ItemBlockAction, error) { return failingIBA{}, nil })
+	m := New(Options{Registry: r})
 	defer m.Close()
 
 	os := must[rigging.ObjectStore](t)(m.ObjectStore(ctx, "x"))
@@ -293,14 +294,14 @@ func TestWrappersForwardPreservesInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg := New()
+			reg := registry.New()
 			if tt.v1impl != nil {
-				RegisterIn(reg, "example.io/a", func(*slog.Logger) (rigging.BackupItemAction, error) { return tt.v1impl, nil })
+				registry.RegisterIn(reg, "example.io/a", func(*slog.Logger) (rigging.BackupItemAction, error) { return tt.v1impl, nil })
 			}
 			if tt.v2 != nil {
-				RegisterIn(reg, "example.io/a", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return tt.v2, nil })
+				registry.RegisterIn(reg, "example.io/a", func(*slog.Logger) (rigging.BackupItemActionV2, error) { return tt.v2, nil })
 			}
-			m := NewManager(Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+			m := New(Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 			defer m.Close()
 			if tt.v1impl != nil {
 				a, err := m.BackupItemAction(ctx, "example.io/a")

@@ -1,6 +1,7 @@
 // Command serveaws serves the velero.io/aws ObjectStore and VolumeSnapshotter
 // over the plugin protocol, for the parity and subprocess tests of package
-// aws.
+// providers/aws (test-only: it lives outside the providers layer, which may
+// not import the SDK; see docs/LAYERS.md).
 package main
 
 import (

@@ -1,4 +1,4 @@
-package registry_test
+package manager_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -44,7 +45,7 @@ func Example() {
 		return claimsAction{}, nil
 	})
 
-	m := registry.NewManager(registry.Options{Registry: reg, Metrics: prometheus.NewRegistry()})
+	m := manager.New(manager.Options{Registry: reg, Metrics: prometheus.NewRegistry()})
 	defer m.Close()
 
 	// A v1 action asked for as v2 comes through the adapter.

@@ -1,4 +1,10 @@
-package registry
+// Package manager is the host side of plugin resolution: the Manager that
+// resolves a (kind, name) to a built-in plugin of a registry.Registry or to
+// an external one of a Catalog, and wraps every instance it hands out in the
+// same middleware (per-call deadline, panic recovery, Prometheus metrics and
+// logs). It is kept apart from package registry so that a plugin, which
+// only registers, links neither the Manager nor Prometheus.
+package manager
 
 import (
 	"cmp"
@@ -16,34 +22,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
 )
 
-// SourceBuiltin is Info.Source for a plugin of the static registry.
+// SourceBuiltin is the Info.Source of a plugin of the static registry.
 const SourceBuiltin = "builtin"
 
-// Source is a set of plugins outside the static registry: the external
-// catalog of plugin binaries. Its plugins are reported with transport
-// TransportGRPC.
-type Source interface {
-	// Plugins lists what the source offers, in any order. The Manager calls
-	// it once, from NewManager.
+// Catalog is a set of plugins outside the static registry: the external
+// catalog of plugin binaries (*external.Catalog). Its plugins are reported
+// with transport TransportGRPC.
+type Catalog interface {
+	// Plugins lists what the catalog offers, in any order. The Manager calls
+	// it once, from New.
 	Plugins() []Info
 	// Open returns a new client instance of plugin (kind, name) implementing
 	// kind's interface (kind.Interface()). The Manager calls Open once per
 	// action (kind, name) per Manager and once per ObjectStore or
 	// VolumeSnapshotter Get.
 	Open(ctx context.Context, kind rigging.Kind, name rigging.Name) (any, error)
-	// Close stops everything the source started (processes). Manager.Close
+	// Close stops everything the catalog started (processes). Manager.Close
 	// calls it once, after closing the instances.
 	Close() error
 }
 
-// Info describes one plugin of a source.
+// Info describes one plugin of the registry or of a Catalog.
 type Info struct {
 	Kind rigging.Kind
 	Name rigging.Name
-	// Source is SourceBuiltin for the static registry; for an external
-	// plugin, the path of its binary.
+	// Source is where the plugin comes from: SourceBuiltin for the static
+	// registry; for an external plugin, the path of its binary.
 	Source string
 }
 
@@ -58,13 +65,13 @@ type PluginInfo struct {
 }
 
 // Options configures a Manager. The zero value is valid: built-ins of
-// Default only, logs to slog.Default(), metrics not exported, default
+// registry.Default only, logs to slog.Default(), metrics not exported, default
 // deadlines.
 type Options struct {
-	// Registry holds the built-in plugins. Nil means Default.
-	Registry *Registry
+	// Registry holds the built-in plugins. Nil means registry.Default.
+	Registry *registry.Registry
 	// External is the second source of plugins. Nil means built-ins only.
-	External Source
+	External Catalog
 	// PreferBuiltin makes the built-in win a (kind, name) conflict. By
 	// default the external plugin wins: the user installed it on purpose.
 	PreferBuiltin bool
@@ -120,7 +127,7 @@ type key struct {
 type candidate struct {
 	info      Info
 	transport string
-	builtin   Entry // valid when transport is TransportInProcess
+	builtin   registry.Entry // valid when transport is TransportInProcess
 }
 
 // resolution is the outcome of Resolution rule 2 for one (kind, name).
@@ -144,14 +151,14 @@ type slot struct {
 //
 // Resolution: a (kind, name) offered by one source resolves there; offered
 // by both, the external plugin shadows the built-in unless
-// Options.PreferBuiltin is set, which NewManager logs once per conflict and
+// Options.PreferBuiltin is set, which New logs once per conflict and
 // Plugins shows. Asking for BackupItemActionV2 or RestoreItemActionV2 also
 // finds v1 actions, offered through an adapter (velero-protocol.md §4.2).
 //
 // A Manager is safe for concurrent use. Close it when done.
 type Manager struct {
-	reg           *Registry
-	external      Source
+	reg           *registry.Registry
+	external      Catalog
 	log           *slog.Logger
 	metrics       *metrics
 	timeouts      map[rigging.Kind]time.Duration
@@ -168,15 +175,15 @@ type Manager struct {
 }
 
 type closer struct {
-	id *ident
+	cc *callConfig
 	c  rigging.Closer
 }
 
-// NewManager returns a Manager over opts' sources. It reads both catalogs
+// New returns a Manager over opts' sources. It reads both catalogs
 // once: plugins registered or offered later are not seen.
-func NewManager(opts Options) *Manager {
+func New(opts Options) *Manager {
 	m := &Manager{
-		reg:           cmp.Or(opts.Registry, Default),
+		reg:           cmp.Or(opts.Registry, registry.Default),
 		external:      opts.External,
 		log:           cmp.Or(opts.Logger, slog.Default()),
 		timeouts:      map[rigging.Kind]time.Duration{},
@@ -295,7 +302,7 @@ func Get[T any](ctx context.Context, m *Manager, name string) (T, error) {
 	}
 	n, err := rigging.ParseName(name)
 	if err != nil {
-		return zero, fmt.Errorf("registry: get %s: %w", kind, err)
+		return zero, fmt.Errorf("manager: get %s: %w", kind, err)
 	}
 	v, err := m.get(ctx, kind, n)
 	if err != nil {
@@ -339,7 +346,7 @@ func kindOf[T any]() (rigging.Kind, error) {
 	kind, ok := rigging.KindFor[T]()
 	if !ok {
 		var zero *T
-		return "", fmt.Errorf("registry: %w: %T is not a plugin kind interface (want rigging.ObjectStore, rigging.BackupItemAction, …)",
+		return "", fmt.Errorf("manager: %w: %T is not a plugin kind interface (want rigging.ObjectStore, rigging.BackupItemAction, …)",
 			rigging.ErrInvalidKind, zero)
 	}
 	return kind, nil
@@ -357,7 +364,7 @@ func adaptedFrom(kind rigging.Kind) (rigging.Kind, bool) {
 
 func (m *Manager) get(ctx context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
 	if m.closed.Load() {
-		return nil, fmt.Errorf("registry: get %s %s: %w", kind, name, rigging.ErrClosed)
+		return nil, fmt.Errorf("manager: get %s %s: %w", kind, name, rigging.ErrClosed)
 	}
 	if r, ok := m.plugins[key{kind, name}]; ok {
 		return m.instance(ctx, kind, r.active)
@@ -385,7 +392,7 @@ func (m *Manager) notFound(kind rigging.Kind, name rigging.Name) error {
 	if len(others) > 0 {
 		also = fmt.Sprintf(" (%s exists as %s)", name, strings.Join(others, ", "))
 	}
-	return fmt.Errorf("registry: %s %s: %w%s; a built-in is available only if its package is imported "+
+	return fmt.Errorf("manager: %s %s: %w%s; a built-in is available only if its package is imported "+
 		"(import _ \"github.com/rigging-dev/rigging/builtin/all\"), an external plugin only if its binary is in the plugin directory (--plugin-dir)",
 		kind, name, rigging.ErrPluginNotFound, also)
 }
@@ -418,7 +425,7 @@ func (m *Manager) instance(ctx context.Context, kind rigging.Kind, c candidate) 
 
 // build creates, configures and wraps one instance of c.
 func (m *Manager) build(ctx context.Context, kind rigging.Kind, c candidate) (any, error) {
-	id := &ident{
+	cc := &callConfig{
 		kind:      kind,
 		name:      c.info.Name,
 		transport: c.transport,
@@ -428,15 +435,15 @@ func (m *Manager) build(ctx context.Context, kind rigging.Kind, c candidate) (an
 		metrics:   m.metrics,
 	}
 	if c.transport == TransportGRPC {
-		id.log = id.log.With("source", c.info.Source)
+		cc.log = cc.log.With("source", c.info.Source)
 	}
 	fail := func(what string, err error) error {
-		return fmt.Errorf("registry: %s %s (%s): %s: %w", kind, c.info.Name, c.info.Source, what, err)
+		return fmt.Errorf("manager: %s %s (%s): %s: %w", kind, c.info.Name, c.info.Source, what, err)
 	}
 	var raw any
 	err := protect(func() (err error) {
 		if c.transport == TransportInProcess {
-			raw, err = c.builtin.New(id.log)
+			raw, err = c.builtin.New(cc.log)
 		} else {
 			raw, err = m.external.Open(ctx, kind, c.info.Name)
 		}
@@ -445,7 +452,7 @@ func (m *Manager) build(ctx context.Context, kind rigging.Kind, c candidate) (an
 	if err != nil {
 		return nil, fail("create", err)
 	}
-	v, err := wrap(kind, raw, id)
+	v, err := wrap(kind, raw, cc)
 	if err != nil {
 		err = fail("create", err)
 	} else {
@@ -457,7 +464,7 @@ func (m *Manager) build(ctx context.Context, kind rigging.Kind, c candidate) (an
 		}
 	}
 	if err == nil {
-		err = m.track(id, raw)
+		err = m.track(cc, raw)
 	}
 	if err != nil {
 		if cl, ok := raw.(rigging.Closer); ok {
@@ -465,31 +472,31 @@ func (m *Manager) build(ctx context.Context, kind rigging.Kind, c candidate) (an
 		}
 		return nil, err
 	}
-	id.log.Debug("plugin instance created", "transport", c.transport, "source", c.info.Source)
+	cc.log.Debug("plugin instance created", "transport", c.transport, "source", c.info.Source)
 	return v, nil
 }
 
 // track remembers raw for Close, or fails if the Manager closed meanwhile.
-func (m *Manager) track(id *ident, raw any) error {
+func (m *Manager) track(cc *callConfig, raw any) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
-		return fmt.Errorf("registry: %s %s: %w", id.kind, id.name, rigging.ErrClosed)
+		return fmt.Errorf("manager: %s %s: %w", cc.kind, cc.name, rigging.ErrClosed)
 	}
 	if c, ok := raw.(rigging.Closer); ok {
-		m.closers = append(m.closers, closer{id, c})
+		m.closers = append(m.closers, closer{cc, c})
 	}
 	return nil
 }
 
 // Close releases everything the Manager created: it calls Close once on
 // every instance it built that implements rigging.Closer (in creation
-// order), then closes the external Source. Later Gets, and later calls
+// order), then closes the external Catalog. Later Gets, and later calls
 // through instances the Manager handed out, fail with an error wrapping
 // rigging.ErrClosed; so does a second Close. Calls in flight are not
 // waited for: close the Manager once its users are done.
 func (m *Manager) Close() error {
-	err := fmt.Errorf("registry: close: %w", rigging.ErrClosed)
+	err := fmt.Errorf("manager: close: %w", rigging.ErrClosed)
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
 		m.closed.Store(true)
@@ -499,12 +506,12 @@ func (m *Manager) Close() error {
 		var errs []error
 		for _, c := range closers {
 			if err := protect(c.c.Close); err != nil {
-				errs = append(errs, fmt.Errorf("plugin %s: close %s: %w", c.id.name, c.id.kind, err))
+				errs = append(errs, fmt.Errorf("plugin %s: close %s: %w", c.cc.name, c.cc.kind, err))
 			}
 		}
 		if m.external != nil {
 			if err := protect(m.external.Close); err != nil {
-				errs = append(errs, fmt.Errorf("registry: close external plugins: %w", err))
+				errs = append(errs, fmt.Errorf("manager: close external plugins: %w", err))
 			}
 		}
 		err = errors.Join(errs...)

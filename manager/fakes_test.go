@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"bytes"
@@ -15,7 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/registry"
 )
+
+func biaFactory(tag string) registry.Factory[rigging.BackupItemAction] {
+	return func(*slog.Logger) (rigging.BackupItemAction, error) { return &fakeBIA{tag: tag}, nil }
+}
 
 // fakeBIA is a v1 BackupItemAction whose Execute runs exec (or returns the
 // item unchanged), and which records its configuration and closing.
@@ -137,16 +142,16 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 	return r.r.Read(p)
 }
 
-// fakeSource is an external Source serving the plugins of its own registry,
+// fakeCatalog is an external Catalog serving the plugins of its own registry,
 // as the external catalog serves plugin binaries.
-type fakeSource struct {
-	reg    *Registry
+type fakeCatalog struct {
+	reg    *registry.Registry
 	path   string
 	opened sync.Map // key -> *atomic.Int32
 	closed atomic.Int32
 }
 
-func (s *fakeSource) Plugins() []Info {
+func (s *fakeCatalog) Plugins() []Info {
 	var out []Info
 	for _, e := range s.reg.All() {
 		out = append(out, Info{Kind: e.Kind, Name: e.Name, Source: s.path})
@@ -154,7 +159,7 @@ func (s *fakeSource) Plugins() []Info {
 	return out
 }
 
-func (s *fakeSource) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
+func (s *fakeCatalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
 	n, _ := s.opened.LoadOrStore(key{kind, name}, new(atomic.Int32))
 	n.(*atomic.Int32).Add(1)
 	e, ok := s.reg.Lookup(kind, name)
@@ -164,12 +169,12 @@ func (s *fakeSource) Open(_ context.Context, kind rigging.Kind, name rigging.Nam
 	return e.New(slog.Default())
 }
 
-func (s *fakeSource) Close() error {
+func (s *fakeCatalog) Close() error {
 	s.closed.Add(1)
 	return nil
 }
 
-func (s *fakeSource) opens(kind rigging.Kind, name string) int32 {
+func (s *fakeCatalog) opens(kind rigging.Kind, name string) int32 {
 	n, ok := s.opened.Load(key{kind, rigging.MustParseName(name)})
 	if !ok {
 		return 0

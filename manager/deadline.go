@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 )
 
 // callCtx is the context a plugin method receives when the Manager adds a
-// per-call deadline. It costs one small allocation per call: Deadline and Err
-// are computed from the deadline and the parent without any timer, and the
-// timer and channel behind Done are only created if the plugin asks for
-// Done (lazily, once, safely under concurrent first calls).
+// per-call deadline. Deadline and Err are computed from the deadline and the
+// parent without any timer; the timer and channel behind Done are created
+// only if the plugin asks for Done (once, safely under concurrent first
+// calls), so that the in-process path stays a plain call (costs:
+// docs/BENCHMARKS.md, "In-process path").
 //
 // A callCtx goes through up to three phases:
 //
@@ -30,7 +31,7 @@ type callCtx struct {
 }
 
 // epoch anchors the monotonic clock the middleware reads: time.Since(epoch)
-// costs one clock read where time.Now costs two (wall and monotonic).
+// reads one clock where time.Now reads two (wall and monotonic).
 var epoch = time.Now()
 
 // monotonic returns the time elapsed since epoch.
@@ -145,7 +146,7 @@ func (c *callCtx) Done() <-chan struct{} {
 
 // String describes the context for debugging.
 func (c *callCtx) String() string {
-	return "registry.callCtx(deadline " + epoch.Add(c.deadline).String() + ")"
+	return "manager.callCtx(deadline " + epoch.Add(c.deadline).String() + ")"
 }
 
 // end marks the call over: the context reports context.Canceled from now on

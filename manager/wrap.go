@@ -1,4 +1,4 @@
-package registry
+package manager
 
 import (
 	"context"
@@ -17,36 +17,36 @@ import (
 // kind whose methods only forward through method.call. Everything else
 // (deadline, panic recovery, metrics, logs) is in middleware.go.
 
-// wrap returns v, which a factory or a Source produced for kind, wrapped in
+// wrap returns v, which a factory or a Catalog produced for kind, wrapped in
 // the middleware. It fails when v does not implement kind's interface.
-func wrap(kind rigging.Kind, v any, id *ident) (any, error) {
+func wrap(kind rigging.Kind, v any, cc *callConfig) (any, error) {
 	switch kind {
 	case rigging.KindObjectStore:
-		return wrapAs(v, id, newObjectStore)
+		return wrapAs(v, cc, newObjectStore)
 	case rigging.KindVolumeSnapshotter:
-		return wrapAs(v, id, newVolumeSnapshotter)
+		return wrapAs(v, cc, newVolumeSnapshotter)
 	case rigging.KindBackupItemAction:
-		return wrapAs(v, id, newBackupItemAction)
+		return wrapAs(v, cc, newBackupItemAction)
 	case rigging.KindBackupItemActionV2:
-		return wrapAs(v, id, newBackupItemActionV2)
+		return wrapAs(v, cc, newBackupItemActionV2)
 	case rigging.KindRestoreItemAction:
-		return wrapAs(v, id, newRestoreItemAction)
+		return wrapAs(v, cc, newRestoreItemAction)
 	case rigging.KindRestoreItemActionV2:
-		return wrapAs(v, id, newRestoreItemActionV2)
+		return wrapAs(v, cc, newRestoreItemActionV2)
 	case rigging.KindDeleteItemAction:
-		return wrapAs(v, id, newDeleteItemAction)
+		return wrapAs(v, cc, newDeleteItemAction)
 	case rigging.KindItemBlockAction:
-		return wrapAs(v, id, newItemBlockAction)
+		return wrapAs(v, cc, newItemBlockAction)
 	}
 	return nil, fmt.Errorf("%w: %q", rigging.ErrInvalidKind, kind)
 }
 
-func wrapAs[T, W any](v any, id *ident, newW func(T, *ident) W) (any, error) {
+func wrapAs[T, W any](v any, cc *callConfig, newW func(T, *callConfig) W) (any, error) {
 	t, ok := v.(T)
 	if !ok {
 		return nil, fmt.Errorf("%T does not implement %v", v, reflect.TypeFor[T]())
 	}
-	return newW(t, id), nil
+	return newW(t, cc), nil
 }
 
 // adapt offers the v1 action v (already wrapped) as the v2 kind it adapts
@@ -58,7 +58,7 @@ func adapt(v any, name rigging.Name) any {
 	case rigging.RestoreItemAction:
 		return &adaptedRestoreItemAction{RestoreItemAction: a, name: name}
 	}
-	panic(fmt.Sprintf("registry: cannot adapt %T", v))
+	panic(fmt.Sprintf("manager: cannot adapt %T", v))
 }
 
 type objectStore struct {
@@ -66,11 +66,11 @@ type objectStore struct {
 	init, put, exists, get, prefixes, list, delete, signedURL method
 }
 
-func newObjectStore(impl rigging.ObjectStore, id *ident) *objectStore {
+func newObjectStore(impl rigging.ObjectStore, cc *callConfig) *objectStore {
 	return &objectStore{impl: impl,
-		init: id.method("Init"), put: id.method("PutObject"), exists: id.method("ObjectExists"),
-		get: id.method("GetObject"), prefixes: id.method("ListCommonPrefixes"), list: id.method("ListObjects"),
-		delete: id.method("DeleteObject"), signedURL: id.method("CreateSignedURL")}
+		init: cc.method("Init"), put: cc.method("PutObject"), exists: cc.method("ObjectExists"),
+		get: cc.method("GetObject"), prefixes: cc.method("ListCommonPrefixes"), list: cc.method("ListObjects"),
+		delete: cc.method("DeleteObject"), signedURL: cc.method("CreateSignedURL")}
 }
 
 func (w *objectStore) Init(ctx context.Context, config map[string]string) error {
@@ -143,11 +143,11 @@ type volumeSnapshotter struct {
 	init, createVolume, volumeInfo, createSnap, deleteSnap, getID, setID method
 }
 
-func newVolumeSnapshotter(impl rigging.VolumeSnapshotter, id *ident) *volumeSnapshotter {
+func newVolumeSnapshotter(impl rigging.VolumeSnapshotter, cc *callConfig) *volumeSnapshotter {
 	return &volumeSnapshotter{impl: impl,
-		init: id.method("Init"), createVolume: id.method("CreateVolumeFromSnapshot"), volumeInfo: id.method("GetVolumeInfo"),
-		createSnap: id.method("CreateSnapshot"), deleteSnap: id.method("DeleteSnapshot"),
-		getID: id.method("GetVolumeID"), setID: id.method("SetVolumeID")}
+		init: cc.method("Init"), createVolume: cc.method("CreateVolumeFromSnapshot"), volumeInfo: cc.method("GetVolumeInfo"),
+		createSnap: cc.method("CreateSnapshot"), deleteSnap: cc.method("DeleteSnapshot"),
+		getID: cc.method("GetVolumeID"), setID: cc.method("SetVolumeID")}
 }
 
 func (w *volumeSnapshotter) Init(ctx context.Context, config map[string]string) error {
@@ -216,8 +216,8 @@ type backupItemAction struct {
 	execute method
 }
 
-func newBackupItemAction(impl rigging.BackupItemAction, id *ident) *backupItemAction {
-	return &backupItemAction{appliesTo: appliesTo{impl, id.method("AppliesTo")}, impl: impl, execute: id.method("Execute")}
+func newBackupItemAction(impl rigging.BackupItemAction, cc *callConfig) *backupItemAction {
+	return &backupItemAction{appliesTo: appliesTo{impl, cc.method("AppliesTo")}, impl: impl, execute: cc.method("Execute")}
 }
 
 func (w *backupItemAction) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (updated *unstructured.Unstructured, additional []rigging.ResourceIdentifier, err error) {
@@ -238,9 +238,9 @@ type backupItemActionV2 struct {
 	execute, progress, cancel method
 }
 
-func newBackupItemActionV2(impl rigging.BackupItemActionV2, id *ident) *backupItemActionV2 {
-	return &backupItemActionV2{appliesTo: appliesTo{impl, id.method("AppliesTo")}, named: named{id.name}, impl: impl,
-		execute: id.method("Execute"), progress: id.method("Progress"), cancel: id.method("Cancel")}
+func newBackupItemActionV2(impl rigging.BackupItemActionV2, cc *callConfig) *backupItemActionV2 {
+	return &backupItemActionV2{appliesTo: appliesTo{impl, cc.method("AppliesTo")}, named: named{cc.name}, impl: impl,
+		execute: cc.method("Execute"), progress: cc.method("Progress"), cancel: cc.method("Cancel")}
 }
 
 func (w *backupItemActionV2) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (updated *unstructured.Unstructured, additional []rigging.ResourceIdentifier, operationID string, postOperationItems []rigging.ResourceIdentifier, err error) {
@@ -269,8 +269,8 @@ type restoreItemAction struct {
 	execute method
 }
 
-func newRestoreItemAction(impl rigging.RestoreItemAction, id *ident) *restoreItemAction {
-	return &restoreItemAction{appliesTo: appliesTo{impl, id.method("AppliesTo")}, impl: impl, execute: id.method("Execute")}
+func newRestoreItemAction(impl rigging.RestoreItemAction, cc *callConfig) *restoreItemAction {
+	return &restoreItemAction{appliesTo: appliesTo{impl, cc.method("AppliesTo")}, impl: impl, execute: cc.method("Execute")}
 }
 
 func (w *restoreItemAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (out *rigging.RestoreItemActionExecuteOutput, err error) {
@@ -285,10 +285,10 @@ type restoreItemActionV2 struct {
 	execute, progress, cancel, ready method
 }
 
-func newRestoreItemActionV2(impl rigging.RestoreItemActionV2, id *ident) *restoreItemActionV2 {
-	return &restoreItemActionV2{appliesTo: appliesTo{impl, id.method("AppliesTo")}, named: named{id.name}, impl: impl,
-		execute: id.method("Execute"), progress: id.method("Progress"), cancel: id.method("Cancel"),
-		ready: id.method("AreAdditionalItemsReady")}
+func newRestoreItemActionV2(impl rigging.RestoreItemActionV2, cc *callConfig) *restoreItemActionV2 {
+	return &restoreItemActionV2{appliesTo: appliesTo{impl, cc.method("AppliesTo")}, named: named{cc.name}, impl: impl,
+		execute: cc.method("Execute"), progress: cc.method("Progress"), cancel: cc.method("Cancel"),
+		ready: cc.method("AreAdditionalItemsReady")}
 }
 
 func (w *restoreItemActionV2) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (out *rigging.RestoreItemActionExecuteOutput, err error) {
@@ -319,8 +319,8 @@ type deleteItemAction struct {
 	execute method
 }
 
-func newDeleteItemAction(impl rigging.DeleteItemAction, id *ident) *deleteItemAction {
-	return &deleteItemAction{appliesTo: appliesTo{impl, id.method("AppliesTo")}, impl: impl, execute: id.method("Execute")}
+func newDeleteItemAction(impl rigging.DeleteItemAction, cc *callConfig) *deleteItemAction {
+	return &deleteItemAction{appliesTo: appliesTo{impl, cc.method("AppliesTo")}, impl: impl, execute: cc.method("Execute")}
 }
 
 func (w *deleteItemAction) Execute(ctx context.Context, input *rigging.DeleteItemActionExecuteInput) error {
@@ -334,9 +334,9 @@ type itemBlockAction struct {
 	related method
 }
 
-func newItemBlockAction(impl rigging.ItemBlockAction, id *ident) *itemBlockAction {
-	return &itemBlockAction{appliesTo: appliesTo{impl, id.method("AppliesTo")}, named: named{id.name}, impl: impl,
-		related: id.method("GetRelatedItems")}
+func newItemBlockAction(impl rigging.ItemBlockAction, cc *callConfig) *itemBlockAction {
+	return &itemBlockAction{appliesTo: appliesTo{impl, cc.method("AppliesTo")}, named: named{cc.name}, impl: impl,
+		related: cc.method("GetRelatedItems")}
 }
 
 func (w *itemBlockAction) GetRelatedItems(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (ids []rigging.ResourceIdentifier, err error) {
