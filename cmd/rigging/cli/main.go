@@ -80,6 +80,7 @@ type Interrupted struct {
 	Signal os.Signal
 }
 
+// Error says which signal it was: "interrupted by SIGINT".
 func (e *Interrupted) Error() string { return "interrupted by " + signalName(e.Signal) }
 
 // ExitCode is 128 plus the signal's number: ExitInterrupted for SIGINT,
