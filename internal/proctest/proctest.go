@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -61,7 +60,7 @@ func Members(pgid int) []int {
 // group of its own.
 func GroupGone(t testing.TB, pgid int) {
 	t.Helper()
-	if pgid == syscall.Getpgrp() {
+	if pgid == Group(os.Getpid()) {
 		t.Fatalf("the plugin runs in the test's own process group %d", pgid)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -71,7 +70,11 @@ func GroupGone(t testing.TB, pgid int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			for _, pid := range left {
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill()
+				}
+			}
 			t.Fatalf("processes %v of plugin group %d survived", left, pgid)
 		}
 		time.Sleep(10 * time.Millisecond) // polling other processes' state
