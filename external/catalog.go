@@ -90,9 +90,21 @@ type Options struct {
 	plainOnly *sync.Map
 }
 
-// makeSocketDir creates the catalog's private (0700) socket directory.
+// maxSocketDir is the longest socket directory that leaves room for the
+// socket names made in it (go-plugin's "plugin" and up to 20 digits): a
+// unix socket path holds at most 104 bytes on macOS and the BSDs, 108 on
+// Linux.
+const maxSocketDir = 104 - len("/plugin") - 20 - 1
+
+// makeSocketDir creates the catalog's private (0700) socket directory, in
+// TMPDIR, or in /tmp when TMPDIR is too deep for a socket path to fit (a
+// bind there would fail with "invalid argument").
 func (o *Options) makeSocketDir() error {
-	dir, err := os.MkdirTemp("", "rigging-plugins-")
+	base := os.TempDir()
+	if len(base)+len("/rigging-plugins-")+10 > maxSocketDir && runtime.GOOS != "windows" {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "rigging-plugins-")
 	if err != nil {
 		return fmt.Errorf("plugin socket directory: %w", err)
 	}

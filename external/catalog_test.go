@@ -26,6 +26,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
+	"github.com/rigging-dev/rigging/internal/proctest"
 )
 
 // pluginBin is the test plugin binary built by TestMain.
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		panic("build test plugin: " + err.Error() + "\n" + string(out))
 	}
-	code := m.Run()
+	code := proctest.RunWithPrivateTempDir(m, nil)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -488,12 +489,12 @@ func TestRestartAndRetry(t *testing.T) {
 	p := c.procs[filepath.Join(c.opts.Dir, "testplugin")]
 	for i := range 2 {
 		p.mu.Lock()
-		cmd, gen := p.cmd, p.gen
+		run, gen := p.run, p.gen
 		p.mu.Unlock()
-		if err := cmd.Process.Kill(); err != nil {
+		if err := run.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		cmd.Process.Wait()
+		<-run.exited
 		// An idempotent call after the crash succeeds: restart, Init replayed
 		// (the store refuses calls before Init), call retried.
 		if ok, err := s.ObjectExists(ctx, "b", "k"); !ok || err != nil {
@@ -507,9 +508,9 @@ func TestRestartAndRetry(t *testing.T) {
 	// restarted process too: the dead one is detected before the call is
 	// sent.
 	p.mu.Lock()
-	cmd, client := p.cmd, p.client
+	run, client := p.run, p.client
 	p.mu.Unlock()
-	cmd.Process.Kill()
+	run.cmd.Process.Kill()
 	for deadline := time.Now().Add(10 * time.Second); !client.Exited(); {
 		if time.Now().After(deadline) {
 			t.Fatal("go-plugin never noticed the exit")
@@ -670,7 +671,7 @@ func hostHelper(dir string) {
 		panic(err)
 	}
 	for _, p := range c.procs {
-		fmt.Println(p.cmd.Process.Pid)
+		fmt.Println(p.run.cmd.Process.Pid)
 	}
 	select {}
 }
@@ -692,7 +693,9 @@ func TestNoPluginOutlivesHost(t *testing.T) {
 		t.Skip("parent-death signal is Linux only")
 	}
 	host := exec.Command(os.Args[0], "-test.run=^$")
-	host.Env = append(os.Environ(), "RIGGING_TEST_HOST_DIR="+pluginDir(t, nil))
+	// The SIGKILLed host cannot remove its socket directory: keep it in a
+	// TMPDIR the test removes.
+	host.Env = append(os.Environ(), "RIGGING_TEST_HOST_DIR="+pluginDir(t, nil), "TMPDIR="+t.TempDir())
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -819,7 +822,8 @@ func plainParent(bin string) {
 // once its host is gone, even when nothing signals it.
 func TestPluginExitsWhenHostDies(t *testing.T) {
 	host := exec.Command(os.Args[0], "-test.run=^$")
-	host.Env = append(os.Environ(), "RIGGING_TEST_PLAIN_PARENT="+pluginBin)
+	// The plugin, on its own, makes its socket in TMPDIR: one the test removes.
+	host.Env = append(os.Environ(), "RIGGING_TEST_PLAIN_PARENT="+pluginBin, "TMPDIR="+t.TempDir())
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

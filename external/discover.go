@@ -46,12 +46,23 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 			continue
 		}
 		wg.Go(func() {
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
 			defer func() { <-sem }()
 			answers[i], errs[i] = probe(ctx, b.Path, &c.opts)
 		})
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// Cancelled: the probes were cut short, their answers are not the
+		// binaries'.
+		os.RemoveAll(opts.sockDir)
+		return nil, fmt.Errorf("plugin discovery: %w", context.Cause(ctx))
+	}
 	fresh := diskCache{Version: cacheVersion}
 	for i, b := range bins {
 		if errs[i] != nil {
@@ -98,6 +109,9 @@ func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error
 	ids, err := probe(ctx, path, &c.opts)
 	if err == nil {
 		err = validate(ids, c.opts.MaxPluginsPerBinary)
+	}
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
 	}
 	if err != nil {
 		os.RemoveAll(opts.sockDir)
@@ -186,11 +200,16 @@ func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
 	defer cancel()
 	var sec = (&Catalog{opts: *opts}).secure(path)
-	client, cmd, cc, _, err := launch(path, opts, opts.Logger, sec, opts.ProbeTimeout)
+	client, run, cc, _, err := launch(ctx, path, opts, opts.Logger, sec, opts.ProbeTimeout)
 	if err != nil {
 		return nil, err
 	}
-	defer stopClient(client, cmd, cc, opts.StopGrace)
+	defer func() {
+		if ctx.Err() != nil {
+			run.kill() // timed out or cancelled: no grace
+		}
+		stopClient(client, run, cc, opts.StopGrace)
+	}()
 	res, err := generated.NewPluginListerClient(cc).ListPlugins(ctx, &generated.Empty{})
 	if err != nil {
 		return nil, fmt.Errorf("ListPlugins: %w", err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -37,7 +36,7 @@ type process struct {
 
 	mu          sync.Mutex
 	client      *goplugin.Client
-	cmd         *exec.Cmd
+	run         *groupRunner
 	cc          *grpc.ClientConn
 	tail        *outputTail // the current process's last stderr lines
 	gen         uint64      // incremented at each start
@@ -84,7 +83,7 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 		}
 		p.log.Info("restarting plugin process", "path", p.path, "recent_crashes", recent)
 	}
-	if err := p.startLocked(p.opts.StartTimeout); err != nil {
+	if err := p.startLocked(ctx, p.opts.StartTimeout); err != nil {
 		p.crashes = append(p.crashes, time.Now())
 		p.lastErr = err
 		return nil, 0, unavailable(err)
@@ -112,21 +111,35 @@ func (p *process) recentCrashesLocked() int {
 	return len(kept)
 }
 
-// startLocked launches the binary and connects to it.
-func (p *process) startLocked(timeout time.Duration) error {
-	client, cmd, cc, tail, err := launch(p.path, p.opts, p.log, p.sec, timeout)
+// startLocked launches the binary and connects to it; cancelling ctx
+// kills it while it starts.
+func (p *process) startLocked(ctx context.Context, timeout time.Duration) error {
+	client, run, cc, tail, err := launch(ctx, p.path, p.opts, p.log, p.sec, timeout)
 	if err != nil {
 		return err
 	}
-	p.client, p.cmd, p.cc, p.tail = client, cmd, cc, tail
+	p.client, p.run, p.cc, p.tail = client, run, cc, tail
 	p.gen++
 	return nil
 }
 
-// launch starts one plugin process with Velero's handshake. With
-// AutoMTLS, a plugin whose handshake carries no server certificate is
-// started again without TLS (or refused with RequireMTLS).
-func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *exec.Cmd, *grpc.ClientConn, *outputTail, error) {
+// launch starts one plugin process with Velero's handshake, in a process
+// group of its own (see groupRunner). Cancelling ctx while it starts kills
+// it. With AutoMTLS, a plugin whose handshake carries no server
+// certificate is started again without TLS (or refused with RequireMTLS).
+func launch(ctx context.Context, path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *groupRunner, *grpc.ClientConn, *outputTail, error) {
+	if sec != nil {
+		// Checked here, not by go-plugin, which would check its runner's
+		// (empty) path. The hash is reused by every restart.
+		sec.Hash.Reset()
+		ok, err := sec.Check(path)
+		if err == nil && !ok {
+			err = goplugin.ErrChecksumsDoNotMatch
+		}
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: verify checksum: %w", path, err)
+		}
+	}
 	mtls := opts.AutoMTLS
 	if opts.plainOnly != nil {
 		if _, plain := opts.plainOnly.Load(path); plain {
@@ -134,21 +147,22 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 		}
 	}
 	for {
-		cmd := exec.Command(path, opts.Args...)
-		cmd.Env = opts.environ()
-		setParentDeath(cmd)
+		run := newGroupRunner(path, opts.Args, opts.environ(), opts.sockDir)
 		base := filepath.Base(path)
 		out := newPluginOutput(log, base)
 		tail := &out.tail
 		cfg := &goplugin.ClientConfig{
-			HandshakeConfig:  plugin.Handshake,
-			Plugins:          goplugin.PluginSet{pluginKey: hostPlugin{}},
-			Cmd:              cmd,
+			HandshakeConfig: plugin.Handshake,
+			Plugins:         goplugin.PluginSet{pluginKey: hostPlugin{}},
+			RunnerFunc:      run.attach,
+			// go-plugin makes a socket directory per process for a
+			// RunnerFunc: inside the catalog's private one (the runner
+			// removes it and uses the catalog's).
+			UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: opts.sockDir},
 			AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 			Logger:           newHCLog(log, base),
 			Stderr:           out,
 			StartTimeout:     timeout,
-			SecureConfig:     sec,
 			AutoMTLS:         mtls,
 			SkipHostEnv:      opts.EnvAllow != nil,
 			SyncStdout:       lineLogger(log, base, "stdout"),
@@ -157,11 +171,24 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 				grpc.MaxCallRecvMsgSize(wire.MaxMessageSize), grpc.MaxCallSendMsgSize(wire.MaxMessageSize))},
 		}
 		client := goplugin.NewClient(cfg)
+		// Until connected, cancelling ctx kills the process group: go-plugin's
+		// Start and Client take no context, and return once it is dead.
+		stopWatch := context.AfterFunc(ctx, run.kill)
 		_, err := client.Start()
-		if err == nil && mtls && (cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil) {
-			// go-plugin keeps the server's certificate in cfg.TLSConfig;
-			// none means the server ignored PLUGIN_CLIENT_CERT and serves
-			// plaintext, which a TLS client cannot talk to.
+		// go-plugin keeps the server's certificate in cfg.TLSConfig; none
+		// means the server ignored PLUGIN_CLIENT_CERT and serves plaintext,
+		// which a TLS client cannot talk to.
+		plain := err == nil && mtls && (cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil)
+		var rpcClient goplugin.ClientProtocol
+		if err == nil && !plain {
+			rpcClient, err = client.Client()
+		}
+		stopWatch()
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err == nil && plain {
+			run.kill()
 			client.Kill()
 			if opts.RequireMTLS {
 				return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w", path, ErrNoMTLS)
@@ -173,24 +200,22 @@ func launch(path string, opts *Options, log *slog.Logger, sec *goplugin.SecureCo
 			mtls = false
 			continue
 		}
-		var rpcClient goplugin.ClientProtocol
-		if err == nil {
-			rpcClient, err = client.Client()
-		}
 		if err != nil {
+			run.kill()    // the whole group, whatever go-plugin killed
 			client.Kill() // also waits until its stderr has been read
 			status := ""
-			if cmd.ProcessState != nil {
-				status = " (" + cmd.ProcessState.String() + ")"
+			if st := run.state(); st != nil {
+				status = " (" + st.String() + ")"
 			}
 			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w%s%s", path, err, status, tail.suffix())
 		}
 		gc, ok := rpcClient.(*goplugin.GRPCClient)
 		if !ok {
+			run.kill()
 			client.Kill()
 			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: not a gRPC plugin", path)
 		}
-		return client, cmd, gc.Conn, tail, nil
+		return client, run, gc.Conn, tail, nil
 	}
 }
 
@@ -342,10 +367,10 @@ func (p *process) brokenLocked(why string, reap bool) {
 	p.log.Warn("plugin process failed", "path", p.path, "reason", why)
 	p.crashes = append(p.crashes, time.Now())
 	p.lastErr = errors.New(why)
-	client, cmd := p.client, p.cmd
-	p.client, p.cmd, p.cc, p.tail = nil, nil, nil, nil
-	if cmd != nil && cmd.Process != nil {
-		_ = cmd.Process.Kill()
+	client, run := p.client, p.run
+	p.client, p.run, p.cc, p.tail = nil, nil, nil, nil
+	if run != nil {
+		run.kill()
 	}
 	if reap {
 		go client.Kill() // reaps and cleans up; the process is already dead
@@ -357,15 +382,18 @@ func (p *process) brokenLocked(why string, reap bool) {
 func (p *process) stop(grace time.Duration) {
 	p.mu.Lock()
 	p.closed = true
-	client, cmd, cc := p.client, p.cmd, p.cc
-	p.client, p.cmd, p.cc = nil, nil, nil
+	client, run, cc := p.client, p.run, p.cc
+	p.client, p.run, p.cc = nil, nil, nil
 	p.mu.Unlock()
 	if client != nil {
-		stopClient(client, cmd, cc, grace)
+		stopClient(client, run, cc, grace)
 	}
 }
 
-func stopClient(client *goplugin.Client, cmd *exec.Cmd, cc *grpc.ClientConn, grace time.Duration) {
+// stopClient stops a started plugin: go-plugin's graceful Shutdown, then,
+// after grace, a kill of its process group. Whatever of the group is
+// left when the plugin exits is killed too (groupRunner).
+func stopClient(client *goplugin.Client, run *groupRunner, cc *grpc.ClientConn, grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	// Shutdown's reply may never come: the server stops while answering.
@@ -381,9 +409,7 @@ func stopClient(client *goplugin.Client, cmd *exec.Cmd, cc *grpc.ClientConn, gra
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():
-			if cmd.Process != nil {
-				_ = cmd.Process.Kill()
-			}
+			run.kill()
 			client.Kill()
 			return
 		case <-t.C:

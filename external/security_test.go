@@ -146,7 +146,7 @@ func TestStopGrace(t *testing.T) {
 			if _, err := a.AppliesTo(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			pid := c.procs[filepath.Join(c.opts.Dir, "testplugin")].cmd.Process.Pid
+			pid := c.procs[filepath.Join(c.opts.Dir, "testplugin")].run.cmd.Process.Pid
 			start := time.Now()
 			if err := c.Close(); err != nil {
 				t.Fatal(err)

@@ -266,7 +266,9 @@ func TestHostKilled(t *testing.T) {
 	installAs(t, filepath.Join(dir, "plugins"), "killme")
 
 	host := exec.Command(os.Args[0], "-test.run=^$")
-	host.Env = append(os.Environ(), hostHelperEnv+"="+dir)
+	// The SIGKILLed host cannot remove its plugin socket directory: keep
+	// it in a TMPDIR the test removes.
+	host.Env = append(os.Environ(), hostHelperEnv+"="+dir, "TMPDIR="+t.TempDir())
 	host.Stderr = os.Stderr
 	out, err := host.StdoutPipe()
 	if err != nil {

@@ -54,7 +54,7 @@ var Rules = []Rule{
 	{Layer: "contract", Packages: []string{"."},
 		DenyModules: []string{prometheus, grpc, goPlugin, awsSDK, cobra, clientGo},
 		Why:         "vendors import the contract and nothing heavier"},
-	{Layer: "shared internals", Packages: []string{"internal/ujson/...", "internal/layers"},
+	{Layer: "shared internals", Packages: []string{"internal/ujson/...", "internal/layers", "internal/proctest"},
 		DenyModules: []string{prometheus, grpc, goPlugin, awsSDK, cobra, clientGo},
 		Why:         "leaf helpers any layer may use must not drag a layer in with them"},
 	{Layer: "registry", Packages: []string{"registry/..."}, Allow: []string{"."},

@@ -5,7 +5,8 @@
 //
 // Exit codes: ExitOK (0) on success, ExitFailure (1) when the command ran
 // and failed, ExitUsage (2) for a usage error (an unknown command or flag, a
-// missing or malformed argument).
+// missing or malformed argument), ExitInterrupted (130) and ExitTerminated
+// (143) when SIGINT or SIGTERM stopped the command.
 package cli
 
 import (
@@ -20,11 +21,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes of Main and Run.
+// Exit codes of Main and Run. The last two are the shell's 128+signal.
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130 // SIGINT
+	ExitTerminated  = 143 // SIGTERM
 )
 
 func init() {
@@ -38,19 +41,72 @@ func init() {
 // returns the exit code. When the process was started by a plugin host as a
 // plugin server (go-plugin's handshake in the environment), it serves the
 // compiled-in plugins instead and returns when the host is done. SIGINT and
-// SIGTERM cancel the running command's context.
+// SIGTERM cancel the running command's context with an *Interrupted cause:
+// the command stops what it runs (plugin processes included), removes its
+// temporary files and returns ExitInterrupted or ExitTerminated. A second
+// signal exits at once, without waiting for that clean-up.
 func Main() int {
 	if servePluginsIfChild() {
 		return ExitOK
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(&Interrupted{Signal: s})
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			intr := &Interrupted{Signal: s}
+			fmt.Fprintf(os.Stderr, "rigging: %v again; exiting without clean-up\n", intr)
+			os.Exit(intr.ExitCode())
+		case <-done:
+		}
+	}()
 	return Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+// Interrupted is the cause (context.Cause) of a command's context
+// cancelled by a signal: Run then returns its ExitCode.
+type Interrupted struct {
+	Signal os.Signal
+}
+
+// Error says which signal it was: "interrupted by SIGINT".
+func (e *Interrupted) Error() string { return "interrupted by " + signalName(e.Signal) }
+
+// ExitCode is 128 plus the signal's number: ExitInterrupted for SIGINT,
+// ExitTerminated for SIGTERM.
+func (e *Interrupted) ExitCode() int {
+	if e.Signal == syscall.SIGTERM {
+		return ExitTerminated
+	}
+	return ExitInterrupted
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // Run runs one rigging command line (args without the program name) with the
 // given streams and returns the exit code. Errors are printed to stderr as
-// "rigging: <error>". It keeps no state between calls, so tests and
+// "rigging: <error>". When ctx is cancelled with an *Interrupted cause, it
+// reports the interruption and returns the signal's exit code, whatever
+// the command returned. It keeps no state between calls, so tests and
 // embedders may call it repeatedly.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globalFlags{stderr: stderr}
@@ -62,6 +118,14 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, err := root.ExecuteContextC(ctx)
 	if cerr := g.close(); err == nil && cerr != nil {
 		err = cerr
+	}
+	var intr *Interrupted
+	if errors.As(context.Cause(ctx), &intr) {
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.As(err, new(*Interrupted)) {
+			fmt.Fprintf(stderr, "rigging: %v\n", err)
+		}
+		fmt.Fprintf(stderr, "rigging: %v; stopped\n", intr)
+		return intr.ExitCode()
 	}
 	if err == nil {
 		return ExitOK

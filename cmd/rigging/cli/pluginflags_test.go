@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -133,16 +131,7 @@ func TestPluginFlagsBehaviour(t *testing.T) {
 
 // testPluginBin builds external's test plugin once per test binary.
 var testPluginBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "rigging-cli-testplugin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "testplugin")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/rigging-dev/rigging/external/internal/testplugin/cmd/testplugin").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build test plugin: %w\n%s", err, out)
-	}
-	return bin, nil
+	return buildTestBin("github.com/rigging-dev/rigging/external/internal/testplugin/cmd/testplugin", "testplugin")
 })
 
 // TestPluginFlagsWithAPlugin drives external's test plugin through the
@@ -154,7 +143,6 @@ func TestPluginFlagsWithAPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	for _, e := range []string{envStrict, envAllowWritable, envAutoMTLS, envEnvAllow, envGrace, envChecksums} {
 		t.Setenv(e, "")
 	}

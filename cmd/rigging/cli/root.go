@@ -56,7 +56,11 @@ func newRootCommand(g *globalFlags) *cobra.Command {
 		Short: "Run Velero plugins without a cluster: inspect, execute, store, back up and restore",
 		Long: `rigging is a plugin runtime for Kubernetes backup tools of the Velero family.
 Built-in plugins run in-process; Velero plugin binaries found in --plugin-dir run
-as subprocesses speaking Velero's plugin protocol. Both are reached the same way.`,
+as subprocesses speaking Velero's plugin protocol. Both are reached the same way.
+
+Exit codes: 0 success, 1 the command failed, 2 usage error, 130 interrupted
+(SIGINT), 143 stopped (SIGTERM). Either signal stops the command at once, with
+every plugin process it started and its temporary files.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -2,7 +2,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
@@ -19,7 +24,33 @@ const noMTLSEnv = "RIGGING_TESTPLUGIN_NO_MTLS"
 // (a plugin that does not exit when asked to stop).
 const lingerEnv = "RIGGING_TESTPLUGIN_LINGER"
 
+// childEnv=FILE makes the binary first start a copy of itself that ignores
+// SIGTERM, shares its stdout and stderr and sleeps for an hour (a helper a
+// plugin forks and forgets), and write the copy's PID to FILE.
+const childEnv = "RIGGING_TESTPLUGIN_CHILD"
+
+// hangEnv=1 makes the binary never answer the handshake (after starting
+// the child of childEnv, if asked to).
+const hangEnv = "RIGGING_TESTPLUGIN_HANG"
+
+// roleEnv marks the copy started for childEnv.
+const roleEnv = "RIGGING_TESTPLUGIN_ROLE"
+
 func main() {
+	if os.Getenv(roleEnv) == "child" {
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(time.Hour)
+		return
+	}
+	if file := os.Getenv(childEnv); file != "" {
+		if err := startChild(file); err != nil {
+			fmt.Fprintln(os.Stderr, "testplugin:", err)
+			os.Exit(1)
+		}
+	}
+	if os.Getenv(hangEnv) == "1" {
+		time.Sleep(time.Hour)
+	}
 	if os.Getenv(noMTLSEnv) == "1" {
 		os.Unsetenv("PLUGIN_CLIENT_CERT")
 	}
@@ -29,4 +60,22 @@ func main() {
 	if os.Getenv(lingerEnv) == "1" {
 		time.Sleep(time.Hour)
 	}
+}
+
+func startChild(file string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self)
+	child.Env = append(os.Environ(), roleEnv+"=child")
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start child: %w", err)
+	}
+	// Written whole, then renamed: a reader never sees part of it.
+	if err := os.WriteFile(file+".tmp", []byte(strconv.Itoa(child.Process.Pid)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(file+".tmp", file)
 }
