@@ -45,12 +45,12 @@ type NotRestored struct {
 	Count int `json:"count"`
 }
 
-// skip records why item k is not restored (the first reason wins; an item
-// written later, as another item's additional item, is not counted).
+// skip records why item k is not restored. The last reason wins: an item
+// a filter left out may come back as another item's additional item and
+// be skipped for a reason of its own (a volume provisioned again); an item
+// written in the end is not counted at all.
 func (rs *restorer) skip(k itemKey, reason string) {
-	if _, ok := rs.skipReasons[k]; !ok {
-		rs.skipReasons[k] = reason
-	}
+	rs.skipReasons[k] = reason
 }
 
 // skipNamespace records reason for every item of gr in namespace ns.
