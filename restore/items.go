@@ -54,6 +54,10 @@ type restorer struct {
 	position    map[string]int
 
 	restoredItems map[itemKey]bool
+	written       map[itemKey]bool   // items of the backup written to the output
+	skipReasons   map[itemKey]string // why an item of the backup was not written
+	volumes       *volumeData
+	provision     map[string]bool // volumes provisioned again (Velero's pvsToProvision)
 	namespacesOut map[string]bool // target namespaces written
 	resourceList  archive.ResourceList
 	ops           []*operation
@@ -69,6 +73,11 @@ func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *riggi
 	rs := &restorer{
 		opts: opts, restore: r, backup: b, contents: c, log: rlog, user: user, mapper: m,
 		restoredItems: map[itemKey]bool{}, namespacesOut: map[string]bool{}, resourceList: archive.ResourceList{},
+		written: map[itemKey]bool{}, skipReasons: map[itemKey]string{}, provision: map[string]bool{},
+	}
+	var err error
+	if rs.volumes, err = readVolumeData(ctx, opts.Store, b.Name); err != nil {
+		return nil, fmt.Errorf("backup %s: %w", b.Name, err)
 	}
 	// Teach the mapper the backup's custom resources.
 	for _, name := range c.Names(crdsGR, "") {
@@ -81,7 +90,6 @@ func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *riggi
 		}
 	}
 	spec := &r.Spec
-	var err error
 	if rs.namespaces, err = (resources.IncludesExcludes{Includes: spec.IncludedNamespaces, Excludes: spec.ExcludedNamespaces}).Compile(); err != nil {
 		return nil, fmt.Errorf("namespace filter: %w", err)
 	}
@@ -175,6 +183,7 @@ func (rs *restorer) run(ctx context.Context) error {
 	for _, gr := range rs.order {
 		if !rs.resourcesIE.ShouldInclude(gr) {
 			rs.log.Info("skipping resource: excluded", "resource", gr)
+			rs.skipAll(gr, rs.resourceExcludedReason(gr))
 			continue
 		}
 		if gr == namespacesGR {
@@ -183,16 +192,20 @@ func (rs *restorer) run(ctx context.Context) error {
 			for _, name := range rs.contents.Names(namespacesGR, "") {
 				if rs.namespaces.ShouldInclude(name) {
 					todo = append(todo, selected{namespacesGR, "", name})
+				} else {
+					rs.skip(itemKey{namespacesGR, "", name}, ReasonNamespaceFilter)
 				}
 			}
 			continue
 		}
 		for _, ns := range rs.contents.Namespaces(gr) {
 			if ns != "" && !rs.namespaces.ShouldInclude(ns) {
+				rs.skipNamespace(gr, ns, ReasonNamespaceFilter)
 				continue
 			}
 			if ns == "" && !rs.clusterScopedIncluded() {
 				rs.log.Info("skipping resource: cluster-scoped and only specific namespaces are included", "resource", gr)
+				rs.skipNamespace(gr, ns, ReasonClusterScoped)
 				continue
 			}
 			for _, name := range rs.contents.Names(gr, ns) {
@@ -207,7 +220,13 @@ func (rs *restorer) run(ctx context.Context) error {
 		}
 		if s.gr == namespacesGR {
 			obj, err := decode(rs.contents.Get(s.gr, "", s.name))
-			if err != nil || !rs.labelsMatch(obj.GetLabels()) {
+			if err != nil {
+				rs.errorf("", "error decoding item", "resource", s.gr, "name", s.name, "error", err)
+				rs.skip(itemKey{s.gr, "", s.name}, ReasonFailed)
+				continue
+			}
+			if !rs.labelsMatch(obj.GetLabels()) {
+				rs.skip(itemKey{s.gr, "", s.name}, ReasonLabelSelector)
 				continue
 			}
 			if err := rs.ensureNamespace(s.name); err != nil {
@@ -218,9 +237,11 @@ func (rs *restorer) run(ctx context.Context) error {
 		obj, err := decode(rs.contents.Get(s.gr, s.ns, s.name))
 		if err != nil {
 			rs.errorf(s.ns, "error decoding item", "resource", s.gr, "name", s.name, "error", err)
+			rs.skip(itemKey{s.gr, s.ns, s.name}, ReasonFailed)
 			continue
 		}
 		if !rs.labelsMatch(obj.GetLabels()) {
+			rs.skip(itemKey{s.gr, s.ns, s.name}, ReasonLabelSelector)
 			continue
 		}
 		if err := rs.restoreItem(ctx, obj, s.gr, s.ns, false); err != nil {
@@ -285,6 +306,7 @@ func (rs *restorer) ensureNamespace(ns string) error {
 	if err := rs.write(out, namespacesGR); err != nil {
 		return err
 	}
+	rs.written[itemKey{namespacesGR, "", ns}] = true
 	rs.log.Info("restored namespace", "namespace", target)
 	rs.record("v1/Namespace", "", target)
 	return nil
@@ -298,21 +320,24 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 	name := obj.GetName()
 	target := rs.targetNamespace(ns)
 	log := rs.log.With("resource", gr, "namespace", target, "name", name)
+	k := itemKey{gr: gr, namespace: ns, name: name}
 	if !mustInclude {
 		if ns != "" && !rs.namespaces.ShouldInclude(ns) {
 			log.Info("not restoring item because namespace is excluded")
+			rs.skip(k, ReasonNamespaceFilter)
 			return nil
 		}
 		if ns == "" && rs.restore.Spec.IncludeClusterResources != nil && !*rs.restore.Spec.IncludeClusterResources {
 			log.Info("not restoring item because it's cluster-scoped")
+			rs.skip(k, ReasonClusterScoped)
 			return nil
 		}
 		if !rs.resourcesIE.ShouldInclude(gr) {
 			log.Info("not restoring item because resource is excluded")
+			rs.skip(k, rs.resourceExcludedReason(gr))
 			return nil
 		}
 	}
-	k := itemKey{gr: gr, namespace: ns, name: name}
 	if rs.restoredItems[k] {
 		log.Info("skipping item: already restored")
 		return nil
@@ -320,7 +345,21 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 	rs.restoredItems[k] = true
 	if skip, why := skipped(obj, gr); skip {
 		log.Info("skipping item: " + why)
+		rs.skip(k, why)
 		return nil
+	}
+	if gr == persistentVolumesGR {
+		skip, why, err := rs.prepareVolume(obj)
+		if err != nil {
+			rs.errorf(target, "error preparing persistent volume", "resource", gr, "name", name, "error", fmt.Errorf("%s: %w", ref(gr, ns, name), err))
+			rs.skip(k, ReasonFailed)
+			return nil
+		}
+		if skip {
+			log.Info("skipping item: " + why)
+			rs.skip(k, why)
+			return nil
+		}
 	}
 	if ns != "" {
 		if err := rs.ensureNamespace(ns); err != nil {
@@ -331,6 +370,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 	fromBackup := obj.DeepCopy()
 	if err := resetMetadata(obj); err != nil {
 		rs.errorf(target, "error preparing item", "resource", gr, "name", name, "error", err)
+		rs.skip(k, ReasonFailed)
 		return nil
 	}
 	if !rs.keepStatus(gr) {
@@ -349,6 +389,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 			}
 			rs.errorf(target, "error preparing item", "resource", gr, "name", name,
 				"error", fmt.Errorf("%s: %w", ref(gr, ns, name), namePlugin(a.name, err)))
+			rs.skip(k, ReasonFailed)
 			return nil
 		}
 		if out == nil {
@@ -356,6 +397,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		}
 		if out.SkipRestore {
 			log.Info("skipping restore because a registered plugin discarded it", "plugin", a.name)
+			rs.skip(k, ReasonSkippedBy+a.name)
 			return nil
 		}
 		if out.UpdatedItem != nil {
@@ -372,6 +414,13 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		}
 		if out.WaitForAdditionalItems && len(out.AdditionalItems) > 0 {
 			rs.waitAdditional(ctx, a, out, log)
+		}
+	}
+	if gr == persistentVolumeClaimsGR {
+		if err := rs.prepareClaim(obj); err != nil {
+			rs.errorf(target, "error preparing persistent volume claim", "resource", gr, "name", name, "error", fmt.Errorf("%s: %w", ref(gr, ns, name), err))
+			rs.skip(k, ReasonFailed)
+			return nil
 		}
 	}
 	if ann := obj.GetAnnotations(); ann != nil {
@@ -394,6 +443,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		return err
 	}
 	log.Info("restored item")
+	rs.written[k] = true
 	rs.record(listKey, target, obj.GetName())
 	return nil
 }
@@ -477,9 +527,8 @@ func (rs *restorer) keepStatus(gr string) bool {
 }
 
 // skipped reports items Velero never restores whatever the filters:
-// completed pods and jobs, mirror pods, and persistent volumes that would be
-// provisioned again (reclaim policy Delete, no snapshot in a metadata-only
-// backup).
+// completed pods and jobs, and mirror pods. (Persistent volumes provisioned
+// again are decided by prepareVolume.)
 func skipped(obj *unstructured.Unstructured, gr string) (bool, string) {
 	switch gr {
 	case "pods":
@@ -492,10 +541,6 @@ func skipped(obj *unstructured.Unstructured, gr string) (bool, string) {
 	case "jobs.batch":
 		if t, ok, _ := unstructured.NestedString(obj.Object, "status", "completionTime"); ok && t != "" {
 			return true, "job has completed"
-		}
-	case "persistentvolumes":
-		if p, _, _ := unstructured.NestedString(obj.Object, "spec", "persistentVolumeReclaimPolicy"); p == "Delete" {
-			return true, "persistent volume with reclaim policy Delete is provisioned again from its claim"
 		}
 	}
 	return false, ""

@@ -103,6 +103,12 @@ type Summary struct {
 	Restore  *rigging.Restore
 	Results  archive.Results
 	Duration time.Duration
+	// BackupItems is the number of items in the backup.
+	BackupItems int
+	// NotRestored counts, by resource and reason, the items of the backup
+	// the restore did not write, in restore order; empty when every item
+	// was restored.
+	NotRestored []NotRestored
 }
 
 // Run restores backup opts.BackupName into opts.Output. A failure of an
@@ -170,7 +176,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := upload(ctx, opts, rs, res, rlog); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", opts.Name, err)
 	}
-	sum := &Summary{Restore: r, Results: res, Duration: now().Sub(start)}
+	sum := &Summary{Restore: r, Results: res, Duration: now().Sub(start), BackupItems: contents.Len(), NotRestored: rs.notRestored()}
 	logger.Info("restore done", "restore", opts.Name, "backup", opts.BackupName, "phase", r.Status.Phase,
 		"items", rs.restored, "warnings", r.Status.Warnings, "errors", r.Status.Errors, "duration", sum.Duration.Round(time.Millisecond))
 	return sum, nil

@@ -9,6 +9,8 @@ import (
 	"context"
 	"log/slog"
 
+	batchv1 "k8s.io/api/batch/v1"
+
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
@@ -44,7 +46,8 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 // the keys batch.kubernetes.io/controller-uid and controller-uid in
 // spec.selector.matchLabels and spec.template.metadata.labels; a map left
 // empty is removed. Other labels (job-name, batch.kubernetes.io/job-name) are
-// kept.
+// kept. The result is normalised as Velero's typed round trip normalises it
+// (kube.Normalize: fields at their zero value are dropped).
 func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
@@ -58,5 +61,9 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 			return nil, kube.Errorf(Name, input.Item, "%w", err)
 		}
 	}
-	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: job}, nil
+	typed, err := kube.Normalize[batchv1.Job](Name, job)
+	if err != nil {
+		return nil, err
+	}
+	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 }

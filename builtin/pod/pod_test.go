@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -285,5 +286,64 @@ func TestRegistered(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(sel, rigging.ResourceSelector{IncludedResources: []string{"pods"}}) {
 			t.Errorf("%s %s AppliesTo = %+v, %v", tc.kind, tc.name, sel, err)
 		}
+	}
+}
+
+// TestRestoreActionNormalizes: Velero's action converts the pod to a typed
+// Pod and back, which drops fields at their zero value; rigging's result
+// is the same (a claim volume's readOnly: false, a volumes list the token
+// volume leaves empty, an empty container list of mounts).
+func TestRestoreActionNormalizes(t *testing.T) {
+	pod := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "web", "namespace": "shop"},
+		"spec": map[string]any{
+			"serviceAccountName": "web",
+			"nodeName":           "node-1",
+			"volumes": []any{
+				map[string]any{"name": "data", "persistentVolumeClaim": map[string]any{"claimName": "data", "readOnly": false}},
+				map[string]any{"name": "web-token-abcde", "secret": map[string]any{"secretName": "web-token-abcde"}},
+			},
+			"containers": []any{map[string]any{
+				"name": "web", "image": "nginx", "stdin": false, "ports": []any{},
+				"volumeMounts": []any{
+					map[string]any{"name": "data", "mountPath": "/data", "readOnly": false},
+					map[string]any{"name": "web-token-abcde", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"},
+				},
+			}},
+		},
+	}}
+	onlyToken := pod.DeepCopy()
+	_ = unstructured.SetNestedSlice(onlyToken.Object, []any{map[string]any{"name": "web-token-abcde", "secret": map[string]any{"secretName": "web-token-abcde"}}}, "spec", "volumes")
+	_ = unstructured.SetNestedSlice(onlyToken.Object, []any{map[string]any{"name": "web", "image": "nginx",
+		"volumeMounts": []any{map[string]any{"name": "web-token-abcde", "mountPath": "/t"}}}}, "spec", "containers")
+	emptyVolumes := onlyToken.DeepCopy()
+	_ = unstructured.SetNestedSlice(emptyVolumes.Object, []any{}, "spec", "volumes")
+	tests := []struct {
+		name string
+		pod  *unstructured.Unstructured
+		want string // spec as JSON
+	}{
+		{"explicit empty volumes", emptyVolumes,
+			`{"containers":[{"image":"nginx","name":"web","resources":{}}],"serviceAccountName":"web"}`},
+		{"readOnly false and empty lists", pod,
+			`{"containers":[{"image":"nginx","name":"web","resources":{},"volumeMounts":[{"mountPath":"/data","name":"data"}]}],"serviceAccountName":"web","volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"data"}}]}`},
+		{"volumes emptied by the token", onlyToken,
+			`{"containers":[{"image":"nginx","name":"web","resources":{}}],"serviceAccountName":"web"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := (&RestoreAction{}).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: tc.pod, ItemFromBackup: tc.pod, Restore: &rigging.Restore{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(out.UpdatedItem.Object["spec"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tc.want {
+				t.Errorf("spec\n got %s\nwant %s", b, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
 )
@@ -29,6 +31,9 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 //   - the volumes whose name starts with "<spec.serviceAccountName>-token-",
 //     and the volumeMounts of that name in containers and init containers,
 //     are removed (a list left empty is removed too);
+//   - the result is normalised as Velero's typed round trip normalises it
+//     (kube.Normalize: fields at their zero value, such as a volume's
+//     readOnly: false or a volumes list left empty, are dropped);
 //
 // and, when spec.priorityClassName is set, the PriorityClass (group
 // scheduling.k8s.io) as the additional item to restore first.
@@ -42,7 +47,11 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		if pod.Object["spec"] != nil {
 			return nil, kube.Errorf(Name, input.Item, "spec: is %T, not an object", pod.Object["spec"])
 		}
-		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: pod}, nil
+		typed, err := kube.Normalize[corev1.Pod](Name, pod)
+		if err != nil {
+			return nil, err
+		}
+		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 	}
 	delete(spec, "nodeName")
 	delete(spec, "priority")
@@ -71,7 +80,11 @@ func (a *RestoreAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		}
 	}
 
-	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: pod}
+	typed, err := kube.Normalize[corev1.Pod](Name, pod)
+	if err != nil {
+		return nil, err
+	}
+	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}
 	priorityClass, err := kube.NestedString(spec, "priorityClassName")
 	if err != nil {
 		return nil, kube.Errorf(Name, input.Item, "spec.%w", err)

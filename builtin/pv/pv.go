@@ -66,9 +66,12 @@ func (a *BackupAction) AppliesTo(context.Context) (rigging.ResourceSelector, err
 //     "velero.io/" are removed from a kept selector's matchLabels;
 //   - the labels velero.io/restore-name, velero.io/volume-snapshot-name,
 //     backup.velero.io/must-include-additional-items, and
-//     velero.io/backup-name when it names another backup, are removed.
+//     velero.io/backup-name when it names another backup, are removed;
+//   - the result is normalised as Velero's typed round trip normalises it
+//     (kube.Normalize: fields at their zero value are dropped, fields the
+//     typed claim does not declare too).
 //
-// The claim is read in place, not decoded into a typed claim: a field it
+// An unbound claim is read in place, not decoded into a typed claim: a field it
 // reads (status.phase, spec.volumeName, spec.storageClassName,
 // spec.selector, its matchLabels, metadata.labels) of the wrong type is an
 // error naming the plugin, the claim and the field.
@@ -76,8 +79,8 @@ func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructu
 	if item == nil {
 		return nil, nil, fmt.Errorf("plugin %s: %w", Name, kube.ErrNilItem)
 	}
-	// The fields are read in place: decoding the whole claim into a typed
-	// one would cost more than the rest of the call.
+	// The fields are read in place: an unbound claim, returned as it is,
+	// pays no typed conversion.
 	c, err := readClaim(item)
 	if err != nil {
 		return nil, nil, kube.Errorf(Name, item, "%w", err)
@@ -114,10 +117,17 @@ func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructu
 	if _, err := kube.RemoveKeys(out.Object, stale, "metadata", "labels"); err != nil {
 		return nil, nil, kube.Errorf(Name, item, "%w", err)
 	}
+	// Velero returns the bound claim through a typed round trip; so does
+	// rigging, for the same fields (no edit of the map reproduces the
+	// typed struct's omissions exactly).
+	typed, err := kube.Normalize[corev1.PersistentVolumeClaim](Name, out)
+	if err != nil {
+		return nil, nil, err
+	}
 	if kube.DebugEnabled(ctx, a.log) {
 		a.log.Debug("adding bound volume", "claim", kube.Ref(item), "volume", c.volumeName)
 	}
-	return out, []rigging.ResourceIdentifier{kube.VolumeIdentifier(c.volumeName)}, nil
+	return typed, []rigging.ResourceIdentifier{kube.VolumeIdentifier(c.volumeName)}, nil
 }
 
 // claim is what Execute reads of a PersistentVolumeClaim.

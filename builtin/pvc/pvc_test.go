@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -226,6 +227,10 @@ func TestRestoreAction(t *testing.T) {
 			}
 			want := before.DeepCopy()
 			want.SetAnnotations(tc.wantAnnotations)
+			want, err = kube.Normalize[corev1.PersistentVolumeClaim](Name, want)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !reflect.DeepEqual(out.UpdatedItem.Object, want.Object) {
 				t.Errorf("fields other than the annotations changed")
 			}

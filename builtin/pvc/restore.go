@@ -43,7 +43,8 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 // volume.kubernetes.io/storage-provisioner,
 // volume.beta.kubernetes.io/storage-provisioner,
 // volume.kubernetes.io/selected-node, velero.io/volume-snapshot-name and
-// velero.io/data-upload-name (an annotation map left empty is removed).
+// velero.io/data-upload-name (an annotation map left empty is removed),
+// normalised as Velero's typed round trip normalises it (kube.Normalize).
 // When the claim was bound in the backup (input.ItemFromBackup's
 // status.phase Bound and spec.volumeName set; input.Item stands in when
 // ItemFromBackup is nil) the PersistentVolume is the additional item, so it
@@ -65,7 +66,11 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 	if _, err := kube.RemoveKeys(pvc.Object, removedAnnotations, "metadata", "annotations"); err != nil {
 		return nil, kube.Errorf(Name, input.Item, "%w", err)
 	}
-	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: pvc}
+	typed, err := kube.Normalize[corev1.PersistentVolumeClaim](Name, pvc)
+	if err != nil {
+		return nil, err
+	}
+	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}
 	if bound(&backedUp) {
 		out.AdditionalItems = []rigging.ResourceIdentifier{kube.VolumeIdentifier(backedUp.Spec.VolumeName)}
 		if kube.DebugEnabled(ctx, a.log) {

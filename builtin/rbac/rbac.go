@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
@@ -69,7 +70,8 @@ func (a *BindingAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 }
 
 // Execute returns a copy of the binding whose subjects' namespaces are
-// mapped by the restore's namespace mapping. Without a mapping the item is
+// mapped by the restore's namespace mapping, normalised as Velero's typed
+// round trip normalises it (kube.Normalize). Without a mapping the item is
 // returned as it is. input is not modified. A binding whose subjects are not
 // a list of objects is an error naming the binding.
 func (a *BindingAction) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
@@ -86,7 +88,7 @@ func (a *BindingAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 		return nil, a.errorf(item, "read subjects: %w", err)
 	}
 	if !found {
-		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil
+		return a.normalized(item)
 	}
 	changed := false
 	for i, s := range subjects {
@@ -106,7 +108,21 @@ func (a *BindingAction) Execute(_ context.Context, input *rigging.RestoreItemAct
 			return nil, a.errorf(item, "set subjects: %w", err)
 		}
 	}
-	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil
+	return a.normalized(item)
+}
+
+// normalized returns item as Velero's typed round trip of the binding
+// leaves it (kube.Normalize).
+func (a *BindingAction) normalized(item *unstructured.Unstructured) (*rigging.RestoreItemActionExecuteOutput, error) {
+	normalize := kube.Normalize[rbacv1.RoleBinding]
+	if a.resource == "clusterrolebindings" {
+		normalize = kube.Normalize[rbacv1.ClusterRoleBinding]
+	}
+	typed, err := normalize(a.name, item)
+	if err != nil {
+		return nil, err
+	}
+	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 }
 
 func (a *BindingAction) errorf(item *unstructured.Unstructured, format string, args ...any) error {

@@ -53,7 +53,8 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 //     is not changed) without the kubernetes.io/service-account.uid
 //     annotation and without the token and ca.crt data, which the new
 //     cluster's token controller fills in for the new service account (maps
-//     left empty are removed).
+//     left empty are removed), normalised as Velero's typed round trip
+//     normalises it (kube.Normalize).
 //
 // A Lookup error fails the call, naming the Secret.
 func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
@@ -89,5 +90,9 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 	if _, err := kube.RemoveKeys(out.Object, removedData, "data"); err != nil {
 		return nil, kube.Errorf(Name, item, "%w", err)
 	}
-	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: out}, nil
+	typed, err := kube.Normalize[corev1.Secret](Name, out)
+	if err != nil {
+		return nil, err
+	}
+	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 }

@@ -75,7 +75,7 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 	out := input.Item.DeepCopy()
 	spec, _ := out.Object["spec"].(map[string]any)
 	if spec == nil {
-		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: out}, nil
+		return normalized(out)
 	}
 	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		delete(spec, "clusterIP")
@@ -83,7 +83,7 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 	}
 
 	if input.Restore != nil && input.Restore.Spec.PreserveNodePorts != nil && *input.Restore.Spec.PreserveNodePorts {
-		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: out}, nil
+		return normalized(out)
 	}
 	applied, err := lastApplied(&svc)
 	if err != nil {
@@ -113,7 +113,17 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 		!specifiedHealthCheckNodePort(applied, owned) {
 		delete(spec, "healthCheckNodePort")
 	}
-	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: out}, nil
+	return normalized(out)
+}
+
+// normalized returns out as Velero's typed round trip of a Service leaves
+// it (kube.Normalize).
+func normalized(out *unstructured.Unstructured) (*rigging.RestoreItemActionExecuteOutput, error) {
+	typed, err := kube.Normalize[corev1.Service](Name, out)
+	if err != nil {
+		return nil, err
+	}
+	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 }
 
 // applied is what the last-applied-configuration annotation says about a

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
 )
@@ -26,7 +28,8 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 // "<service account name>-token-" (a list left empty is removed). Velero
 // removes only the last such entry; a service account has at most one
 // auto-generated token Secret in practice, and none of them can be restored,
-// so rigging removes all.
+// so rigging removes all. The result is normalised as Velero's typed round
+// trip normalises it (kube.Normalize).
 func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)
@@ -39,5 +42,9 @@ func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemA
 	if kube.DebugEnabled(ctx, a.log) && removed > 0 {
 		a.log.Debug("dropped token secret references", "serviceaccount", kube.Ref(input.Item), "count", removed)
 	}
-	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: sa}, nil
+	typed, err := kube.Normalize[corev1.ServiceAccount](Name, sa)
+	if err != nil {
+		return nil, err
+	}
+	return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 }

@@ -31,6 +31,7 @@ import (
 	"maps"
 	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
@@ -94,8 +95,10 @@ func (a *Action) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
 }
 
 // Execute returns a copy of the item with its storage class(es) mapped: for
-// a StatefulSet each volumeClaimTemplate's spec.storageClassName, for any
-// other kind spec.storageClassName. input is not modified. A field of the
+// a StatefulSet each volumeClaimTemplate's spec.storageClassName (a
+// StatefulSet with templates is normalised as Velero's typed round trip
+// normalises it, kube.Normalize, mapped or not), for any other kind
+// spec.storageClassName. input is not modified. A field of the
 // wrong type is an error naming the item.
 func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	a.mu.RLock()
@@ -128,13 +131,21 @@ func (a *Action) Execute(_ context.Context, input *rigging.RestoreItemActionExec
 			}
 			changed = changed || ok
 		}
-		if !changed {
+		if len(templates) == 0 {
 			return unchanged, nil
 		}
-		if err := unstructured.SetNestedSlice(item.Object, templates, "spec", "volumeClaimTemplates"); err != nil {
-			return nil, a.errorf(item, "set spec.volumeClaimTemplates: %w", err)
+		if changed {
+			if err := unstructured.SetNestedSlice(item.Object, templates, "spec", "volumeClaimTemplates"); err != nil {
+				return nil, a.errorf(item, "set spec.volumeClaimTemplates: %w", err)
+			}
 		}
-		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil
+		// Velero converts a StatefulSet with templates to the typed object
+		// and back, changed or not.
+		typed, err := kube.Normalize[appsv1.StatefulSet](Name, item)
+		if err != nil {
+			return nil, err
+		}
+		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: typed}, nil
 	}
 
 	changed, err := remap(item.Object, mapping, log)

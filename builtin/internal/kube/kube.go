@@ -68,6 +68,25 @@ func Decode(plugin string, item *unstructured.Unstructured, out any) error {
 	return nil
 }
 
+// Normalize returns item as Velero's actions return the items they convert
+// to a typed T and back (runtime.DefaultUnstructuredConverter both ways):
+// fields T does not declare are dropped, fields at their zero value with
+// omitempty are dropped (readOnly: false, an empty list or map), and
+// fields without omitempty are added at their zero value (a Service's
+// status.loadBalancer {}). The item is not changed. An item that does not
+// decode into T is an error naming the plugin and the item.
+func Normalize[T any](plugin string, item *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	var typed T
+	if err := Decode(plugin, item, &typed); err != nil {
+		return nil, err
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&typed)
+	if err != nil {
+		return nil, Errorf(plugin, item, "encode: %w", err)
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
 // ClaimIdentifier names the PersistentVolumeClaim name in namespace.
 func ClaimIdentifier(namespace, name string) rigging.ResourceIdentifier {
 	return rigging.ResourceIdentifier{GroupResource: PersistentVolumeClaims, Namespace: namespace, Name: name}

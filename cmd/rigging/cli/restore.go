@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,8 +122,11 @@ restores/NAME/ in the location, as Velero writes them.`,
 				name, from, st.Phase, st.Progress.ItemsRestored, st.Warnings, st.Errors, sum.Duration.Round(time.Millisecond))
 			if to == "-" {
 				g.Logger.Info(msg)
+				printNotRestored(cmd.ErrOrStderr(), sum)
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\nApply with: kubectl apply -R -f %s\n", msg, to)
+				fmt.Fprintln(cmd.OutOrStdout(), msg)
+				printNotRestored(cmd.OutOrStdout(), sum)
+				fmt.Fprintf(cmd.OutOrStdout(), "Apply with: kubectl apply -R -f %s\n", to)
 			}
 			if st.Errors+st.Warnings > 0 {
 				printResult(cmd.ErrOrStderr(), "Errors", sum.Results.Errors)
@@ -142,6 +146,24 @@ restores/NAME/ in the location, as Velero writes them.`,
 	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions)")
 	_ = cmd.MarkFlagDirname("to")
 	return cmd
+}
+
+// printNotRestored writes what the restore left out of the backup: one
+// line per resource and reason, with the count.
+func printNotRestored(w io.Writer, sum *restore.Summary) {
+	if len(sum.NotRestored) == 0 {
+		return
+	}
+	n := 0
+	for _, nr := range sum.NotRestored {
+		n += nr.Count
+	}
+	fmt.Fprintf(w, "Not restored: %d of the backup's %d items:\n", n, sum.BackupItems)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, nr := range sum.NotRestored {
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", nr.Resource, nr.Count, nr.Reason)
+	}
+	tw.Flush()
 }
 
 // parseMappings reads --namespace-mappings "a:b,c:d".
