@@ -8,9 +8,11 @@
 //     (PreserveFieldsAction), which moves a v1 CRD's deprecated
 //     spec.preserveUnknownFields into each version's schema, as v1 requires.
 //
-// Both edit the item as unstructured data rather than round-tripping it
-// through the typed apiextensions structs as Velero does, so fields the
-// structs do not know survive.
+// RemapVersionAction edits the item as unstructured data (Velero fetches
+// the v1beta1 form from the API server, which rigging runs without).
+// PreserveFieldsAction round-trips every v1 CRD through the typed
+// apiextensions.k8s.io/v1 struct as Velero does, so its results are
+// Velero's to the field, zero values and unknown fields included.
 package crd
 
 import (

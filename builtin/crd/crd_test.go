@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -64,14 +65,13 @@ func TestPreserveFields(t *testing.T) {
 	tests := []struct {
 		name          string
 		item          *unstructured.Unstructured
-		wantChanged   bool
-		wantPreserved []bool // x-preserve-unknown-fields per version
+		wantPreserved []bool // x-kubernetes-preserve-unknown-fields per version
 	}{
-		{"no schema: flag dropped, nothing to mark", crds["crontabs.stable.example.com"], true, []bool{false}},
-		{"two schemas marked", crds["certificates.certmanager.k8s.io"], true, []bool{true, true}},
-		{"structural CRD untouched", crds["featureflags.shop.example.com"], false, []bool{false}},
-		{"upstream example untouched", crds["foos.samplecontroller.k8s.io"], false, []bool{false}},
-		{"flag false untouched", crds["widgets.example.com"], false, []bool{false, false}},
+		{"no schema: flag dropped, nothing to mark", crds["crontabs.stable.example.com"], []bool{false}},
+		{"two schemas marked", crds["certificates.certmanager.k8s.io"], []bool{true, true}},
+		{"structural CRD", crds["featureflags.shop.example.com"], []bool{false}},
+		{"upstream example", crds["foos.samplecontroller.k8s.io"], []bool{false}},
+		{"flag false", crds["widgets.example.com"], []bool{false, false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,40 +83,136 @@ func TestPreserveFields(t *testing.T) {
 			if !reflect.DeepEqual(tt.item, before) {
 				t.Error("Execute modified its input")
 			}
-			got := out.UpdatedItem
-			if changed := !reflect.DeepEqual(got, before); changed != tt.wantChanged {
-				t.Fatalf("changed = %v, want %v", changed, tt.wantChanged)
-			}
-			if _, found, _ := unstructured.NestedFieldNoCopy(got.Object, "spec", "preserveUnknownFields"); found && tt.wantChanged {
+			got := plainJSON(t, out.UpdatedItem.Object)
+			if _, found, _ := unstructured.NestedFieldNoCopy(got, "spec", "preserveUnknownFields"); found {
 				t.Error("spec.preserveUnknownFields still set")
 			}
-			versions, _, _ := unstructured.NestedSlice(got.Object, "spec", "versions")
+			versions, _, _ := unstructured.NestedSlice(got, "spec", "versions")
 			var marks []bool
 			for _, v := range versions {
-				b, _, _ := unstructured.NestedBool(v.(map[string]any), "schema", "openAPIV3Schema", "x-preserve-unknown-fields")
+				b, _, _ := unstructured.NestedBool(v.(map[string]any), "schema", "openAPIV3Schema", "x-kubernetes-preserve-unknown-fields")
 				marks = append(marks, b)
 			}
 			if !reflect.DeepEqual(marks, tt.wantPreserved) {
-				t.Errorf("x-preserve-unknown-fields = %v, want %v", marks, tt.wantPreserved)
+				t.Errorf("x-kubernetes-preserve-unknown-fields = %v, want %v", marks, tt.wantPreserved)
 			}
-			// Only spec changes.
-			a, b := got.DeepCopy(), before.DeepCopy()
-			delete(a.Object, "spec")
-			delete(b.Object, "spec")
-			if !reflect.DeepEqual(a, b) {
-				t.Error("fields outside spec changed")
+			// Apart from those two, the spec is the input's.
+			want := plainJSON(t, before.Object)
+			unstructured.RemoveNestedField(want, "spec", "preserveUnknownFields")
+			wantVersions, _, _ := unstructured.NestedSlice(want, "spec", "versions")
+			for i, v := range wantVersions {
+				if tt.wantPreserved[i] {
+					_ = unstructured.SetNestedField(v.(map[string]any), true, "schema", "openAPIV3Schema", "x-kubernetes-preserve-unknown-fields")
+				}
+			}
+			_ = unstructured.SetNestedSlice(want, wantVersions, "spec", "versions")
+			if !reflect.DeepEqual(got["spec"], want["spec"]) || !reflect.DeepEqual(got["metadata"], want["metadata"]) {
+				t.Errorf("spec or metadata =\n%v\nwant\n%v", got, want)
 			}
 		})
 	}
+}
 
-	// A v1beta1 CRD is restored as it is, even with preserveUnknownFields.
-	beta, err := Convert(crds["certificates.certmanager.k8s.io"])
-	if err != nil {
-		t.Fatal(err)
+// TestPreserveFieldsTypedRoundTrip checks that a v1 CRD comes back as
+// Velero's typed round trip returns it, whether or not it is changed:
+// zero values and empty collections with omitempty dropped (labels: {},
+// required: [], nullable: false), those without omitempty kept
+// (status.conditions: []), unknown fields dropped, required fields added at
+// their zero value (status.acceptedNames).
+func TestPreserveFieldsTypedRoundTrip(t *testing.T) {
+	const zeros = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: zeros.example.com, labels: {}, annotations: {}, finalizers: []}
+spec:
+  group: example.com
+  names: {kind: Zero, plural: zeros, shortNames: [], categories: []}
+  scope: Namespaced
+  preserveUnknownFields: %s
+  notAField: dropped
+  versions:
+  - name: v1
+    served: false
+    storage: true
+    deprecated: false
+    additionalPrinterColumns: []
+    subresources: {}
+    schema:
+      openAPIV3Schema:
+        type: object
+        nullable: false
+        required: []
+        properties:
+          size: {type: integer, minimum: 1, default: 0, enum: []}
+  - name: v0
+    served: true
+    storage: false
+status:
+  conditions: []
+  storedVersions: []
+`
+	// Velero's result for zeros, with %s the schema's mark.
+	const normalised = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: zeros.example.com}
+spec:
+  group: example.com
+  names: {kind: Zero, plural: zeros}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: false
+    storage: true
+    subresources: {}
+    schema:
+      openAPIV3Schema:
+        type: object
+        %s
+        properties:
+          size: {type: integer, minimum: 1, default: 0}
+  - {name: v0, served: true, storage: false}
+status:
+  acceptedNames: {kind: "", plural: ""}
+  conditions: []
+  storedVersions: []
+`
+	tests := []struct {
+		name, item, want string
+	}{
+		{"flag false: normalised only", fmt.Sprintf(zeros, "false"), fmt.Sprintf(normalised, "")},
+		{"flag true: moved into the schema", fmt.Sprintf(zeros, "true"), fmt.Sprintf(normalised, "x-kubernetes-preserve-unknown-fields: true")},
+		{"v1beta1 untouched", strings.Replace(fmt.Sprintf(zeros, "true"), "/v1\n", "/v1beta1\n", 1), strings.Replace(fmt.Sprintf(zeros, "true"), "/v1\n", "/v1beta1\n", 1)},
 	}
-	out, err := NewPreserveFieldsAction(nil).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: beta})
-	if err != nil || out.UpdatedItem != beta {
-		t.Errorf("v1beta1: out %v, err %v; want the input back", out, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			item := &unstructured.Unstructured{Object: fromYAML(t, tt.item)}
+			out, err := NewPreserveFieldsAction(nil).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: item, Restore: &rigging.Restore{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := plainJSON(t, out.UpdatedItem.Object), fromYAML(t, tt.want); !reflect.DeepEqual(got, want) {
+				g, _ := yaml.Marshal(got)
+				t.Errorf("got\n%s\nwant\n%s", g, tt.want)
+			}
+		})
+	}
+}
+
+func TestPreserveFieldsErrors(t *testing.T) {
+	tests := []struct{ name, item string }{
+		{"versions not a list", `{apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, metadata: {name: bad.example.com}, spec: {versions: v1}}`},
+		{"served not a bool", `{apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, metadata: {name: bad.example.com}, spec: {versions: [{name: v1, served: "yes"}]}}`},
+		{"apiVersion not a string", `{apiVersion: 1, kind: CustomResourceDefinition, metadata: {name: bad.example.com}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			item := &unstructured.Unstructured{Object: fromYAML(t, tt.item)}
+			_, err := NewPreserveFieldsAction(nil).Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: item})
+			if err == nil || !strings.Contains(err.Error(), PreserveFieldsName) || !strings.Contains(err.Error(), "bad.example.com") {
+				t.Errorf("err = %v, want one naming the plugin and the CRD", err)
+			}
+		})
 	}
 }
 
