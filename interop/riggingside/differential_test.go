@@ -32,7 +32,9 @@ var notCompared = map[string]string{
 // and rigging's built-ins (in-process, with a Lookup over the same objects)
 // run on every object of testdata/manifests/cluster-export (plus
 // prometheus-adapter.yaml and testdata/differential-extra.yaml) their
-// selector picks. Selectors,
+// selector picks; the restore actions run a second time under a restore
+// with a namespace mapping and with change-storage-class configured
+// (testdata/differential-restore-config.yaml). Selectors,
 // updated items, additional and related items, skip flags and failures must
 // be identical.
 func TestBuiltinsMatchVelero(t *testing.T) {
@@ -91,7 +93,7 @@ func TestBuiltinsMatchVelero(t *testing.T) {
 			case rigging.KindBackupItemAction:
 				compareBackupActions(ctx, t, velero, rig, name, items, mapper)
 			case rigging.KindRestoreItemAction:
-				compareRestoreActions(ctx, t, velero, rig, name, items, mapper)
+				compareRestoreActions(ctx, t, velero, rig, name, items, mapper, diffRestore)
 			case rigging.KindItemBlockAction:
 				compareItemBlockActions(ctx, t, velero, rig, name, items, mapper)
 			default:
@@ -102,6 +104,45 @@ func TestBuiltinsMatchVelero(t *testing.T) {
 	if compared < 10 {
 		t.Errorf("compared only %d built-ins", compared)
 	}
+
+	// The restore actions again, under a restore that maps namespaces and
+	// with velero.io/change-storage-class configured: Velero's from its
+	// ConfigMap in the fake cluster, rigging's with the same data through
+	// the Manager.
+	t.Run("mapped restore", func(t *testing.T) {
+		config, err := filepath.Abs(filepath.Join("testdata", "differential-restore-config.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapped := append(slices.Clone(paths), config)
+		t.Setenv("INTEROP_CLUSTER", strings.Join(mapped, string(filepath.ListSeparator)))
+		cms, err := manifest.Load(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _, err := unstructured.NestedStringMap(cms[0].Object, "data")
+		if err != nil || len(data) == 0 {
+			t.Fatalf("%s: no ConfigMap data (%v)", config, err)
+		}
+		velero, _, _ := newManager(t, bin)
+		rig := manager.New(manager.Options{Logger: testLogger(t), PluginConfig: map[string]map[string]string{"velero.io/change-storage-class": data}})
+		t.Cleanup(func() { rig.Close() })
+		items := append(slices.Clone(items), cms...)
+		restore := func() *rigging.Restore {
+			r := diffRestore()
+			r.Spec.NamespaceMapping = map[string]string{"shop": "shop-restored", "monitoring": "observability"}
+			return r
+		}
+		for _, p := range velero.Plugins() {
+			name := p.Name.String()
+			if p.Kind != rigging.KindRestoreItemAction || strings.HasPrefix(name, "velero.io/csi-") || notCompared[name] != "" || !ours[p.Kind.String()+" "+name] {
+				continue
+			}
+			t.Run(name, func(t *testing.T) {
+				compareRestoreActions(ctx, t, velero, rig, name, items, mapper, restore)
+			})
+		}
+	})
 }
 
 // stats counts what one action comparison saw, so a vacuous pass (nothing
@@ -347,7 +388,9 @@ func compareItemBlockActions(ctx context.Context, t *testing.T, vm, rm *manager.
 	}
 }
 
-func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *manager.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper) {
+// compareRestoreActions runs name from both Managers on the items it
+// selects, each call with a fresh restore().
+func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *manager.Manager, name string, items []*unstructured.Unstructured, mapper *resources.Mapper, restore func() *rigging.Restore) {
 	va, ra, picked, ok := openPair(ctx, t, vm, rm, func(m *manager.Manager) (rigging.RestoreItemAction, error) {
 		return m.RestoreItemAction(ctx, name)
 	}, items, mapper, false)
@@ -358,7 +401,7 @@ func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *manager.Ma
 	defer st.report(t)
 	for _, it := range picked {
 		in := func() *rigging.RestoreItemActionExecuteInput {
-			return &rigging.RestoreItemActionExecuteInput{Item: it.DeepCopy(), ItemFromBackup: it.DeepCopy(), Restore: diffRestore()}
+			return &rigging.RestoreItemActionExecuteInput{Item: it.DeepCopy(), ItemFromBackup: it.DeepCopy(), Restore: restore()}
 		}
 		vOut, verr := va.Execute(ctx, in())
 		rOut, rerr := ra.Execute(ctx, in())
