@@ -8,11 +8,11 @@
 //     (PreserveFieldsAction), which moves a v1 CRD's deprecated
 //     spec.preserveUnknownFields into each version's schema, as v1 requires.
 //
-// RemapVersionAction edits the item as unstructured data (Velero fetches
-// the v1beta1 form from the API server, which rigging runs without).
-// PreserveFieldsAction round-trips every v1 CRD through the typed
-// apiextensions.k8s.io/v1 struct as Velero does, so its results are
-// Velero's to the field, zero values and unknown fields included.
+// Velero round-trips the CRDs these actions change through the typed
+// apiextensions structs, and so do they (PreserveFieldsAction every v1 CRD,
+// RemapVersionAction the v1beta1 form it computes where Velero fetches it
+// from the API server), so their results are Velero's to the field, zero
+// values and unknown fields included.
 package crd
 
 import (

@@ -333,6 +333,48 @@ versions:
 	}
 }
 
+// TestRemapVersionTypedShape checks that a remapped CRD comes back as
+// Velero saves the v1beta1 CRD it fetches, decoded into the typed struct and
+// converted back: zero values with omitempty and unknown fields dropped,
+// required fields present.
+func TestRemapVersionTypedShape(t *testing.T) {
+	item := &unstructured.Unstructured{Object: fromYAML(t, `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: olds.example.com, labels: {}, finalizers: []}
+spec:
+  group: example.com
+  names: {kind: Old, plural: olds, shortNames: [], categories: []}
+  scope: Namespaced
+  preserveUnknownFields: true
+  notAField: dropped
+  versions:
+  - {name: v1, served: true, storage: true, deprecated: false, additionalPrinterColumns: []}
+status:
+  storedVersions: [v1]
+`)}
+	a := NewRemapVersionAction(nil)
+	if err := a.Configure(map[string]string{ConfigServesV1beta1: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := a.Execute(context.Background(), item, &rigging.Backup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `
+apiVersion: apiextensions.k8s.io/v1beta1
+kind: CustomResourceDefinition
+metadata: {name: olds.example.com}
+spec: {group: example.com, names: {kind: Old, plural: olds}, scope: Namespaced, preserveUnknownFields: true,
+  version: v1, versions: [{name: v1, served: true, storage: true}]}
+status: {acceptedNames: {kind: "", plural: ""}, conditions: null, storedVersions: [v1]}
+`
+	if g := plainJSON(t, got.Object); !reflect.DeepEqual(g, fromYAML(t, want)) {
+		y, _ := yaml.Marshal(g)
+		t.Errorf("got\n%s\nwant\n%s", y, want)
+	}
+}
+
 func TestRemapVersionConfigure(t *testing.T) {
 	for _, tt := range []struct {
 		config  map[string]string

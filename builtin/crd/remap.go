@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	apiextv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
@@ -32,16 +33,23 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 // the cluster serves that endpoint. Such a CRD could not be re-created
 // through v1, which demands structural schemas.
 //
-// rigging has no API server at hand, so it differs in two ways:
+// rigging has no API server at hand, and converts nothing it saves as it
+// is, so it differs in three ways:
 //   - whether the source cluster serves v1beta1 comes from configuration
 //     (ConfigServesV1beta1), not discovery; unconfigured, the action behaves
 //     as Velero does against every cluster from Kubernetes 1.22 on: it
 //     saves every CRD as it is;
 //   - the v1beta1 form is computed from the item by the rules the API
 //     server applies when converting v1 to v1beta1 (Convert), instead of
-//     being fetched. For an unchanged CRD the result is the object the
-//     server would return; it cannot pick up a change made to the CRD between
-//     the listing and the fetch, which Velero's extra GET could.
+//     being fetched, then round-tripped through the typed v1beta1 struct as
+//     Velero's fetched object is (fields at their zero value with omitempty
+//     and fields the struct lacks dropped). For an unchanged CRD the result
+//     is the object Velero saves; it cannot pick up a change made to the
+//     CRD between the listing and the fetch, which Velero's extra GET could;
+//   - Velero decodes every v1 CRD into the typed struct before deciding and
+//     fails one that does not decode; rigging reads only the three fields
+//     it decides on (a wrong type there is an error), so that CRDs saved as
+//     they are cost no conversion.
 type RemapVersionAction struct {
 	log           *slog.Logger
 	servesV1beta1 atomic.Bool
@@ -97,6 +105,12 @@ func (a *RemapVersionAction) Execute(_ context.Context, item *unstructured.Unstr
 	out, err := Convert(item)
 	if err != nil {
 		return nil, nil, itemError(RemapVersionName, item, "convert to v1beta1: %w", err)
+	}
+	// Velero saves the server's answer decoded into the typed v1beta1 CRD
+	// and converted back: so does this.
+	out, err = viaTyped[apiextv1beta1.CustomResourceDefinition](RemapVersionName, out, nil)
+	if err != nil {
+		return nil, nil, err
 	}
 	return out, nil, nil
 }
