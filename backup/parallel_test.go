@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/archive/archivetest"
 	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/bench"
 )
 
 // backupFiles backs items up with opts (Workers as given) into a fresh
@@ -231,4 +234,45 @@ func TestParallelStaleBlockRunsAgain(t *testing.T) {
 	if n := bCalls.Load(); n != 2 {
 		t.Errorf("b executed %d times, want 2", n)
 	}
+}
+
+// TestParallelSameAsSequentialRPC is TestParallelSameAsSequential with the
+// built-in actions served by a plugin subprocess (this test binary, over
+// gRPC), whose calls the workers make at the same time.
+func TestParallelSameAsSequentialRPC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a plugin process")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := bench.LinkBinary(self, filepath.Join(dir, "rigging-plugins")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bench.CatalogManager(context.Background(), dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	items := clusterExport(t)
+	want := backupFiles(t, backup.Options{Items: items, Plugins: m, Workers: 1})
+	for _, w := range []int{2, 4} {
+		got := backupFiles(t, backup.Options{Items: items, Plugins: m, Workers: w})
+		sameFiles(t, fmt.Sprint(w, " workers over gRPC"), want, got)
+	}
+	// The actions ran in the plugin process: its pod action's additional
+	// items (the claims) are in the backup as the in-process run puts them.
+	inproc := backupFiles(t, backup.Options{Items: items, Plugins: builtins(t), Workers: 1})
+	if !bytes.Equal(inproc["backups/b1/b1-resource-list.json.gz"], want["backups/b1/b1-resource-list.json.gz"]) {
+		t.Errorf("resource list over gRPC differs from in-process")
+	}
+}
+
+func TestMain(m *testing.M) {
+	if bench.ServeIfChild() { // the plugin process of TestParallelSameAsSequentialRPC
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
