@@ -38,11 +38,14 @@ func init() {
 // returns the exit code. When the process was started by a plugin host as a
 // plugin server (go-plugin's handshake in the environment), it serves the
 // compiled-in plugins instead and returns when the host is done. SIGINT and
-// SIGTERM cancel the running command's context.
+// SIGTERM cancel the running command's context. Without GOMEMLIMIT in the
+// environment, the Go runtime's soft memory limit is set to 90% of the
+// process's cgroup memory limit, if it has one (defaultMemoryLimit).
 func Main() int {
 	if servePluginsIfChild() {
 		return ExitOK
 	}
+	setDefaultMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
