@@ -86,7 +86,7 @@ type blockRun struct {
 
 	block []item
 	// claimed holds the keys this run backed up; read the keys it found
-	// not backed up by the committed blocks.
+	// not backed up by the committed blocks (both nil until needed).
 	claimed map[itemKey]bool
 	read    map[itemKey]struct{}
 	writes  []written
@@ -109,7 +109,7 @@ type written struct {
 // newRun returns a run whose logs are recorded when record is set (a run
 // committed later than it logs), else go out directly.
 func (bk *backupper) newRun(record bool) *blockRun {
-	r := &blockRun{bk: bk, log: bk.log, user: bk.user, claimed: map[itemKey]bool{}, read: map[itemKey]struct{}{}, done: make(chan struct{})}
+	r := &blockRun{bk: bk, log: bk.log, user: bk.user, done: make(chan struct{})}
 	if record {
 		r.rec = &recorder{}
 		r.log, r.user = r.rec.logger(bk.log), r.rec.logger(bk.user)
@@ -126,8 +126,19 @@ func (r *blockRun) isBackedUp(k itemKey) bool {
 	if r.bk.committed(k) {
 		return true
 	}
+	if r.read == nil {
+		r.read = map[itemKey]struct{}{}
+	}
 	r.read[k] = struct{}{}
 	return false
+}
+
+// claim records that this run backs up k.
+func (r *blockRun) claim(k itemKey) {
+	if r.claimed == nil {
+		r.claimed = map[itemKey]bool{}
+	}
+	r.claimed[k] = true
 }
 
 // committed reports whether a committed block backed up k.
@@ -216,9 +227,15 @@ func (bk *backupper) workers() int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// blocksInFlight is how many blocks per worker may be formed, running or
+// waiting to be committed. Blocks are committed in order, so one long block
+// holds back those after it: the margin keeps the other workers busy
+// meanwhile (a block in flight holds its items' encoded JSON, a few KiB).
+const blocksInFlight = 16
+
 // backupBlocks forms the item blocks of collected, in order, and backs up
 // their items: one after the other with one worker, else on a pool of
-// workers, at most twice as many blocks in flight as workers.
+// workers, with at most blocksInFlight blocks per worker in flight.
 func (bk *backupper) backupBlocks(ctx context.Context, collected []item) error {
 	workers := bk.workers()
 	if workers == 1 {
@@ -240,7 +257,7 @@ func (bk *backupper) backupBlocks(ctx context.Context, collected []item) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *blockRun)
-	pending := make(chan *blockRun, 2*workers) // in block order
+	pending := make(chan *blockRun, blocksInFlight*workers) // in block order
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)

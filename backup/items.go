@@ -321,7 +321,7 @@ func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finaliz
 			il.info("skipping item because it's already been backed up")
 			return true, nil
 		}
-		r.claimed[k] = true
+		r.claim(k)
 	}
 	il.info("backing up item")
 	// The resource-list key and folder come from the item as read, before
