@@ -102,7 +102,8 @@ type Options struct {
 	// With more than one worker, the actions must allow concurrent calls
 	// (Velero runs them so too), and an action may see an item twice: when
 	// two blocks reach the same item (as an additional item), the later
-	// block is run again after the earlier one is written.
+	// block is run again after the earlier one is written, and an
+	// asynchronous operation its first run started is not tracked.
 	Workers int
 }
 
