@@ -124,17 +124,10 @@ func NewWriter(w io.Writer, modTime time.Time) (*Writer, error) {
 // earlier entries is returned by a later WriteItem (and by Close); the
 // tarball is then unusable.
 func (w *Writer) WriteItem(gr schema.GroupResource, version, namespace, name string, data []byte) error {
+	if err := CheckItem(gr, version, namespace, name); err != nil {
+		return err
+	}
 	grs := gr.String()
-	for _, seg := range []struct{ what, v string }{{"resource", grs}, {"version", version}, {"name", name}} {
-		if err := checkSegment(seg.v); err != nil {
-			return fmt.Errorf("%w: %s of %s: %v", ErrInvalidItem, seg.what, itemRef(grs, namespace, name), err)
-		}
-	}
-	if namespace != "" {
-		if err := checkSegment(namespace); err != nil {
-			return fmt.Errorf("%w: namespace of %s: %v", ErrInvalidItem, itemRef(grs, namespace, name), err)
-		}
-	}
 	if w.closed {
 		return errWriterClosed
 	}
@@ -159,6 +152,26 @@ func (w *Writer) WriteItem(gr schema.GroupResource, version, namespace, name str
 	w.items++
 	if len(w.batch) >= batchEntries || w.batchBytes >= batchBytes {
 		w.send()
+	}
+	return nil
+}
+
+// CheckItem reports, with an error wrapping ErrInvalidItem, whether
+// WriteItem would refuse an item for its path segments (unsafe or empty);
+// nil means the same arguments are accepted (unless the Writer failed or
+// was closed). It lets a caller that prepares items ahead of writing them
+// find a bad one where the item is processed.
+func CheckItem(gr schema.GroupResource, version, namespace, name string) error {
+	grs := gr.String()
+	for _, seg := range []struct{ what, v string }{{"resource", grs}, {"version", version}, {"name", name}} {
+		if err := checkSegment(seg.v); err != nil {
+			return fmt.Errorf("%w: %s of %s: %v", ErrInvalidItem, seg.what, itemRef(grs, namespace, name), err)
+		}
+	}
+	if namespace != "" {
+		if err := checkSegment(namespace); err != nil {
+			return fmt.Errorf("%w: namespace of %s: %v", ErrInvalidItem, itemRef(grs, namespace, name), err)
+		}
 	}
 	return nil
 }

@@ -92,6 +92,19 @@ type Options struct {
 	// FeatureCSI matters here: without it the velero.io/csi-* actions are
 	// skipped, as Velero skips them.
 	Features []string
+	// Workers is how many item blocks are processed at once (their
+	// BackupItemActions run, their items encoded); zero means
+	// runtime.GOMAXPROCS(0). Velero's --item-block-worker-count. Whatever
+	// the count, the backup's files are byte for byte those of a run with
+	// one worker, its log's lines (but their times) too: the items of a
+	// block stay together and in order, and blocks are written in order.
+	// Blocks are formed (ItemBlockActions called) one at a time, in order.
+	// With more than one worker, the actions must allow concurrent calls
+	// (Velero runs them so too), and an action may see an item twice: when
+	// two blocks reach the same item (as an additional item), the later
+	// block is run again after the earlier one is written, and an
+	// asynchronous operation its first run started is not tracked.
+	Workers int
 }
 
 // FeatureCSI is Velero's EnableCSI feature flag.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,8 +107,12 @@ type backupper struct {
 	actions      []resolved[rigging.BackupItemActionV2]
 	blockActions []resolved[rigging.ItemBlockAction]
 
-	tw           *archive.Writer
-	backedUp     map[itemKey]bool
+	tw *archive.Writer
+	// backedUp holds the items of the committed blocks; workers read it.
+	backedUpMu sync.RWMutex
+	backedUp   map[itemKey]bool
+	// inBlock holds the items put in a block so far (by the goroutine that
+	// forms the blocks).
 	inBlock      map[itemKey]bool
 	grsBackedUp  map[schema.GroupResource]bool
 	resourceList archive.ResourceList
@@ -223,13 +228,8 @@ func (bk *backupper) run(ctx context.Context, w io.Writer) error {
 	if err := bk.note(ctx); err != nil {
 		return err
 	}
-	for _, it := range collected {
-		if bk.inBlock[it.key()] {
-			continue
-		}
-		if err := bk.backupBlock(ctx, it); err != nil {
-			return err
-		}
+	if err := bk.backupBlocks(ctx, collected); err != nil {
+		return err
 	}
 	if err := bk.backupCRDs(ctx); err != nil {
 		return err
@@ -244,58 +244,6 @@ func (bk *backupper) run(ctx context.Context, w io.Writer) error {
 func (bk *backupper) note(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("backup interrupted: %w", err)
-	}
-	return nil
-}
-
-// backupBlock forms the ItemBlock of first (the items ItemBlockActions
-// relate to it, recursively) and backs up each of its items.
-func (bk *backupper) backupBlock(ctx context.Context, first item) error {
-	block := []item{first}
-	bk.inBlock[first.key()] = true
-	for i := 0; i < len(block); i++ {
-		it := block[i]
-		for _, a := range bk.blockActions {
-			if !a.matcher.Matches(it.res, it.key().namespace, it.labels) {
-				continue
-			}
-			ids, err := retryUnavailable(bk, newItemLog(bk.log, slog.String("namespace", it.key().namespace)), a.name, "GetRelatedItems", func() ([]rigging.ResourceIdentifier, error) {
-				return a.action.GetRelatedItems(ctx, it.obj, bk.backup)
-			})
-			if isFatal(err) {
-				return err
-			}
-			if err != nil {
-				bk.errorf(bk.log, it.key().namespace, "error getting related items",
-					"resource", it.res.String(), "name", it.obj.GetName(), "error", fmt.Errorf("plugin %s: GetRelatedItems: %w", a.name, err))
-				continue
-			}
-			for _, id := range ids {
-				k := itemKey{gr: id.GroupResource, namespace: id.Namespace, name: id.Name}
-				if bk.inBlock[k] {
-					continue
-				}
-				rel, ok := bk.find(ctx, id)
-				if !ok {
-					bk.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)
-					continue
-				}
-				bk.inBlock[k] = true
-				block = append(block, rel)
-			}
-		}
-	}
-	for _, it := range block {
-		if err := bk.note(ctx); err != nil {
-			return err
-		}
-		if _, err := bk.backupItem(ctx, it, false, false); err != nil {
-			if isFatal(err) {
-				return err
-			}
-			bk.errorf(bk.log, it.key().namespace, "error backing up item",
-				"resource", it.res.String(), "name", it.obj.GetName(), "error", err)
-		}
 	}
 	return nil
 }
@@ -355,9 +303,10 @@ func (bk *backupper) included(it item, il *itemLog) bool {
 // finalize mode (items named by a finished operation) the actions run again
 // and the entries are rewritten. It reports whether the item is in the
 // backup.
-func (bk *backupper) backupItem(ctx context.Context, it item, mustInclude, finalize bool) (bool, error) {
+func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finalize bool) (bool, error) {
+	bk := r.bk
 	k := it.key()
-	il := newItemLog(bk.log, slog.String("resource", k.gr.String()), slog.String("namespace", k.namespace), slog.String("name", k.name))
+	il := newItemLog(r.log, slog.String("resource", k.gr.String()), slog.String("namespace", k.namespace), slog.String("name", k.name))
 	if mustInclude {
 		il.info("skipping the exclusion checks for this resource")
 	} else if !bk.included(it, il) {
@@ -368,57 +317,47 @@ func (bk *backupper) backupItem(ctx context.Context, it item, mustInclude, final
 		return false, nil
 	}
 	if !finalize {
-		if bk.backedUp[k] {
+		if r.isBackedUp(k) {
 			il.info("skipping item because it's already been backed up")
 			return true, nil
 		}
-		bk.backedUp[k] = true
+		r.claim(k)
 	}
 	il.info("backing up item")
 	// The resource-list key and folder come from the item as read, before
 	// any action changes it.
 	listKey := it.obj.GetAPIVersion() + "/" + it.obj.GetKind()
-	obj, err := bk.executeActions(ctx, it, il, finalize)
+	obj, err := r.executeActions(ctx, it, il, finalize)
 	if err != nil {
 		if !finalize {
-			delete(bk.backedUp, k)
+			delete(r.claimed, k)
 		}
 		return false, err
 	}
 	if obj == nil {
 		il.info("item skipped by a plugin action")
-		delete(bk.backedUp, k)
+		delete(r.claimed, k)
 		return false, nil
 	}
 	data, err := ujson.Marshal(obj.Object) // encoding/json's bytes
 	if err != nil {
-		delete(bk.backedUp, k)
+		delete(r.claimed, k)
 		return false, fmt.Errorf("encode %s: %w", k, err)
 	}
 	ns := ""
 	if it.res.Namespaced {
 		ns = obj.GetNamespace()
 	}
-	if err := bk.tw.WriteItem(k.gr, bk.preferredVersion(it), ns, obj.GetName(), data); err != nil {
-		if errors.Is(err, archive.ErrInvalidItem) {
-			delete(bk.backedUp, k)
-			return false, err
+	// The entry is written when the block is committed; an item the
+	// tarball cannot hold fails here, as WriteItem would fail it.
+	version := bk.preferredVersion(it)
+	if err := archive.CheckItem(k.gr, version, ns, obj.GetName()); err != nil {
+		if !finalize {
+			delete(r.claimed, k)
 		}
-		return false, &fatalError{err}
+		return false, err
 	}
-	if finalize {
-		return true, nil
-	}
-	entry := k.name
-	if k.namespace != "" {
-		entry = k.namespace + "/" + k.name
-	}
-	bk.resourceList[listKey] = append(bk.resourceList[listKey], entry)
-	bk.grsBackedUp[k.gr] = true
-	bk.itemsWritten++
-	if bk.opts.Progress != nil {
-		bk.opts.Progress(Progress{ItemsBackedUp: bk.itemsWritten, TotalItems: max(bk.total, bk.itemsWritten), Resource: k.gr.String()})
-	}
+	r.writes = append(r.writes, written{k: k, version: version, ns: ns, name: obj.GetName(), data: data, listKey: listKey, finalize: finalize})
 	return true, nil
 }
 
@@ -434,7 +373,8 @@ func (bk *backupper) preferredVersion(it item) string {
 // executeActions runs the matching actions in name order on a copy of the
 // item (the item itself when none applies; it is then not modified). It
 // returns nil when an action asks to skip the item.
-func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, finalize bool) (*unstructured.Unstructured, error) {
+func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, finalize bool) (*unstructured.Unstructured, error) {
+	bk := r.bk
 	k := it.key()
 	lbls := it.labels
 	// The input is shared (the Lookup serves it): an action gets a copy,
@@ -457,7 +397,7 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 		// An Execute that met a dead plugin process runs once more (see
 		// retryUnavailable: the action may see this item twice, which
 		// Velero's contract allows); a second failure fails the backup.
-		res, err := retryUnavailable(bk, il, a.name, "Execute", func() (executed, error) {
+		res, err := retryUnavailable(r, il, a.name, "Execute", func() (executed, error) {
 			var r executed
 			var err error
 			r.updated, r.additional, r.opID, r.postItems, err = a.action.Execute(ctx, obj, bk.backup)
@@ -505,7 +445,7 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 				return nil, fmt.Errorf("plugin %s: started operation %s on %s while finalizing", a.name, opID, k)
 			}
 			now := metav1.NewTime(bk.now())
-			bk.ops = append(bk.ops, &operation{action: a.action, op: &archive.BackupOperation{
+			r.ops = append(r.ops, &operation{action: a.action, op: &archive.BackupOperation{
 				Spec: archive.BackupOperationSpec{
 					BackupName:         bk.backup.Name,
 					BackupUID:          string(bk.backup.UID),
@@ -520,11 +460,11 @@ func (bk *backupper) executeActions(ctx context.Context, it item, il *itemLog, f
 		for _, id := range additional {
 			add, ok := bk.find(ctx, id)
 			if !ok {
-				bk.warnf(il.logger(), "additional item was not found in the input, can't back it up",
+				r.warnf(il.logger(), "additional item was not found in the input, can't back it up",
 					"plugin", a.name, "item", id.String())
 				continue
 			}
-			if _, err := bk.backupItem(ctx, add, mustInclude, finalize); err != nil {
+			if _, err := r.backupItem(ctx, add, mustInclude, finalize); err != nil {
 				return nil, err
 			}
 		}
@@ -562,20 +502,22 @@ func (bk *backupper) backupCRDs(ctx context.Context) error {
 		grs = append(grs, gr)
 	}
 	slices.SortFunc(grs, func(a, b schema.GroupResource) int { return strings.Compare(a.String(), b.String()) })
-	for _, gr := range grs {
-		crd, ok := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()})
-		if !ok {
-			continue
-		}
-		bk.log.Info("found associated CRD to add to backup", "crd", gr.String())
-		if _, err := bk.backupItem(ctx, crd, false, false); err != nil {
-			if isFatal(err) {
-				return err
+	return bk.single(ctx, func(r *blockRun) error {
+		for _, gr := range grs {
+			crd, ok := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()})
+			if !ok {
+				continue
 			}
-			bk.errorf(bk.log, "", "error backing up item", "resource", crdsGR, "name", gr.String(), "error", err)
+			r.log.Info("found associated CRD to add to backup", "crd", gr.String())
+			if _, err := r.backupItem(ctx, crd, false, false); err != nil {
+				if isFatal(err) {
+					return err
+				}
+				r.errorf(r.log, "", "error backing up item", "resource", crdsGR, "name", gr.String(), "error", err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (bk *backupper) now() time.Time {

@@ -59,25 +59,27 @@ func (bk *backupper) waitOperations(ctx context.Context) error {
 		case <-ticker.C:
 		}
 	}
-	for _, o := range bk.ops {
-		if o.op.Status.Phase != archive.OperationPhaseCompleted {
-			continue
-		}
-		for _, id := range o.op.Spec.PostOperationItems {
-			it, ok := bk.find(ctx, id)
-			if !ok {
-				bk.warnf(bk.log.With("namespace", id.Namespace), "post-operation item was not found in the input", "item", id.String(), "operation", o.op.Spec.OperationID)
+	return bk.single(ctx, func(r *blockRun) error {
+		for _, o := range bk.ops {
+			if o.op.Status.Phase != archive.OperationPhaseCompleted {
 				continue
 			}
-			if _, err := bk.backupItem(ctx, it, true, true); err != nil {
-				if isFatal(err) {
-					return err
+			for _, id := range o.op.Spec.PostOperationItems {
+				it, ok := bk.find(ctx, id)
+				if !ok {
+					r.warnf(r.log.With("namespace", id.Namespace), "post-operation item was not found in the input", "item", id.String(), "operation", o.op.Spec.OperationID)
+					continue
 				}
-				bk.errorf(bk.log, id.Namespace, "error finalizing item", "resource", id.GroupResource.String(), "name", id.Name, "error", err)
+				if _, err := r.backupItem(ctx, it, true, true); err != nil {
+					if isFatal(err) {
+						return err
+					}
+					r.errorf(r.log, id.Namespace, "error finalizing item", "resource", id.GroupResource.String(), "name", id.Name, "error", err)
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func done(o *operation) bool {

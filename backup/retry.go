@@ -3,6 +3,7 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/rigging-dev/rigging"
 )
@@ -25,7 +26,7 @@ import (
 // returned is then fatal, so the whole backup fails and is not listed
 // instead of being listed PartiallyFailed without the item. Any other error
 // is returned as is.
-func retryUnavailable[T any](bk *backupper, log *itemLog, plugin, method string, call func() (T, error)) (T, error) {
+func retryUnavailable[T any](bk warner, log *itemLog, plugin, method string, call func() (T, error)) (T, error) {
 	res, err := call()
 	if err == nil || !errors.Is(err, rigging.ErrPluginUnavailable) {
 		return res, err
@@ -38,4 +39,9 @@ func retryUnavailable[T any](bk *backupper, log *itemLog, plugin, method string,
 		return zero, &fatalError{fmt.Errorf("%w (failed again after a restart; the plugin is unavailable, so the backup fails)", namePlugin(plugin, err))}
 	}
 	return res, err
+}
+
+// warner logs a warning into a backup log and to the caller's logger.
+type warner interface {
+	warnf(log *slog.Logger, msg string, args ...any)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rigging-dev/rigging/internal/ujson"
 	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/providers/filesystem"
+	"github.com/rigging-dev/rigging/registry"
 	"github.com/rigging-dev/rigging/resources"
 )
 
@@ -35,11 +36,21 @@ func (s *suite) backup() ([]measure.Case, int, int, error) {
 		return nil, 0, 0, err
 	}
 	s.closers = append(s.closers, func() { os.RemoveAll(dir) })
+	if _, ok := registry.Default.Lookup(rigging.KindBackupItemAction, SleepAction); !ok {
+		registry.RegisterIn(registry.Default, SleepAction, newSleepAction)
+	}
 	inproc := manager.New(manager.Options{Logger: discard})
 	s.closers = append(s.closers, func() { inproc.Close() })
+	sleepWith := func(workers int) func(context.Context, *manager.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error) {
+		return func(ctx context.Context, m *manager.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
+			return RunBackupWorkers(ctx, m, store, name, items, workers, true)
+		}
+	}
 	cases := []measure.Case{
 		s.backupCase(BackupInProcess, inproc, filepath.Join(dir, "inproc"), RunBackup),
 		s.backupCase(BackupFloor, inproc, filepath.Join(dir, "floor"), RunFloor),
+		s.backupCase(BackupSleep1, inproc, filepath.Join(dir, "sleep1"), sleepWith(1)),
+		s.backupCase(BackupSleep2, inproc, filepath.Join(dir, "sleep2"), sleepWith(2)),
 	}
 	if s.cfg.PluginBinary != "" {
 		rm, err := s.rpcManager()
@@ -107,12 +118,20 @@ func OpenFilesystem(ctx context.Context, m *manager.Manager, root string) (riggi
 }
 
 // RunBackup backs items up as name into store with m's actions (the
-// velero.io/csi-* ones left out, as Velero does without EnableCSI) and
-// returns the number of items backed up.
+// velero.io/csi-* ones left out, as Velero does without EnableCSI, and
+// SleepAction) and returns the number of items backed up.
 func RunBackup(ctx context.Context, m *manager.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
+	return RunBackupWorkers(ctx, m, store, name, items, 0, false)
+}
+
+// RunBackupWorkers is RunBackup with workers item blocks processed at once
+// (0: GOMAXPROCS), and with SleepAction among the actions when sleep is
+// set (m must offer it: RegisterPlugins in-process, or a plugin process
+// started with EnvPlugins=1).
+func RunBackupWorkers(ctx context.Context, m *manager.Manager, store *archive.Store, name string, items []*unstructured.Unstructured, workers int, sleep bool) (int64, error) {
 	sum, err := backup.Run(ctx, backup.Options{
-		Name: name, Items: items, Store: store, Plugins: withoutCSI{m},
-		OperationPollInterval: 10 * time.Millisecond,
+		Name: name, Items: items, Store: store, Plugins: withoutCSI{m, sleep},
+		OperationPollInterval: 10 * time.Millisecond, Workers: workers,
 	})
 	if err != nil {
 		return 0, err
@@ -121,12 +140,18 @@ func RunBackup(ctx context.Context, m *manager.Manager, store *archive.Store, na
 }
 
 // withoutCSI leaves out the actions named velero.io/csi-*, as Velero v1.18
-// does unless its EnableCSI feature flag is on (they need a cluster).
-type withoutCSI struct{ m *manager.Manager }
+// does unless its EnableCSI feature flag is on (they need a cluster), and
+// SleepAction unless sleep is set.
+type withoutCSI struct {
+	m     *manager.Manager
+	sleep bool
+}
 
 func (w withoutCSI) BackupItemActionsV2(ctx context.Context) ([]rigging.BackupItemActionV2, error) {
 	all, err := w.m.BackupItemActionsV2(ctx)
-	return slices.DeleteFunc(all, func(a rigging.BackupItemActionV2) bool { return isCSI(a.Name()) }), err
+	return slices.DeleteFunc(all, func(a rigging.BackupItemActionV2) bool {
+		return isCSI(a.Name()) || (a.Name() == SleepAction && !w.sleep)
+	}), err
 }
 
 func (w withoutCSI) ItemBlockActions(ctx context.Context) ([]rigging.ItemBlockAction, error) {

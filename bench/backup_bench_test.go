@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/rigging-dev/rigging/bench"
 	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // largeItems returns gen-large.sh's 10 000 items (plus their 20
@@ -41,19 +44,23 @@ func benchmarkBackup(b *testing.B, m *manager.Manager, items []*unstructured.Uns
 // benchmarkRun is benchmarkBackup with run (bench.RunBackup or
 // bench.RunFloor) doing each backup.
 func benchmarkRun(b *testing.B, m *manager.Manager, items []*unstructured.Unstructured, run func(context.Context, *manager.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) {
-	ctx := context.Background()
-	st, err := bench.OpenFilesystem(ctx, m, b.TempDir())
+	st, err := bench.OpenFilesystem(context.Background(), m, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := archive.NewStore(st, "bench", "")
+	benchmarkRunStore(b, m, archive.NewStore(st, "bench", ""), items, run)
+}
+
+// benchmarkRunStore is benchmarkRun into store (a plugin process
+// initialises its filesystem store once).
+func benchmarkRunStore(b *testing.B, m *manager.Manager, store *archive.Store, items []*unstructured.Unstructured, run func(context.Context, *manager.Manager, *archive.Store, string, []*unstructured.Unstructured) (int64, error)) {
+	ctx := context.Background()
 	b.ResetTimer()
 	cpu0 := processCPU(b)
-	i, n := 0, int64(0)
+	n := int64(0)
 	for b.Loop() {
-		i++
 		var err error
-		if n, err = run(ctx, m, store, fmt.Sprint("b", i), items); err != nil {
+		if n, err = run(ctx, m, store, fmt.Sprint("b", backupSeq.Add(1)), items); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -110,4 +117,58 @@ func BenchmarkBackupFloor(b *testing.B) {
 	m := manager.New(manager.Options{})
 	defer m.Close()
 	benchmarkRun(b, m, items, bench.RunFloor)
+}
+
+var registerOnce sync.Once
+
+// backupSeq numbers the backups of this process, whose names must differ
+// in a store that benchmarks share.
+var backupSeq atomic.Int64
+
+// BenchmarkBackupWorkers backs up gen-large.sh's 10 000 items with 1 and 2
+// item-block workers (backup.Options.Workers): the built-in actions
+// in-process ("inproc") and served by this test binary as a plugin
+// subprocess ("rpc"), alone and with bench.SleepAction added ("sleep": an
+// action that waits 1 ms per item, as one that calls out would). N workers
+// should approach N times one worker's items/s where the wait dominates:
+//
+//	go test -run '^$' -bench BackupWorkers -benchtime 1x -count 5 ./bench
+func BenchmarkBackupWorkers(b *testing.B) {
+	items := largeItems(b)
+	registerOnce.Do(func() { bench.RegisterPlugins(registry.Default) })
+	inproc := manager.New(manager.Options{})
+	defer inproc.Close()
+	b.Setenv(bench.EnvPlugins, "1") // the plugin process serves SleepAction too
+	dir := b.TempDir()
+	if err := bench.LinkBinary(self(b), filepath.Join(dir, "rigging-plugins")); err != nil {
+		b.Fatal(err)
+	}
+	rpc, err := bench.CatalogManager(context.Background(), dir, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rpc.Close()
+	for _, path := range []struct {
+		name string
+		m    *manager.Manager
+	}{{"inproc", inproc}, {"rpc", rpc}} {
+		st, err := bench.OpenFilesystem(context.Background(), path.m, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		store := archive.NewStore(st, "bench", "")
+		for _, sleep := range []bool{false, true} {
+			for _, workers := range []int{1, 2} {
+				name := fmt.Sprintf("%s/workers=%d", path.name, workers)
+				if sleep {
+					name = fmt.Sprintf("%s-sleep/workers=%d", path.name, workers)
+				}
+				b.Run(name, func(b *testing.B) {
+					benchmarkRunStore(b, path.m, store, items, func(ctx context.Context, m *manager.Manager, store *archive.Store, name string, items []*unstructured.Unstructured) (int64, error) {
+						return bench.RunBackupWorkers(ctx, m, store, name, items, workers, sleep)
+					})
+				})
+			}
+		}
+	}
 }

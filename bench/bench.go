@@ -62,6 +62,13 @@ const (
 	DiscoveryBinarys = 10
 )
 
+// BackupSleep1 and BackupSleep2 back up the items in-process with
+// SleepAction added, with 1 and 2 item-block workers (issue 15).
+const (
+	BackupSleep1 = "backup-sleep-w1"
+	BackupSleep2 = "backup-sleep-w2"
+)
+
 // Concurrency is the goroutine counts of the throughput group.
 var Concurrency = []int{1, 8, 64}
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/bench/fixture"
 	"github.com/rigging-dev/rigging/registry"
@@ -25,10 +27,44 @@ const NullStore = "bench.rigging.dev/null"
 // plugin processes it starts, which inherit it).
 const EnvPlugins = "RIGGING_BENCH_PLUGINS"
 
-// RegisterPlugins adds the benchmark plugins (NullStore) to r.
+// SleepAction is the BackupItemAction the parallel backup benchmarks add:
+// on every item it waits SleepPerItem and returns the item unchanged, as
+// an action that calls out to a service would. The backup group leaves it
+// out.
+const SleepAction = "bench.rigging.dev/sleep"
+
+// SleepPerItem is how long SleepAction takes per item.
+const SleepPerItem = time.Millisecond
+
+// RegisterPlugins adds the benchmark plugins (NullStore, SleepAction) to r.
 func RegisterPlugins(r *registry.Registry) {
 	registry.RegisterIn(r, NullStore, func(*slog.Logger) (rigging.ObjectStore, error) { return nullStore{}, nil })
+	registry.RegisterIn(r, SleepAction, newSleepAction)
 }
+
+func newSleepAction(*slog.Logger) (rigging.BackupItemAction, error) { return sleepAction{}, nil }
+
+type sleepAction struct{}
+
+func (sleepAction) Name() string { return SleepAction }
+
+func (sleepAction) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
+	return rigging.ResourceSelector{}, nil
+}
+
+func (sleepAction) Execute(ctx context.Context, item *unstructured.Unstructured, _ *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
+	t := time.NewTimer(SleepPerItem)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("plugin %s: %w", SleepAction, ctx.Err())
+	case <-t.C:
+	}
+	return item, nil, nil
+}
+
+// PreservesInput reports that Execute leaves its item alone.
+func (sleepAction) PreservesInput() bool { return true }
 
 // SizeKey is the key under which NullStore's GetObject returns size bytes.
 func SizeKey(size int64) string { return "size/" + strconv.FormatInt(size, 10) }

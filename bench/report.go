@@ -207,6 +207,8 @@ var Targets = []Target{
 		compute: opsPerS(BackupInProcess)},
 	{Key: "backup_inproc_vs_rpc", Number: 8, Want: 20, Means: "all-RPC backup time / in-process backup time",
 		compute: ratio(mean(BackupRPC), mean(BackupInProcess))},
+	{Key: "backup_workers_speedup", Number: 15, Want: 1.8, Means: "items/s of the in-process backup with 2 item-block workers / with 1, an action waiting 1 ms per item (SleepAction)",
+		compute: ratio(opsPerS(BackupSleep2), opsPerS(BackupSleep1))},
 }
 
 // Bound is a ratio that bounds a target: the same measurement with one

@@ -95,3 +95,20 @@ func TestBackupRestoreCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupWorkers: --workers 1 and --workers 3 back up the same items,
+// the summary gives the time end to end and its two phases, and a negative
+// count is a usage error.
+func TestBackupWorkers(t *testing.T) {
+	t.Setenv("RIGGING_HOME", t.TempDir())
+	for _, w := range []string{"1", "3"} {
+		out := runOK(t, "", "backup", "create", "w"+w, "--from", clusterExportDir, "--workers", w, "--include-namespaces", "monitoring")
+		// This binary's failing pod actions (failing_test.go) fail the 4 pods.
+		if !strings.Contains(out, "Backup w"+w+": PartiallyFailed. 28 items, 0 warnings, 4 errors") || !strings.Contains(out, "; reading the input ") || !strings.Contains(out, ", the backup ") {
+			t.Errorf("--workers %s: %s", w, out)
+		}
+	}
+	if _, errs, code := run(t, "", "backup", "create", "neg", "--from", clusterExportDir, "--workers", "-1"); code != ExitUsage || !strings.Contains(errs, "--workers -1") {
+		t.Errorf("--workers -1: exit %d %s", code, errs)
+	}
+}

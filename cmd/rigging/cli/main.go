@@ -45,10 +45,14 @@ func init() {
 // the command stops what it runs (plugin processes included), removes its
 // temporary files and returns ExitInterrupted or ExitTerminated. A second
 // signal exits at once, without waiting for that clean-up.
+// Without GOMEMLIMIT in the environment, the Go runtime's soft memory
+// limit is set to 90% of the process's cgroup memory limit, if it has one
+// (defaultMemoryLimit).
 func Main() int {
 	if servePluginsIfChild() {
 		return ExitOK
 	}
+	setDefaultMemoryLimit()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 2)

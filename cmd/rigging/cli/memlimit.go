@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"os"
+	"path"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// memoryLimitShare is the share of the cgroup's memory limit that rigging
+// sets as the Go runtime's soft memory limit when GOMEMLIMIT is not set.
+const memoryLimitShare = 0.9
+
+// noCgroupLimit is at or above what cgroup v1 reports for "no limit".
+const noCgroupLimit = 1 << 62
+
+// defaultMemoryLimit returns the soft memory limit rigging runs with when
+// the environment sets none (getenv("GOMEMLIMIT") == ""): 90% of the
+// memory limit of the cgroup the process runs in (cgroup v2 memory.max, or
+// v1 memory.limit_in_bytes), read through readFile. A backup holds its
+// items in memory; near the container's limit the collector then works
+// harder instead of the kernel killing the process. It returns 0 (leave
+// Go's default, no limit) when GOMEMLIMIT is set, when there is no cgroup
+// limit, or when it cannot be read.
+func defaultMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, error)) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	data, err := readFile("/proc/self/cgroup")
+	if err != nil {
+		return 0
+	}
+	limit := int64(0)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var file string
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			file = path.Join("/sys/fs/cgroup", parts[2], "memory.max")
+		case strings.Contains(","+parts[1]+",", ",memory,"):
+			file = path.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes")
+		default:
+			continue
+		}
+		b, err := readFile(file)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || n <= 0 || n >= noCgroupLimit { // "max", or v1's "no limit"
+			continue
+		}
+		if limit == 0 || n < limit {
+			limit = n
+		}
+	}
+	return int64(float64(limit) * memoryLimitShare)
+}
+
+// setDefaultMemoryLimit applies defaultMemoryLimit to the running process.
+func setDefaultMemoryLimit() {
+	if n := defaultMemoryLimit(os.Getenv, os.ReadFile); n > 0 {
+		debug.SetMemoryLimit(n)
+	}
+}
