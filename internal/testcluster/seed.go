@@ -156,11 +156,7 @@ func (c *Cluster) Seed(ctx context.Context, objs []*unstructured.Unstructured) e
 			}
 		}
 	}
-	// The API server's deprecation warnings about the old objects are
-	// expected here.
-	cfg := rest.CopyConfig(c.config)
-	cfg.WarningHandler = rest.NoWarnings{}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := dynamic.NewForConfig(c.config)
 	if err != nil {
 		return fmt.Errorf("testcluster: seed: %w", err)
 	}

@@ -201,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: env.Config.CAData},
 		QPS:             -1, // no client-side throttling in tests
+		// cluster-export has objects of deprecated APIs (v1 Endpoints):
+		// the server's warnings about them are expected.
+		WarningHandler: rest.NoWarnings{},
 	}
 	c.kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := c.writeKubeconfig(); err != nil {
@@ -236,7 +239,7 @@ func (c *Cluster) writeKubeconfig() error {
 
 // Config returns a new copy of the admin's client configuration (a bearer
 // token in group system:masters, the server's CA, no client-side rate
-// limit). The caller may change it.
+// limit, the server's warnings dropped). The caller may change it.
 func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.config) }
 
 // Token returns the admin's bearer token.
