@@ -207,7 +207,14 @@ func (bk *backupper) resolveActions(ctx context.Context) error {
 // run writes the tarball to w: collection, item blocks, CRDs, then the
 // asynchronous operations and the items they name.
 func (bk *backupper) run(ctx context.Context, w io.Writer) error {
-	ctx = rigging.WithLookup(ctx, bk.index)
+	var lookup rigging.Lookup = bk.index
+	if bk.opts.Lookup != nil {
+		lookup = bk.opts.Lookup
+	}
+	ctx = rigging.WithLookup(ctx, lookup)
+	for _, w := range bk.opts.Warnings {
+		bk.warnf(bk.log, "items not read", "error", w)
+	}
 	tw, err := archive.NewWriter(w, bk.backup.Status.StartTimestamp.Time)
 	if err != nil {
 		return err
