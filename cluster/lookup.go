@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +34,10 @@ import (
 // LookupOptions.PageSize is 0: Velero's default client page size.
 const DefaultPageSize = 500
 
+// maxListAttempts bounds the restarts of a list whose continue token
+// expired.
+const maxListAttempts = 3
+
 // discoveryTimeout bounds a discovery request when the rest.Config has no
 // timeout of its own (client-go's discovery calls take no context).
 const discoveryTimeout = 30 * time.Second
@@ -43,6 +48,9 @@ const discoveryTimeout = 30 * time.Second
 var ErrGroupUnavailable = errors.New("API group unavailable")
 
 // LookupOptions tunes a Lookup. The zero value is Velero's behaviour.
+// Lists are retried as client-go retries (429 and 5xx answers with
+// Retry-After, dropped connections of a GET), and a list whose continue
+// token expired (410) starts again, up to 3 times.
 type LookupOptions struct {
 	// PageSize is the number of objects per list request (the limit and
 	// continue of the list API). 0 means DefaultPageSize; a negative value
@@ -325,14 +333,24 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	})
 	p.PageSize = l.pageSize
 	var objs []*unstructured.Unstructured
-	err := p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
-		u, ok := obj.(*unstructured.Unstructured)
-		if !ok {
-			return fmt.Errorf("list item of type %T", obj)
+	var err error
+	for attempt := 1; ; attempt++ {
+		objs = objs[:0]
+		err = p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok {
+				return fmt.Errorf("list item of type %T", obj)
+			}
+			objs = append(objs, u)
+			return nil
+		})
+		// A continue token the server no longer honours (410 Expired,
+		// etcd compacted past it) restarts the list: the pages read so
+		// far may no longer agree with the next ones.
+		if !apierrors.IsResourceExpired(err) || attempt == maxListAttempts {
+			break
 		}
-		objs = append(objs, u)
-		return nil
-	})
+	}
 	if err != nil {
 		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
 	}
