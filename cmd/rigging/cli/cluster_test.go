@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,5 +125,30 @@ current-context: gone
 				t.Errorf("a failed backup left backups/b: %v", err)
 			}
 		})
+	}
+}
+
+// TestBackupCreateClusterGoneMidBackup: an API server that goes away while
+// the backup reads it fails the backup with an error naming what was being
+// read; nothing is uploaded and no backup is listed.
+func TestBackupCreateClusterGoneMidBackup(t *testing.T) {
+	c := testcluster.Get(t)
+	home := t.TempDir()
+	t.Setenv("RIGGING_HOME", home)
+	_, kc := c.FaultProxy(t, func(r *http.Request, n int) (int, http.Header, string, bool) {
+		if r.URL.Path == "/api/v1/secrets" {
+			panic(http.ErrAbortHandler) // the connection drops, every time
+		}
+		return 0, nil, "", false
+	})
+	_, errs, code := run(t, "", "backup", "create", "b", "--kubeconfig", kc, "--no-progress")
+	if code != ExitFailure || !strings.Contains(errs, "list secrets in all namespaces") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(home, "rigging", "backups", "b")); !os.IsNotExist(err) {
+		t.Errorf("a failed backup left backups/b: %v", err)
+	}
+	if out := runOK(t, "", "backup", "list", "-o", "json"); strings.Contains(out, `"b"`) {
+		t.Errorf("a failed backup is listed: %s", out)
 	}
 }
