@@ -307,9 +307,19 @@ func (bk *backupper) backupBlock(ctx context.Context, first item) error {
 	return nil
 }
 
-// find returns the input object id names, with its resource.
+// find returns the input object id names, with its resource; one that is
+// not among the input comes from Options.Lookup when there is one.
 func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (item, bool) {
 	obj, err := bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+	if err != nil && bk.opts.Lookup != nil {
+		// Not among the items read (a backup of a cluster reads only the
+		// included namespaces): ask the cluster, as Velero gets an
+		// additional item from the API server.
+		obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+		if err != nil && !errors.Is(err, rigging.ErrNotFound) {
+			bk.warnf(bk.log.With("namespace", id.Namespace), "could not get the item from the cluster", "item", id.String(), "error", err)
+		}
+	}
 	if err != nil {
 		return item{}, false
 	}

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +66,45 @@ func TestLookupAndWarnings(t *testing.T) {
 				if !strings.Contains(all, w.Error()) {
 					t.Errorf("results %+v lack warning %q", sum.Results.Warnings, w)
 				}
+			}
+		})
+	}
+}
+
+// TestAdditionalItemFromLookup: an additional item that is not among the
+// items (a backup of a cluster reads only the included namespaces) is got
+// from Options.Lookup and backed up; without a Lookup it is a warning.
+func TestAdditionalItemFromLookup(t *testing.T) {
+	cms := rigging.ResourceSelector{IncludedResources: []string{"configmaps"}}
+	items := []*unstructured.Unstructured{obj("v1", "Namespace", "", "app", nil), obj("v1", "ConfigMap", "app", "cm", nil)}
+	other := resources.NewIndex(nil)
+	if err := other.Add(obj("v1", "ConfigMap", "other", "extra", nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		lookup   rigging.Lookup
+		want     bool
+		warnings int
+	}{
+		{"from the cluster", other, true, 0},
+		{"no lookup", nil, false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			act := &fakeAction{name: "a.example.com/adds", sel: cms,
+				exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+					if item.GetNamespace() != "app" {
+						return nil, nil, "", nil, nil
+					}
+					return nil, []rigging.ResourceIdentifier{cmID("other", "extra")}, "", nil, nil
+				}}
+			s, sum, err := run(t, backup.Options{Items: items, Plugins: plugins{act}, Lookup: tt.lookup})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Contains(itemSet(contents(t, s, "b1")), "configmaps/other/extra")
+			if got != tt.want || sum.Backup.Status.Warnings != tt.warnings {
+				t.Errorf("extra backed up %v (want %v), %d warnings (want %d); items %v", got, tt.want, sum.Backup.Status.Warnings, tt.warnings, itemSet(contents(t, s, "b1")))
 			}
 		})
 	}
