@@ -17,11 +17,12 @@ DEMO   := testdata/demo
 # Packages with benchmarks; `make bench BENCH_PKGS=./...` runs every one.
 BENCH_PKGS ?= ./manager/... ./builtin/... ./resources/...
 
-.PHONY: help build test demo proto bench interop lint clean
+.PHONY: help build test testcluster demo proto bench interop lint clean
 
 help:
 	@echo "make build    static binary $(BIN) (CGO_ENABLED=0; TAGS=... to drop plugins)"
 	@echo "make test     go vet, then every test with the race detector (and the local S3 server, when versitygw is at hand)"
+	@echo "make testcluster  kube-apiserver and etcd for the live-cluster tests, in $(TESTCLUSTER_BIN)"
 	@echo "make demo     back up the sample cluster to the local store, list it, restore it to a directory"
 	@echo "make proto    regenerate the gRPC code of external/ from its .proto files"
 	@echo "make bench    Go benchmarks, then rigging vs Velero side by side; rewrites docs/BENCHMARKS.md"
@@ -40,6 +41,15 @@ build:
 test:
 	$(GO) vet ./...
 	bash .ci/with-s3.sh $(GO) test -race -timeout 15m ./...
+
+# testcluster: kube-apiserver and etcd, built from module testcluster/ (its
+# own go.mod, so the product's graph stays small) into TESTCLUSTER_BIN, where
+# the live-cluster tests (internal/testcluster) look for them; elsewhere, set
+# RIGGING_TESTCLUSTER_BIN. About 20 minutes cold on 2 cores; seconds when the
+# Go build cache is warm. Without them those tests skip, saying so.
+TESTCLUSTER_BIN ?= bin/testcluster
+testcluster:
+	cd testcluster && $(GO) build -o $(abspath $(TESTCLUSTER_BIN))/ ./cmd/kube-apiserver ./cmd/etcd
 
 demo: build
 	@name=demo-$$(date -u +%Y%m%d-%H%M%S); out=$${DEMO_OUT:-$$(mktemp -d)/restored}; set -e; \

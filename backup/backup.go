@@ -72,6 +72,16 @@ type Options struct {
 	LocationName string
 	// Plugins gives the actions to run; nil runs none.
 	Plugins Plugins
+	// Lookup is what the plugins find with rigging.LookupFrom; nil: an
+	// index of Items (a backup of manifests). A backup of a live cluster
+	// passes the cluster's Lookup, so that actions see the objects the
+	// filters leave out as well; additional and related items that are not
+	// among Items are got from it too (a failure to get one is a warning).
+	Lookup rigging.Lookup
+	// Warnings are recorded as warnings of the backup (in its log and
+	// results) before the items: what reading the items went on without,
+	// such as a resource the credentials may not list.
+	Warnings []error
 	// Mapper maps kinds to resources; nil uses resources.NewMapper(). CRDs
 	// among Items are added to it.
 	Mapper *resources.Mapper

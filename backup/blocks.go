@@ -346,7 +346,10 @@ func (r *blockRun) formBlock(ctx context.Context, first item) error {
 				if bk.inBlock[k] {
 					continue
 				}
-				rel, ok := bk.find(ctx, id)
+				rel, ok, getErr := bk.find(ctx, id)
+				if getErr != nil {
+					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
+				}
 				if !ok {
 					r.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)
 					continue

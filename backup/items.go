@@ -212,7 +212,14 @@ func (bk *backupper) resolveActions(ctx context.Context) error {
 // run writes the tarball to w: collection, item blocks, CRDs, then the
 // asynchronous operations and the items they name.
 func (bk *backupper) run(ctx context.Context, w io.Writer) error {
-	ctx = rigging.WithLookup(ctx, bk.index)
+	var lookup rigging.Lookup = bk.index
+	if bk.opts.Lookup != nil {
+		lookup = bk.opts.Lookup
+	}
+	ctx = rigging.WithLookup(ctx, lookup)
+	for _, w := range bk.opts.Warnings {
+		bk.warnf(bk.log, "items not read", "error", w)
+	}
 	tw, err := archive.NewWriter(w, bk.backup.Status.StartTimestamp.Time)
 	if err != nil {
 		return err
@@ -248,17 +255,29 @@ func (bk *backupper) note(ctx context.Context) error {
 	return nil
 }
 
-// find returns the input object id names, with its resource.
-func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (item, bool) {
+// find returns the input object id names, with its resource; one that is
+// not among the input comes from Options.Lookup when there is one (a backup
+// of a cluster reads only the included namespaces, and Velero gets an
+// additional item from the API server). getErr is the cluster's error when
+// it could not answer (not when the object does not exist): the caller warns
+// with it, through the log of the block it runs in. find is safe for
+// concurrent use by the block workers.
+func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (it item, ok bool, getErr error) {
 	obj, err := bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+	if err != nil && bk.opts.Lookup != nil {
+		obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+		if err != nil && !errors.Is(err, rigging.ErrNotFound) {
+			getErr = err
+		}
+	}
 	if err != nil {
-		return item{}, false
+		return item{}, false, getErr
 	}
 	res, err := bk.mapper.ForGroupResource(id.GroupResource)
 	if err != nil {
-		return item{}, false
+		return item{}, false, nil
 	}
-	return newItem(obj, res, obj.GetLabels()), true
+	return newItem(obj, res, obj.GetLabels()), true, nil
 }
 
 // fatalError marks errors that end the backup (the tarball could not be
@@ -458,7 +477,10 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 			}})
 		}
 		for _, id := range additional {
-			add, ok := bk.find(ctx, id)
+			add, ok, getErr := bk.find(ctx, id)
+			if getErr != nil {
+				r.warnf(il.logger(), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
+			}
 			if !ok {
 				r.warnf(il.logger(), "additional item was not found in the input, can't back it up",
 					"plugin", a.name, "item", id.String())
@@ -504,7 +526,10 @@ func (bk *backupper) backupCRDs(ctx context.Context) error {
 	slices.SortFunc(grs, func(a, b schema.GroupResource) int { return strings.Compare(a.String(), b.String()) })
 	return bk.single(ctx, func(r *blockRun) error {
 		for _, gr := range grs {
-			crd, ok := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()})
+			crd, ok, getErr := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()})
+			if getErr != nil {
+				r.warnf(r.log, "could not get the item from the cluster", "item", crdGR.String()+"/"+gr.String(), "error", getErr)
+			}
 			if !ok {
 				continue
 			}

@@ -65,7 +65,10 @@ func (bk *backupper) waitOperations(ctx context.Context) error {
 				continue
 			}
 			for _, id := range o.op.Spec.PostOperationItems {
-				it, ok := bk.find(ctx, id)
+				it, ok, getErr := bk.find(ctx, id)
+				if getErr != nil {
+					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "item", id.String(), "error", getErr)
+				}
 				if !ok {
 					r.warnf(r.log.With("namespace", id.Namespace), "post-operation item was not found in the input", "item", id.String(), "operation", o.op.Spec.OperationID)
 					continue

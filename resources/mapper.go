@@ -231,6 +231,17 @@ func (m *Mapper) AddCRD(crd *unstructured.Unstructured) error {
 	if err != nil {
 		return fmt.Errorf("CustomResourceDefinition %q: %w", crd.GetName(), err)
 	}
+	m.Add(r)
+	return nil
+}
+
+// Add teaches the mapper a resource, as discovery of an API server describes
+// it (hosts that read a live cluster add what it serves). A resource with the
+// group and kind, or the group and plural, of one the mapper already knows
+// replaces that entry, keeping its place in the priority order; others come
+// last. An empty Singular defaults to the lower-case kind.
+func (m *Mapper) Add(r Resource) {
+	r = withSingular(r)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pos := -1
@@ -251,7 +262,6 @@ func (m *Mapper) AddCRD(crd *unstructured.Unstructured) error {
 	}
 	m.entries = kept
 	m.reindex()
-	return nil
 }
 
 func resourceFromCRD(crd *unstructured.Unstructured) (Resource, error) {

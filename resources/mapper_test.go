@@ -2,6 +2,7 @@ package resources
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -394,5 +395,33 @@ func TestMapperConcurrent(t *testing.T) {
 	wg.Wait()
 	if _, err := m.Resolve("widgets"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAdd: a resource discovery reports (here an aggregated API, which no
+// CRD describes) maps by kind and by every name, its singular defaulting to
+// the lower-case kind; adding it again replaces it in place.
+func TestAdd(t *testing.T) {
+	m := NewMapper()
+	n := len(m.Resources())
+	r := Resource{Group: "metrics.k8s.io", Version: "v1beta1", Kind: "PodMetrics", Plural: "pods", Namespaced: true}
+	m.Add(r)
+	want := r
+	want.Singular = "podmetrics"
+	for _, name := range []string{"pods.metrics.k8s.io", "podmetrics.metrics.k8s.io"} {
+		if got, err := m.Resolve(name); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("Resolve(%q) = %+v, %v; want %+v", name, got, err, want)
+		}
+	}
+	if got, err := m.ForGVK(r.GroupVersionKind()); err != nil || got.GroupResource() != r.GroupResource() {
+		t.Errorf("ForGVK = %+v, %v", got, err)
+	}
+	if got, _ := m.Resolve("pods"); got.Group != "" {
+		t.Errorf(`Resolve("pods") = %+v, want the core pods`, got)
+	}
+	r.Version = "v1"
+	m.Add(r)
+	if got, _ := m.ForGroupResource(r.GroupResource()); got.Version != "v1" || len(m.Resources()) != n+1 {
+		t.Errorf("after a second Add: %+v, %d resources (want %d)", got, len(m.Resources()), n+1)
 	}
 }

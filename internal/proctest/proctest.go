@@ -97,12 +97,22 @@ func ReadPID(t testing.TB, file string) int {
 	}
 }
 
+// Runner runs a package's tests and returns their exit code: a *testing.M,
+// or a RunFunc that wraps one in another harness (such as testcluster.Main).
+type Runner interface{ Run() int }
+
+// RunFunc is a func that is a Runner.
+type RunFunc func() int
+
+// Run calls f.
+func (f RunFunc) Run() int { return f() }
+
 // RunWithPrivateTempDir runs m's tests with TMPDIR set to a new empty
 // directory, then cleanup (if not nil), and returns the tests' exit code,
 // or 1 when anything is left in that directory (named on stderr): every
 // temporary file and socket the tests' code creates must be removed. The
 // directory is removed.
-func RunWithPrivateTempDir(m *testing.M, cleanup func()) int {
+func RunWithPrivateTempDir(m Runner, cleanup func()) int {
 	tmp, err := os.MkdirTemp("", "rigging-test-tmp")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -19,10 +19,12 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/cluster"
 	"github.com/rigging-dev/rigging/location"
 	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
@@ -168,14 +170,24 @@ func newBackupCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 		features                                 []string
 		snapshotVolumes                          bool
 		workers                                  int
+		cf                                       clusterFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "create NAME --from PATH...",
-		Short: "Back up manifests into the location as backup NAME",
+		Use:   "create NAME [--from PATH...]",
+		Short: "Back up a cluster, or manifests, into the location as backup NAME",
 		Long: `Back up the Kubernetes objects of the manifest files given with --from (files,
 directories searched recursively for .yaml, .yml and .json, or "-" for stdin;
 multi-document YAML, JSON and "kind: List" as kubectl prints them) into the
 location as backup NAME, in Velero v1.18's layout.
+
+Without --from, back up the live cluster that kubectl's rules choose
+(--kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the in-cluster
+config; --context), named on the first line of output. Its API server is
+only read: every resource Velero backs up (each group's preferred version,
+resources that support list, create, get and delete), listed in pages of
+--client-page-size, in the included namespaces only when
+--include-namespaces names them. The plugins see the cluster through the
+same reads. A resource the credentials may not list is a warning naming it.
 
 Velero's filters select the items; ItemBlockActions and BackupItemActions
 (built-in and external) run on them as Velero runs them, their additional
@@ -187,6 +199,7 @@ once more; if that fails the same way, the whole backup fails, unlisted.
 A malformed manifest is an error naming the file and document; nothing is
 uploaded then. A NAME already in the location is refused.`,
 		Example: `  rigging backup create demo --from testdata/manifests/cluster-export
+  rigging backup create shop --context prod --include-namespaces shop
   kubectl get all -A -o yaml | rigging backup create nightly --from - --exclude-namespaces kube-system
   rigging backup --location bsl.yaml create shop --from dump/ --include-namespaces shop --ttl 168h`,
 		Args: args(cobra.ExactArgs(1)),
@@ -194,9 +207,6 @@ uploaded then. A NAME already in the location is refused.`,
 			name := a[0]
 			if err := archive.ValidateName(name); err != nil {
 				return asUsage(err)
-			}
-			if len(from) == 0 {
-				return usageErrorf("--from is required: the manifest files or directories to back up (\"-\" for stdin)")
 			}
 			sel, or, err := ff.selectors()
 			if err != nil {
@@ -210,12 +220,22 @@ uploaded then. A NAME already in the location is refused.`,
 				return usageErrorf("--workers %d: the number of item blocks processed at once must be at least 1 (0: one per CPU)", workers)
 			}
 			start := time.Now()
-			items, err := manifest.LoadFrom(cmd.InOrStdin(), from...)
-			if err != nil {
-				return err
+			ctx := cmd.Context()
+			var (
+				items    []*unstructured.Unstructured
+				lookup   rigging.Lookup
+				warnings []error
+			)
+			if len(from) > 0 {
+				if items, err = manifest.LoadFrom(cmd.InOrStdin(), from...); err != nil {
+					return err
+				}
+			} else {
+				if items, lookup, warnings, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
+					return err
+				}
 			}
 			read := time.Since(start)
-			ctx := cmd.Context()
 			s, err := openSession(ctx, g, lf)
 			if err != nil {
 				return err
@@ -237,7 +257,7 @@ uploaded then. A NAME already in the location is refused.`,
 			}
 			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "backup "+name)
 			sum, err := backup.Run(ctx, backup.Options{
-				Name: name, Items: items, Spec: spec, Labels: labels, Features: features, Workers: workers,
+				Name: name, Items: items, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
 				Store: s.store, LocationName: s.loc.Name, Plugins: s.m, Logger: g.Logger,
 				Progress: func(p backup.Progress) { bar.update(p.ItemsBackedUp, p.TotalItems, p.Resource) },
 			})
@@ -263,7 +283,8 @@ uploaded then. A NAME already in the location is refused.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&from, "from", nil, `manifest file or directory to back up ("-" for stdin); repeatable`)
+	f.StringArrayVar(&from, "from", nil, `manifest file or directory to back up ("-" for stdin); repeatable; without it, the cluster is backed up`)
+	cf.register(cmd)
 	ff.register(cmd)
 	f.StringSliceVar(&inclClusterScoped, "include-cluster-scoped-resources", nil, "cluster-scoped resources to include (new-style filters)")
 	f.StringSliceVar(&exclClusterScoped, "exclude-cluster-scoped-resources", nil, "cluster-scoped resources to exclude (new-style filters)")
@@ -865,4 +886,33 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// readCluster reads the items of a backup from the cluster cf chooses,
+// after naming it on the first line of output: the objects, the Lookup the
+// plugins see them through, and a warning per resource it may not list.
+// includeNS narrows the namespaced lists unless it is empty or "*".
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, error) {
+	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Backing up the cluster of %s\n", desc)
+	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var opts cluster.CollectOptions
+	if !slices.Contains(includeNS, "*") {
+		opts.Namespaces = includeNS
+	}
+	items, ws, err := l.Collect(ctx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	warnings := make([]error, len(ws))
+	for i, w := range ws {
+		warnings[i] = w
+	}
+	return items, l, warnings, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rigging-dev/rigging/internal/proctest"
+	"github.com/rigging-dev/rigging/internal/testcluster"
 )
 
 // testBinDirs are the directories of binaries built for this test binary,
@@ -41,8 +42,14 @@ func buildTestBin(pkg, name string) (string, error) {
 	return bin, nil
 }
 
+// TestMain runs the tests with a private TMPDIR that must be empty after
+// them, and with the package's test API server (seeded with cluster-export)
+// for the live-cluster tests.
 func TestMain(m *testing.M) {
-	os.Exit(proctest.RunWithPrivateTempDir(m, func() {
+	run := proctest.RunFunc(func() int {
+		return testcluster.Main(m, testcluster.Options{Seed: []string{testcluster.ClusterExport}})
+	})
+	os.Exit(proctest.RunWithPrivateTempDir(run, func() {
 		for _, d := range testBinDirs {
 			os.RemoveAll(d)
 		}

@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging/resources"
+)
+
+// backupVerbs are the verbs a resource must support for Velero to back it
+// up (its discovery helper filters on them).
+var backupVerbs = []string{"list", "create", "get", "delete"}
+
+// BackupResources returns the resources a backup of the cluster reads, as
+// Velero's discovery helper chooses them: each group's preferred version,
+// no subresources, only resources that support list, create, get and
+// delete. They are sorted by group, then plural.
+func (l *Lookup) BackupResources(ctx context.Context) ([]resources.Resource, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := l.discover(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []resources.Resource
+	for _, r := range l.served {
+		if !containsAll(r.verbs, backupVerbs) {
+			continue
+		}
+		out = append(out, r.Resource)
+	}
+	slices.SortFunc(out, func(a, b resources.Resource) int {
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Plural, b.Plural))
+	})
+	return out, nil
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// CollectOptions narrows what Collect reads.
+type CollectOptions struct {
+	// Namespaces, when not empty, are the only namespaces whose namespaced
+	// objects are read (one list per resource and namespace, as Velero
+	// lists included namespaces); cluster-scoped resources are read whole.
+	// Empty: every namespace, one list per resource.
+	Namespaces []string
+}
+
+// Warning is a resource Collect could not read and went on without, as
+// Velero records a warning for a resource its credentials may not list.
+type Warning struct {
+	Resource  resources.Resource
+	Namespace string
+	Err       error
+}
+
+func (w Warning) Error() string { return w.Err.Error() }
+
+func (w Warning) Unwrap() error { return w.Err }
+
+// Collect reads the objects a backup of the cluster starts from: every
+// object of BackupResources (in the namespaces of opts), through the
+// Lookup, so the plugins that later ask the Lookup about them send no
+// request. Objects come resource by resource in BackupResources' order,
+// each sorted by namespace and name; the Lookup's objects are shared, not
+// copied, and must not be modified.
+//
+// A resource the API server refuses to list (403 Forbidden) is a Warning
+// and the others go on; any other failure (the server gone, the context
+// ended) stops Collect with an error naming the resource.
+func (l *Lookup) Collect(ctx context.Context, opts CollectOptions) ([]*unstructured.Unstructured, []Warning, error) {
+	rs, err := l.BackupResources(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		out      []*unstructured.Unstructured
+		warnings []Warning
+	)
+	for _, r := range rs {
+		scopes := []string{""}
+		if r.Namespaced && len(opts.Namespaces) > 0 {
+			scopes = slices.Sorted(slices.Values(opts.Namespaces))
+		}
+		for _, ns := range scopes {
+			objs, err := l.List(ctx, r.GroupResource(), ns)
+			if apierrors.IsForbidden(err) {
+				warnings = append(warnings, Warning{Resource: r, Namespace: ns, Err: err})
+				continue
+			}
+			if err != nil {
+				return nil, warnings, fmt.Errorf("collect: %w", err)
+			}
+			out = append(out, objs...)
+		}
+	}
+	return out, warnings, nil
+}

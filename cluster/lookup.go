@@ -1,0 +1,377 @@
+// Package cluster reads a live Kubernetes cluster through its API server
+// (client-go), for hosts that back up from one or restore into one.
+//
+// Lookup is the rigging.Lookup such a host puts in the context of the
+// plugins it calls (rigging.WithLookup): the objects the built-in actions
+// relate an item to (the pods that mount a claim, the bindings of a service
+// account) come from the API server, read once per resource and namespace
+// and answered from memory after that.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/pager"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/resources"
+)
+
+// DefaultPageSize is the number of objects per list request when
+// LookupOptions.PageSize is 0: Velero's default client page size.
+const DefaultPageSize = 500
+
+// maxListAttempts bounds the restarts of a list whose continue token
+// expired.
+const maxListAttempts = 3
+
+// discoveryTimeout bounds a discovery request when the rest.Config has no
+// timeout of its own (client-go's discovery calls take no context).
+const discoveryTimeout = 30 * time.Second
+
+// ErrGroupUnavailable reports a resource of an API group whose discovery
+// failed (an aggregated API server that does not answer): the Lookup cannot
+// tell whether it exists, so it answers with an error instead of nothing.
+var ErrGroupUnavailable = errors.New("API group unavailable")
+
+// LookupOptions tunes a Lookup. The zero value is Velero's behaviour.
+// Lists are retried as client-go retries (429 and 5xx answers with
+// Retry-After, dropped connections of a GET), and a list whose continue
+// token expired (410) starts again, up to 3 times.
+type LookupOptions struct {
+	// PageSize is the number of objects per list request (the limit and
+	// continue of the list API). 0 means DefaultPageSize; a negative value
+	// lists each resource in one request.
+	PageSize int64
+}
+
+// Lookup is a rigging.Lookup (and a resources.IndexedLookup) backed by an
+// API server. It reads each resource of a namespace once, with paginated
+// lists, at the first question about it (a cluster-scoped resource, or a
+// question about every namespace, reads all of the resource at once), and
+// answers every later question from what it read: the answers are those of
+// a resources.Index holding the same objects. A Lookup lives as long as one
+// backup or restore; it sees changes made to the cluster after it read a
+// resource only for resources and namespaces it reads later.
+//
+// Resources are named by group and plural, served in the version the API
+// server prefers. A resource the server does not serve has no objects (Get
+// is rigging.ErrNotFound, List is empty), as in a Lookup over manifests that
+// hold none; a resource of a group whose discovery failed is an error
+// wrapping ErrGroupUnavailable, and a failed list is an error naming the
+// resource and namespace: the Lookup never answers "nothing" for a
+// question it could not ask.
+//
+// A Lookup is safe for concurrent use; concurrent questions about the same
+// resource wait for one read.
+type Lookup struct {
+	dyn      dynamic.Interface
+	disc     discovery.DiscoveryInterface
+	pageSize int64
+	index    *resources.Index
+
+	// discoverMu serialises discovery; mu guards the fields below it.
+	discoverMu sync.Mutex
+	mu         sync.Mutex
+	served     map[schema.GroupResource]servedResource
+	failed     map[string]error // API group -> why its discovery failed
+	discovered bool
+	// absent holds the resources found missing by a discovery run after
+	// they were first asked for: not asked again.
+	absent map[schema.GroupResource]bool
+	reads  map[scope]*read
+}
+
+// servedResource is a resource as discovery reports it.
+type servedResource struct {
+	resources.Resource
+	verbs []string
+}
+
+func (r servedResource) listable() bool { return slices.Contains(r.verbs, "list") }
+
+// scope is one read: a resource in one namespace, or in all ("").
+type scope struct {
+	gr        schema.GroupResource
+	namespace string
+}
+
+// read is a list of one scope, done or in progress.
+type read struct {
+	done chan struct{}
+	err  error
+}
+
+// NewLookup returns a Lookup that reads the API server of cfg. It makes no
+// request until it is asked a question.
+func NewLookup(cfg *rest.Config, opts LookupOptions) (*Lookup, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster lookup: %w", err)
+	}
+	dcfg := rest.CopyConfig(cfg)
+	if dcfg.Timeout == 0 {
+		dcfg.Timeout = discoveryTimeout
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster lookup: %w", err)
+	}
+	return newLookup(dyn, disc, opts), nil
+}
+
+func newLookup(dyn dynamic.Interface, disc discovery.DiscoveryInterface, opts LookupOptions) *Lookup {
+	size := opts.PageSize
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0:
+		size = 0
+	}
+	return &Lookup{
+		dyn:      dyn,
+		disc:     disc,
+		pageSize: size,
+		index:    resources.NewIndex(resources.NewMapper()),
+		absent:   map[schema.GroupResource]bool{},
+		reads:    map[scope]*read{},
+	}
+}
+
+// Get implements rigging.Lookup.
+func (l *Lookup) Get(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
+	r, ok, err := l.resolve(ctx, gr)
+	if err != nil {
+		return nil, err
+	}
+	// Where the manifest Index can hold no such object (a resource nobody
+	// serves, a namespace for a cluster-scoped resource or none for a
+	// namespaced one), there is nothing to read.
+	if ok && r.Namespaced == (namespace != "") {
+		if err := l.ensureRead(ctx, r, namespace); err != nil {
+			return nil, err
+		}
+	}
+	return l.index.Get(ctx, gr, namespace, name)
+}
+
+// List implements rigging.Lookup.
+func (l *Lookup) List(ctx context.Context, gr schema.GroupResource, namespace string) ([]*unstructured.Unstructured, error) {
+	ok, err := l.prepareList(ctx, gr, namespace)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return l.index.List(ctx, gr, namespace)
+}
+
+// ListByIndex implements resources.IndexedLookup: the secondary index is
+// built from what the Lookup read, once per read.
+func (l *Lookup) ListByIndex(ctx context.Context, gr schema.GroupResource, namespace, index string, fn resources.IndexFunc, value string) ([]*unstructured.Unstructured, error) {
+	ok, err := l.prepareList(ctx, gr, namespace)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return l.index.ListByIndex(ctx, gr, namespace, index, fn, value)
+}
+
+// prepareList reads what a list of gr in namespace needs; false means
+// there is nothing to list.
+func (l *Lookup) prepareList(ctx context.Context, gr schema.GroupResource, namespace string) (bool, error) {
+	r, ok, err := l.resolve(ctx, gr)
+	if err != nil || !ok {
+		return false, err
+	}
+	if !r.Namespaced && namespace != "" {
+		return false, nil
+	}
+	return true, l.ensureRead(ctx, r, namespace)
+}
+
+// resolve returns how the API server serves gr, discovering it at first
+// use; false means it is not served.
+func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedResource, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return servedResource{}, false, err
+	}
+	l.mu.Lock()
+	r, ok := l.served[gr]
+	known := l.discovered && (ok || l.absent[gr])
+	l.mu.Unlock()
+	if !known {
+		// First question, or a resource unseen so far that a CRD created
+		// since the last discovery may serve: discover (again).
+		if err := l.discover(); err != nil {
+			return servedResource{}, false, err
+		}
+		l.mu.Lock()
+		r, ok = l.served[gr]
+		if !ok {
+			l.absent[gr] = true
+		}
+		l.mu.Unlock()
+	}
+	if !ok {
+		l.mu.Lock()
+		why := l.failed[gr.Group]
+		l.mu.Unlock()
+		if why != nil {
+			return servedResource{}, false, fmt.Errorf("cluster lookup: %s: %w: %w", gr, ErrGroupUnavailable, why)
+		}
+		return servedResource{}, false, nil
+	}
+	if !r.listable() {
+		return servedResource{}, false, fmt.Errorf("cluster lookup: %s: the API server does not list this resource", gr)
+	}
+	return r, true, nil
+}
+
+// discover asks the API server for its preferred resources.
+func (l *Lookup) discover() error {
+	l.discoverMu.Lock()
+	defer l.discoverMu.Unlock()
+	lists, err := discovery.ServerPreferredResources(l.disc)
+	failed := map[string]error{}
+	var partial *discovery.ErrGroupDiscoveryFailed
+	switch {
+	case errors.As(err, &partial):
+		for gv, e := range partial.Groups {
+			failed[gv.Group] = e
+		}
+	case err != nil:
+		return fmt.Errorf("cluster lookup: discovery: %w", err)
+	}
+	served := map[schema.GroupResource]servedResource{}
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			return fmt.Errorf("cluster lookup: discovery: group version %q: %w", list.GroupVersion, err)
+		}
+		for _, ar := range list.APIResources {
+			r := resources.Resource{
+				Group: gv.Group, Version: gv.Version, Kind: ar.Kind,
+				Plural: ar.Name, Singular: ar.SingularName, ShortNames: ar.ShortNames,
+				Namespaced: ar.Namespaced,
+			}
+			served[r.GroupResource()] = servedResource{Resource: r, verbs: ar.Verbs}
+		}
+	}
+	l.mu.Lock()
+	l.served, l.failed, l.discovered = served, failed, true
+	l.mu.Unlock()
+	return nil
+}
+
+// ensureRead makes sure the objects of r in namespace ("" for all, and for
+// a cluster-scoped resource) are in the index: read by an earlier call (of
+// this namespace or of all), or read now.
+func (l *Lookup) ensureRead(ctx context.Context, r servedResource, namespace string) error {
+	gr := r.GroupResource()
+	for {
+		l.mu.Lock()
+		rd, ok := l.reads[scope{gr: gr}]
+		if !ok && namespace != "" {
+			rd, ok = l.reads[scope{gr, namespace}]
+		}
+		if !ok {
+			rd = &read{done: make(chan struct{})}
+			s := scope{gr, namespace}
+			l.reads[s] = rd
+			l.mu.Unlock()
+			rd.err = l.read(ctx, r, namespace)
+			if rd.err != nil {
+				// Not kept: a later question asks again.
+				l.mu.Lock()
+				delete(l.reads, s)
+				l.mu.Unlock()
+			}
+			close(rd.done)
+			return rd.err
+		}
+		l.mu.Unlock()
+		select {
+		case <-rd.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// The reader's own context may have ended its read: then read
+		// with this one.
+		if rd.err == nil || !isContextErr(rd.err) || ctx.Err() != nil {
+			return rd.err
+		}
+	}
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// read lists r in namespace, page by page, into the index.
+func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) error {
+	var ri dynamic.ResourceInterface = l.dyn.Resource(r.GroupVersionResource())
+	where := "all namespaces"
+	if r.Namespaced && namespace != "" {
+		ri = l.dyn.Resource(r.GroupVersionResource()).Namespace(namespace)
+		where = "namespace " + namespace
+	} else if !r.Namespaced {
+		where = "the cluster"
+	}
+	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+		return ri.List(ctx, opts)
+	})
+	p.PageSize = l.pageSize
+	var objs []*unstructured.Unstructured
+	var err error
+	for attempt := 1; ; attempt++ {
+		objs = objs[:0]
+		err = p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok {
+				return fmt.Errorf("list item of type %T", obj)
+			}
+			objs = append(objs, u)
+			return nil
+		})
+		// A continue token the server no longer honours (410 Expired,
+		// etcd compacted past it) restarts the list: the pages read so
+		// far may no longer agree with the next ones.
+		if !apierrors.IsResourceExpired(err) || attempt == maxListAttempts {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
+	}
+	l.teach(r.Resource)
+	if err := l.index.Add(objs...); err != nil {
+		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
+	}
+	return nil
+}
+
+// teach makes the index's mapper map r's kind to r, as the API server does
+// (custom resources are not among the mapper's built-ins).
+func (l *Lookup) teach(r resources.Resource) {
+	m := l.index.Mapper()
+	if known, err := m.ForGVK(r.GroupVersionKind()); err == nil && known.GroupResource() == r.GroupResource() && known.Namespaced == r.Namespaced {
+		return
+	}
+	m.Add(r)
+}
+
+var (
+	_ rigging.Lookup          = (*Lookup)(nil)
+	_ resources.IndexedLookup = (*Lookup)(nil)
+)

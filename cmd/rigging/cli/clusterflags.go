@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rigging-dev/rigging/cluster"
+)
+
+// clusterFlags choose a live cluster as kubectl does (--kubeconfig, else
+// $KUBECONFIG, else ~/.kube/config, else the in-cluster config; --context)
+// and tune the client as Velero's server flags do.
+type clusterFlags struct {
+	kubeconfig, context string
+	pageSize            int64
+	qps                 float32
+	burst               int
+}
+
+func (cf *clusterFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&cf.kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster (default: $KUBECONFIG, ~/.kube/config, or the in-cluster config, as kubectl)")
+	f.StringVar(&cf.context, "context", "", "kubeconfig context to use (default: its current context)")
+	f.Int64Var(&cf.pageSize, "client-page-size", cluster.DefaultPageSize, "objects per list request to the API server (0: no pagination)")
+	f.Float32Var(&cf.qps, "client-qps", 20, "requests per second to the API server (client-side limit, as Velero's --client-qps)")
+	f.IntVar(&cf.burst, "client-burst", 30, "burst of requests above --client-qps (as Velero's --client-burst)")
+	_ = cmd.MarkFlagFilename("kubeconfig")
+}
+
+// connect returns the client configuration of the chosen cluster and a
+// description of it for the user ("context NAME, server URL").
+// The API server's warnings (deprecated APIs) go to stderr, each once.
+func (cf *clusterFlags) connect(stderr io.Writer) (*rest.Config, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = cf.kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: cf.context})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("cluster: %w", err)
+	}
+	cfg.QPS, cfg.Burst = cf.qps, cf.burst
+	cfg.WarningHandler = rest.NewWarningWriter(stderr, rest.WarningWriterOptions{Deduplicate: true})
+	ctxName := cf.context
+	if ctxName == "" {
+		if raw, err := cc.RawConfig(); err == nil {
+			ctxName = raw.CurrentContext
+		}
+	}
+	if ctxName == "" {
+		return cfg, "in-cluster, server " + cfg.Host, nil
+	}
+	return cfg, "context " + ctxName + ", server " + cfg.Host, nil
+}
+
+// lookupOptions are the Lookup's options from the flags.
+func (cf *clusterFlags) lookupOptions() cluster.LookupOptions {
+	size := cf.pageSize
+	if size == 0 {
+		size = -1 // LookupOptions: negative is no pagination
+	}
+	return cluster.LookupOptions{PageSize: size}
+}
