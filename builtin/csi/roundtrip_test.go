@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -439,5 +440,23 @@ func TestPVCBackupperLongSnapshotName(t *testing.T) {
 	}
 	if got := out.GetLabels()[LabelVolumeSnapshotName]; got != validLabelValue(full) || len(got) != 63 {
 		t.Errorf("label %q (%d characters), want %q", got, len(got), validLabelValue(full))
+	}
+}
+
+// TestSecretRefBackupperUndecodable: an item that does not decode into its
+// typed struct fails, as Velero's does, with an error naming the plugin and
+// the item.
+func TestSecretRefBackupperUndecodable(t *testing.T) {
+	bad := testmanifest.FromYAML(t, `
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata: {name: hostpath}
+driver: hostpath.csi.k8s.io
+deletionPolicy: Delete
+parameters: not-a-map
+`)
+	_, _, _, _, err := newSecretRefAction(t, VolumeSnapshotClassBackupperName).Execute(context.Background(), bad, &rigging.Backup{})
+	if err == nil || !strings.Contains(err.Error(), "plugin "+VolumeSnapshotClassBackupperName+": VolumeSnapshotClass hostpath: decode") {
+		t.Errorf("error %v", err)
 	}
 }
