@@ -71,8 +71,11 @@ func (a *pvcBackupper) Execute(ctx context.Context, item *unstructured.Unstructu
 	}
 	if pv.Spec.CSI == nil {
 		a.log.Info("skipping claim: its volume is not a CSI volume", "pvc", what, "pv", pv.Name)
-		out := item.DeepCopy()
-		addAnnotations(out, map[string]string{AnnotationSkippedNoCSIPV: "true"})
+		addTo(&pvc.Annotations, map[string]string{AnnotationSkippedNoCSIPV: "true"})
+		out, err := a.encode(item, &pvc)
+		if err != nil {
+			return nil, nil, "", nil, err
+		}
 		return out, nil, "", nil, nil
 	}
 	ok, err := a.shouldSnapshot(ctx, pv, backup)
@@ -107,20 +110,21 @@ func (a *pvcBackupper) Execute(ctx context.Context, item *unstructured.Unstructu
 		return nil, nil, "", nil, a.errorf(what, "VolumeSnapshot %s/%s: %w", vs.Namespace, vs.Name, err)
 	}
 
-	out := item.DeepCopy()
 	if vsc.Status != nil && vsc.Status.RestoreSize != nil {
-		if err := raiseRequest(out, *vsc.Status.RestoreSize); err != nil {
-			return nil, nil, "", nil, a.errorf(what, "%w", err)
-		}
+		raiseRequest(&pvc, *vsc.Status.RestoreSize)
 	}
-	addAnnotations(out, map[string]string{
+	addTo(&pvc.Annotations, map[string]string{
 		AnnotationVolumeSnapshotName:                       vs.Name,
 		rigging.AnnotationBackupMustIncludeAdditionalItems: "true",
 	})
-	addLabels(out, map[string]string{
-		LabelVolumeSnapshotName: vs.Name,
+	addTo(&pvc.Labels, map[string]string{
+		LabelVolumeSnapshotName: validLabelValue(vs.Name),
 		LabelBackupName:         validLabelValue(backup.Name),
 	})
+	out, err := a.encode(item, &pvc)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
 	a.log.Info("snapshotted claim", "pvc", what, "volumesnapshot", vs.Namespace+"/"+vs.Name, "content", vsc.Name)
 	return out, []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshots, Namespace: vs.Namespace, Name: vs.Name}}, "", nil, nil
 }
@@ -335,25 +339,17 @@ func (a *pvcBackupper) waitForHandle(ctx context.Context, c versioned.Interface,
 	}
 }
 
-// raiseRequest sets the claim item's storage request to size bytes when it
-// has none or a smaller one, as Velero does so a restore from the snapshot
-// fits.
-func raiseRequest(item *unstructured.Unstructured, size int64) error {
+// raiseRequest sets pvc's storage request to size bytes when it has none or
+// a smaller one, as Velero does so a restore from the snapshot fits.
+func raiseRequest(pvc *corev1.PersistentVolumeClaim, size int64) {
 	want := resource.NewQuantity(size, resource.BinarySI)
-	cur, found, err := unstructured.NestedString(item.Object, "spec", "resources", "requests", "storage")
-	if err != nil {
-		return fmt.Errorf("read spec.resources.requests.storage: %w", err)
+	if cur, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok && cur.Cmp(*want) >= 0 {
+		return
 	}
-	if found {
-		q, err := resource.ParseQuantity(cur)
-		if err != nil {
-			return fmt.Errorf("spec.resources.requests.storage: %w", err)
-		}
-		if q.Cmp(*want) >= 0 {
-			return nil
-		}
+	if pvc.Spec.Resources.Requests == nil {
+		pvc.Spec.Resources.Requests = corev1.ResourceList{}
 	}
-	return set(item, want.String(), "spec", "resources", "requests", "storage")
+	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = *want
 }
 
 var _ rigging.BackupItemActionV2 = (*pvcBackupper)(nil)

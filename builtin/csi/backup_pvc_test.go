@@ -38,7 +38,7 @@ type controller struct {
 	contentErr  string // content error reported until the handle appears
 }
 
-func (ctl controller) install(t *testing.T, c *fake.Clientset) {
+func (ctl controller) install(t testing.TB, c *fake.Clientset) {
 	var mu sync.Mutex
 	gets := 0
 	c.PrependReactor("get", "volumesnapshots", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -100,7 +100,7 @@ func (ctl controller) install(t *testing.T, c *fake.Clientset) {
 	})
 }
 
-func hostpathPV(t *testing.T) *unstructured.Unstructured {
+func hostpathPV(t testing.TB) *unstructured.Unstructured {
 	return testmanifest.FromYAML(t, `
 apiVersion: v1
 kind: PersistentVolume

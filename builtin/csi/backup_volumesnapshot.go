@@ -103,9 +103,12 @@ func (a *volumeSnapshotBackupper) Execute(ctx context.Context, item *unstructure
 		return nil, nil, "", nil, a.errorf(what, "annotate it in the cluster: %w", err)
 	}
 
-	out := item.DeepCopy()
 	annotations[rigging.AnnotationBackupMustIncludeAdditionalItems] = "true"
-	addAnnotations(out, annotations)
+	addTo(&vs.Annotations, annotations)
+	out, err := a.encode(item, &vs)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
 
 	opID := vs.Namespace + "/" + vs.Name + "/" + a.clock().UTC().Format(time.RFC3339)
 	post := []rigging.ResourceIdentifier{

@@ -6,6 +6,7 @@ import (
 	"maps"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
@@ -66,6 +67,28 @@ func addLabels(item *unstructured.Unstructured, add map[string]string) {
 	}
 	maps.Copy(l, add)
 	item.SetLabels(l)
+}
+
+// addTo merges add into *m, making the map when it is nil: Velero's
+// AddAnnotations and AddLabels on a typed object's metadata.
+func addTo(m *map[string]string, add map[string]string) {
+	if *m == nil {
+		*m = make(map[string]string, len(add))
+	}
+	maps.Copy(*m, add)
+}
+
+// encode returns obj, the typed form of item after the action's edits, as
+// Velero's action returns it: converted back by
+// runtime.DefaultUnstructuredConverter, so fields at their zero value with
+// omitempty and fields the type does not declare are gone. It is the cheap
+// half of kube.Normalize for actions that decoded item already.
+func (b *base) encode(item *unstructured.Unstructured, obj any) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, kube.Errorf(b.name, item, "encode: %w", err)
+	}
+	return &unstructured.Unstructured{Object: m}, nil
 }
 
 // finalizing reports whether backup is in a phase in which Velero's CSI

@@ -52,11 +52,19 @@
 //     progress; these return an error matching rigging.ErrAsyncNotSupported,
 //     as the rigging contract says. Operation IDs they did not issue are
 //     rejected with rigging.ErrInvalidOperationID.
-//   - Label values that carry a backup's name are shortened as Velero's
-//     label.GetValidName does everywhere; Velero puts the raw name on the
-//     backed-up claim, which fails validation past 63 characters.
-//   - Items are edited as unstructured data, not round-tripped through the
-//     typed structs, so fields the structs do not know survive.
+//   - The VolumeSnapshot backupper returns the item it was given with the
+//     new annotations; Velero returns the object the API server answered
+//     its annotation patch with (the live object, with its current status
+//     and resourceVersion).
+//
+// Every item an action changes comes back as Velero's does, through a typed
+// round trip (runtime.DefaultUnstructuredConverter, the k8s.io/api and
+// external-snapshotter v8 structs): fields at their zero value with
+// omitempty, empty lists and maps, and fields the structs do not declare are
+// dropped; fields without omitempty are written at their zero value (a
+// VolumeSnapshotContent's spec.sourceVolumeMode: null). Label values are
+// shortened to 63 characters as Velero's label.GetValidName does. Items an
+// action skips or leaves alone come back as they are.
 package csi
 
 import (
@@ -70,6 +78,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 	"github.com/rigging-dev/rigging/registry"
 )
 
@@ -151,11 +160,13 @@ func init() {
 	})
 	registry.Register(VolumeSnapshotContentBackupperName, func(log *slog.Logger) (rigging.BackupItemActionV2, error) {
 		return &secretRefBackupper{base: newBase(VolumeSnapshotContentBackupperName, log), resource: selVolumeSnapshotContents,
-			secretName: AnnotationSnapshotterSecretName, secretNamespace: AnnotationSnapshotterSecretNamespace, skipWhenFinalizing: true}, nil
+			secretName: AnnotationSnapshotterSecretName, secretNamespace: AnnotationSnapshotterSecretNamespace, skipWhenFinalizing: true,
+			normalize: kube.Normalize[snapshotv1.VolumeSnapshotContent]}, nil
 	})
 	registry.Register(VolumeSnapshotClassBackupperName, func(log *slog.Logger) (rigging.BackupItemActionV2, error) {
 		return &secretRefBackupper{base: newBase(VolumeSnapshotClassBackupperName, log), resource: selVolumeSnapshotClasses,
-			secretName: AnnotationListerSecretName, secretNamespace: AnnotationListerSecretNamespace}, nil
+			secretName: AnnotationListerSecretName, secretNamespace: AnnotationListerSecretNamespace,
+			normalize: kube.Normalize[snapshotv1.VolumeSnapshotClass]}, nil
 	})
 	registry.Register(PVCRestorerName, func(log *slog.Logger) (rigging.RestoreItemActionV2, error) {
 		return &pvcRestorer{base: newBase(PVCRestorerName, log)}, nil

@@ -31,7 +31,7 @@ var (
 
 // loadScenario loads the objects once per test binary; find and ctx hand
 // out copies, so tests cannot disturb each other.
-func loadScenario(t *testing.T) *scenario {
+func loadScenario(t testing.TB) *scenario {
 	t.Helper()
 	scenarioOnce.Do(func() {
 		s := &scenario{objs: actiontest.ClusterExport(t)}
@@ -46,7 +46,7 @@ func loadScenario(t *testing.T) *scenario {
 	return sharedScenario
 }
 
-func (s *scenario) find(t *testing.T, kind, ns, name string) *unstructured.Unstructured {
+func (s *scenario) find(t testing.TB, kind, ns, name string) *unstructured.Unstructured {
 	t.Helper()
 	return testmanifest.Find(t, s.objs, kind, ns, name)
 }
@@ -57,7 +57,7 @@ func (s *scenario) ctx(extra ...*unstructured.Unstructured) context.Context {
 }
 
 // typed converts u into a new T.
-func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
+func typed[T any](t testing.TB, u *unstructured.Unstructured) *T {
 	t.Helper()
 	out := new(T)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {

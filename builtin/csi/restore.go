@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/builtin/internal/kube"
 )
 
 // skip is the output of a restore action that skips its item.
@@ -92,8 +94,12 @@ func (a *volumeSnapshotRestorer) Execute(_ context.Context, input *rigging.Resto
 		AnnotationVSCDeletionPolicy:                         string(snapshotv1.VolumeSnapshotContentRetain),
 		rigging.AnnotationRestoreMustIncludeAdditionalItems: "true",
 	})
+	out, err := kube.Normalize[snapshotv1.VolumeSnapshot](a.name, item)
+	if err != nil {
+		return nil, err
+	}
 	return &rigging.RestoreItemActionExecuteOutput{
-		UpdatedItem:     item,
+		UpdatedItem:     out,
 		AdditionalItems: []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshotContents, Name: bound}},
 	}, nil
 }
@@ -174,8 +180,12 @@ func (a *volumeSnapshotContentRestorer) Execute(ctx context.Context, input *rigg
 		}
 	}
 
-	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}
-	if s, ok := secretRef(item, AnnotationSnapshotterSecretName, AnnotationSnapshotterSecretNamespace); ok {
+	normal, err := kube.Normalize[snapshotv1.VolumeSnapshotContent](a.name, item)
+	if err != nil {
+		return nil, err
+	}
+	out := &rigging.RestoreItemActionExecuteOutput{UpdatedItem: normal}
+	if s, ok := secretRef(normal, AnnotationSnapshotterSecretName, AnnotationSnapshotterSecretNamespace); ok {
 		out.AdditionalItems = []rigging.ResourceIdentifier{s}
 	}
 	return out, nil
@@ -224,7 +234,11 @@ func (a *pvcRestorer) Execute(ctx context.Context, input *rigging.RestoreItemAct
 		unstructured.RemoveNestedField(item.Object, "spec", "volumeName")
 		unstructured.RemoveNestedField(item.Object, "spec", "dataSource")
 		unstructured.RemoveNestedField(item.Object, "spec", "dataSourceRef")
-		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: item}, nil
+		out, err := kube.Normalize[corev1.PersistentVolumeClaim](a.name, item)
+		if err != nil {
+			return nil, err
+		}
+		return &rigging.RestoreItemActionExecuteOutput{UpdatedItem: out}, nil
 	}
 
 	annotations := fromBackup.GetAnnotations()
@@ -251,9 +265,13 @@ func (a *pvcRestorer) Execute(ctx context.Context, input *rigging.RestoreItemAct
 		return nil, a.errorf(what, "%w", err)
 	}
 	addAnnotations(item, map[string]string{rigging.AnnotationRestoreMustIncludeAdditionalItems: "true"})
+	out, err := kube.Normalize[corev1.PersistentVolumeClaim](a.name, item)
+	if err != nil {
+		return nil, err
+	}
 	a.log.Info("restoring claim from CSI snapshot", "pvc", what, "volumesnapshot", vsName, "restoredAs", restored)
 	return &rigging.RestoreItemActionExecuteOutput{
-		UpdatedItem:     item,
+		UpdatedItem:     out,
 		AdditionalItems: []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshots, Namespace: item.GetNamespace(), Name: vsName}},
 	}, nil
 }

@@ -236,6 +236,9 @@ func TestVolumeSnapshotContentRestorer(t *testing.T) {
 				"deletionPolicy": "Retain",
 				"driver":         "ebs.csi.aws.com",
 				"source":         map[string]any{"snapshotHandle": "snap-0c1d2e3f4a5b6c7d8"},
+				// The typed struct declares sourceVolumeMode without
+				// omitempty: Velero's round trip writes it as null.
+				"sourceVolumeMode": nil,
 				"volumeSnapshotRef": map[string]any{
 					"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot", "name": name, "namespace": "shop-dr",
 				},
