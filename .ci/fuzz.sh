@@ -22,6 +22,7 @@ targets=(
 	". FuzzBackupJSON"
 	". FuzzRestoreJSON"
 	"./manifest FuzzDecode"
+	"./manifest FuzzBlockYAML"
 	"./archive FuzzRead"
 	"./providers/filesystem FuzzKeys"
 	"./external/internal/wire FuzzDecodeItem"
