@@ -14,6 +14,11 @@ import (
 	"github.com/rigging-dev/rigging/registry"
 )
 
+const locationHelp = `The location is the default one (the filesystem store, bucket "rigging", under
+the data directory: $RIGGING_HOME, else $XDG_DATA_HOME/rigging, else
+~/.local/share/rigging), or a Velero BackupStorageLocation file given with
+--location, or the one --provider, --bucket, --prefix and --config describe.`
+
 // locationFlags are the flags that choose a storage location:
 // --location FILE (a Velero BackupStorageLocation; --location-name picks one
 // of several in the file), and --provider,

@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/backup"
+	"github.com/rigging-dev/rigging/cluster"
+	"github.com/rigging-dev/rigging/manifest"
+)
+
+func newBackupCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
+	var (
+		from                                     []string
+		ff                                       filterFlags
+		inclClusterScoped, exclClusterScoped     []string
+		inclNamespaceScoped, exclNamespaceScoped []string
+		ttl, itemOpTimeout                       time.Duration
+		ordered                                  string
+		labels                                   map[string]string
+		noProgress                               bool
+		features                                 []string
+		snapshotVolumes                          bool
+		workers                                  int
+		cf                                       clusterFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME [--from PATH...]",
+		Short: "Back up a cluster, or manifests, into the location as backup NAME",
+		Long: `Back up the Kubernetes objects of the manifest files given with --from (files,
+directories searched recursively for .yaml, .yml and .json, or "-" for stdin;
+multi-document YAML, JSON and "kind: List" as kubectl prints them) into the
+location as backup NAME, in Velero v1.18's layout.
+
+Without --from, back up the live cluster that kubectl's rules choose
+(--kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the in-cluster
+config; --context), named on the first line of output. Its API server is
+only read: every resource Velero backs up (each group's preferred version,
+resources that support list, create, get and delete), listed in pages of
+--client-page-size, in the included namespaces only when
+--include-namespaces names them. The plugins see the cluster through the
+same reads. A resource the credentials may not list is a warning naming it.
+
+Velero's filters select the items; ItemBlockActions and BackupItemActions
+(built-in and external) run on them as Velero runs them, their additional
+items taken from the input. The backup is streamed to the store, and its
+velero-backup.json is written last: an interrupted backup is never listed.
+A plugin failure on one item is recorded and the backup ends PartiallyFailed.
+A plugin whose process dies during a call is restarted and the call made
+once more; if that fails the same way, the whole backup fails, unlisted.
+A malformed manifest is an error naming the file and document; nothing is
+uploaded then. A NAME already in the location is refused.`,
+		Example: `  rigging backup create demo --from testdata/manifests/cluster-export
+  rigging backup create shop --context prod --include-namespaces shop
+  kubectl get all -A -o yaml | rigging backup create nightly --from - --exclude-namespaces kube-system
+  rigging backup --location bsl.yaml create shop --from dump/ --include-namespaces shop --ttl 168h`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			name := a[0]
+			if err := archive.ValidateName(name); err != nil {
+				return asUsage(err)
+			}
+			sel, or, err := ff.selectors()
+			if err != nil {
+				return err
+			}
+			orderedRes, err := parseOrderedResources(ordered)
+			if err != nil {
+				return err
+			}
+			if workers < 0 {
+				return usageErrorf("--workers %d: the number of item blocks processed at once must be at least 1 (0: one per CPU)", workers)
+			}
+			start := time.Now()
+			ctx := cmd.Context()
+			var (
+				items    []*unstructured.Unstructured
+				lookup   rigging.Lookup
+				warnings []error
+			)
+			if len(from) > 0 {
+				if items, err = manifest.LoadFrom(cmd.InOrStdin(), from...); err != nil {
+					return err
+				}
+			} else {
+				if items, lookup, warnings, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
+					return err
+				}
+			}
+			read := time.Since(start)
+			s, err := openSession(ctx, g, lf)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			spec := rigging.BackupSpec{
+				IncludedNamespaces: ff.includeNS, ExcludedNamespaces: ff.excludeNS,
+				IncludedResources: ff.includeRes, ExcludedResources: ff.excludeRes,
+				IncludedClusterScopedResources: inclClusterScoped, ExcludedClusterScopedResources: exclClusterScoped,
+				IncludedNamespaceScopedResources: inclNamespaceScoped, ExcludedNamespaceScopedResources: exclNamespaceScoped,
+				IncludeClusterResources: ff.includeClusterResources(cmd),
+				LabelSelector:           sel, OrLabelSelectors: or,
+				TTL:                  metav1.Duration{Duration: ttl},
+				ItemOperationTimeout: metav1.Duration{Duration: itemOpTimeout},
+				OrderedResources:     orderedRes,
+			}
+			if cmd.Flags().Changed("snapshot-volumes") {
+				spec.SnapshotVolumes = &snapshotVolumes
+			}
+			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "backup "+name)
+			sum, err := backup.Run(ctx, backup.Options{
+				Name: name, Items: items, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
+				Store: s.store, LocationName: s.loc.Name, Plugins: s.m, Logger: g.Logger,
+				Progress: func(p backup.Progress) { bar.update(p.ItemsBackedUp, p.TotalItems, p.Resource) },
+			})
+			bar.done()
+			if err != nil {
+				return err
+			}
+			st := sum.Backup.Status
+			total := time.Since(start)
+			rate := 0.0
+			if secs := total.Seconds(); secs > 0 {
+				rate = float64(st.Progress.ItemsBackedUp) / secs
+			}
+			// The time is end to end, reading the input included, then
+			// split into its two phases.
+			fmt.Fprintf(cmd.OutOrStdout(), "Backup %s: %s. %d items, %d warnings, %d errors, %s uploaded in %s (%.0f items/s; reading the input %s, the backup %s).\n",
+				name, st.Phase, st.Progress.ItemsBackedUp, st.Warnings, st.Errors, humanBytes(sum.Bytes), total.Round(time.Millisecond), rate,
+				read.Round(time.Millisecond), sum.Duration.Round(time.Millisecond))
+			if st.Errors+st.Warnings > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "Run 'rigging backup describe %s' for the warnings and errors, 'rigging backup logs %s' for the log.\n", name, name)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&from, "from", nil, `manifest file or directory to back up ("-" for stdin); repeatable; without it, the cluster is backed up`)
+	cf.register(cmd)
+	ff.register(cmd)
+	f.StringSliceVar(&inclClusterScoped, "include-cluster-scoped-resources", nil, "cluster-scoped resources to include (new-style filters)")
+	f.StringSliceVar(&exclClusterScoped, "exclude-cluster-scoped-resources", nil, "cluster-scoped resources to exclude (new-style filters)")
+	f.StringSliceVar(&inclNamespaceScoped, "include-namespace-scoped-resources", nil, "namespaced resources to include (new-style filters)")
+	f.StringSliceVar(&exclNamespaceScoped, "exclude-namespace-scoped-resources", nil, "namespaced resources to exclude (new-style filters)")
+	f.DurationVar(&ttl, "ttl", backup.DefaultTTL, "how long the backup is kept before Velero's garbage collection deletes it")
+	f.DurationVar(&itemOpTimeout, "item-operation-timeout", backup.DefaultItemOperationTimeout, "how long to wait for asynchronous plugin operations")
+	f.StringVar(&ordered, "ordered-resources", "", `items to back up first, per resource: "pods=ns1/pod1,ns1/pod2;persistentvolumeclaims=ns1/pvc4"`)
+	f.StringToStringVar(&labels, "labels", nil, "labels to put on the Backup object (k=v,k2=v2)")
+	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
+	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster)")
+	f.IntVar(&workers, "workers", 0, "item blocks processed at once (0: one per CPU, GOMAXPROCS); Velero's --item-block-worker-count. The backup is the same whatever the number")
+	f.BoolVar(&snapshotVolumes, "snapshot-volumes", true, "take volume snapshots (with --features EnableCSI, through the CSI actions)")
+	_ = cmd.MarkFlagFilename("from", "yaml", "yml", "json")
+	return cmd
+}
+
+// parseOrderedResources reads Velero's --ordered-resources syntax.
+func parseOrderedResources(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ";") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		res, list, ok := strings.Cut(part, "=")
+		if !ok || res == "" || list == "" {
+			return nil, usageErrorf("--ordered-resources %q: want resource=ns/name,ns/name;resource2=name", part)
+		}
+		out[strings.TrimSpace(res)] = strings.TrimSpace(list)
+	}
+	return out, nil
+}
+
+// readCluster reads the items of a backup from the cluster cf chooses,
+// after naming it on the first line of output: the objects, the Lookup the
+// plugins see them through, and a warning per resource it may not list.
+// includeNS narrows the namespaced lists unless it is empty or "*".
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, error) {
+	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Backing up the cluster of %s\n", desc)
+	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var opts cluster.CollectOptions
+	if !slices.Contains(includeNS, "*") {
+		opts.Namespaces = includeNS
+	}
+	items, ws, err := l.Collect(ctx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	warnings := make([]error, len(ws))
+	for i, w := range ws {
+		warnings[i] = w
+	}
+	return items, l, warnings, nil
+}
