@@ -490,7 +490,7 @@ func riggingCommand(t *testing.T) string {
 	}
 	out, _ := exec.Command(bin, "run-plugins", "--help").CombinedOutput()
 	if bytes.Contains(out, []byte("no external plugin support")) {
-		t.Skipf("SKIPPED LOUDLY: %s has no external plugin support yet (cmd/rigging/cli/external.go is still the placeholder)", bin)
+		t.Skipf("SKIPPED LOUDLY: %s has no external plugin support yet (cmd/rigging/cli/runplugins.go is still the placeholder)", bin)
 	}
 	return bin
 }
