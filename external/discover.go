@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/external/generated"
 	"github.com/rigging-dev/rigging/manager"
 )
 
@@ -210,15 +209,7 @@ func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
 		}
 		stopClient(client, run, cc, opts.StopGrace)
 	}()
-	res, err := generated.NewPluginListerClient(cc).ListPlugins(ctx, &generated.Empty{})
-	if err != nil {
-		return nil, fmt.Errorf("ListPlugins: %w", err)
-	}
-	var out []ident
-	for _, p := range res.Plugins {
-		out = append(out, ident{Kind: p.Kind, Name: p.Name})
-	}
-	return out, nil
+	return listPlugins(ctx, cc)
 }
 
 // validate checks a ListPlugins answer as Velero's host does (known kinds,
