@@ -1,0 +1,44 @@
+package plugin
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external/internal/wire"
+)
+
+// The per-kind servers (one file per kind, named as its client in package
+// external) only map messages to interface calls; routing, lazy creation,
+// errors and panics are handled once, in mux and the interceptors. The
+// helpers below decode and encode the items action requests carry.
+
+// itemAndBackup decodes the (item, backup) pair most action requests carry.
+func itemAndBackup(item, backup []byte) (*itemBackup, error) {
+	u, err := wire.DecodeItem(item)
+	if err != nil {
+		return nil, err
+	}
+	b, err := decodeBackup(backup)
+	if err != nil {
+		return nil, err
+	}
+	return &itemBackup{u, b}, nil
+}
+
+type itemBackup struct {
+	item   *unstructured.Unstructured
+	backup *rigging.Backup
+}
+
+// echo returns the JSON of updated, or the request's item when the
+// implementation returned nil: a response always carries item JSON. A
+// backup item action that declares rigging.InputPreserver (impl) and
+// returns the item it was given (given) has left it unchanged, so the
+// request's JSON is echoed too, with no encoding; the host then hands its
+// caller back the item it sent.
+func echo(impl any, updated, given *unstructured.Unstructured, in []byte) ([]byte, error) {
+	if updated == nil || (updated == given && rigging.PreservesInput(impl)) {
+		return in, nil
+	}
+	return wire.EncodeItem(updated)
+}
