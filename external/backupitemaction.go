@@ -19,10 +19,9 @@ type backupItemActionClient struct{ base }
 func (c *backupItemActionClient) PreservesInput() bool { return true }
 
 func (c *backupItemActionClient) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
-	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.BackupItemActionAppliesToResponse, error) {
+	return appliesTo(ctx, c.base, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.BackupItemActionAppliesToResponse, error) {
 		return generated.NewBackupItemActionClient(cc).AppliesTo(ctx, &generated.BackupItemActionAppliesToRequest{Plugin: c.name})
 	})
-	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 func (c *backupItemActionClient) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {

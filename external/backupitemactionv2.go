@@ -18,10 +18,9 @@ type backupItemActionV2Client struct{ base }
 func (c *backupItemActionV2Client) PreservesInput() bool { return true }
 
 func (c *backupItemActionV2Client) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
-	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*biav2.BackupItemActionAppliesToResponse, error) {
+	return appliesTo(ctx, c.base, func(ctx context.Context, cc grpc.ClientConnInterface) (*biav2.BackupItemActionAppliesToResponse, error) {
 		return biav2.NewBackupItemActionClient(cc).AppliesTo(ctx, &biav2.BackupItemActionAppliesToRequest{Plugin: c.name})
 	})
-	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 func (c *backupItemActionV2Client) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {

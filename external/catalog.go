@@ -16,6 +16,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/manager"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // Options configure discovery and supervision. Zero values mean the
@@ -191,17 +192,12 @@ func (p Problem) Unwrap() error { return p.Err }
 type Catalog struct {
 	opts     Options
 	plugins  []manager.Info
-	byKey    map[kindName]string // -> binary path
+	byKey    map[registry.Key]string // -> binary path
 	problems []Problem
 
 	mu     sync.Mutex
 	procs  map[string]*process
 	closed bool
-}
-
-type kindName struct {
-	kind rigging.Kind
-	name rigging.Name
 }
 
 // Plugins lists the plugins found, with the binary's path as Source.
@@ -213,7 +209,7 @@ func (c *Catalog) Problems() []Problem { return slices.Clone(c.problems) }
 // Open returns a new client of plugin (kind, name), implementing kind's
 // interface. Its process starts at its first call.
 func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
-	path, ok := c.byKey[kindName{kind, name}]
+	path, ok := c.byKey[registry.Key{Kind: kind, Name: name}]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s %s in plugin directory %s", rigging.ErrPluginNotFound, kind, name, c.opts.Dir)
 	}

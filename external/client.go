@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/external/generated"
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
@@ -91,6 +92,15 @@ func rpc[Resp any](ctx context.Context, b base, op string, idempotent bool, fn f
 		return err
 	})
 	return res, err
+}
+
+// appliesTo runs the AppliesTo RPC of every action kind (idempotent) and
+// returns the selector of its response.
+func appliesTo[Resp interface {
+	GetResourceSelector() *generated.ResourceSelector
+}](ctx context.Context, b base, fn func(context.Context, grpc.ClientConnInterface) (Resp, error)) (rigging.ResourceSelector, error) {
+	res, err := rpc(ctx, b, "AppliesTo", true, fn)
+	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 // decodeItem parses an item in a response (the Manager's error names the

@@ -8,16 +8,14 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/generated"
-	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
 type deleteItemActionClient struct{ base }
 
 func (c *deleteItemActionClient) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
-	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.DeleteItemActionAppliesToResponse, error) {
+	return appliesTo(ctx, c.base, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.DeleteItemActionAppliesToResponse, error) {
 		return generated.NewDeleteItemActionClient(cc).AppliesTo(ctx, &generated.DeleteItemActionAppliesToRequest{Plugin: c.name})
 	})
-	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 func (c *deleteItemActionClient) Execute(ctx context.Context, in *rigging.DeleteItemActionExecuteInput) error {

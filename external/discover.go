@@ -15,6 +15,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/manager"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // Discover scans opts.Dir for plugin binaries as Velero does (recursively;
@@ -28,7 +29,7 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 	if err := opts.makeSocketDir(); err != nil {
 		return nil, err
 	}
-	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
+	c := &Catalog{opts: opts, byKey: map[registry.Key]string{}, procs: map[string]*process{}}
 	bins, err := c.scan()
 	if err != nil {
 		os.RemoveAll(opts.sockDir)
@@ -74,13 +75,13 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 		}
 		fresh.Entries = append(fresh.Entries, cacheEntry{binaryID: b, Plugins: answers[i]})
 		for _, id := range answers[i] {
-			k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
+			k := registry.Key{Kind: rigging.Kind(id.Kind), Name: rigging.Name(id.Name)}
 			if prev, dup := c.byKey[k]; dup {
 				c.problem(b.Path, fmt.Errorf("%s %s is already provided by %s; skipped", id.Kind, id.Name, prev))
 				continue
 			}
 			c.byKey[k] = b.Path
-			c.plugins = append(c.plugins, manager.Info{Kind: k.kind, Name: k.name, Source: b.Path})
+			c.plugins = append(c.plugins, manager.Info{Kind: k.Kind, Name: k.Name, Source: b.Path})
 		}
 	}
 	if opts.CacheFile != "" {
@@ -104,7 +105,7 @@ func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error
 	if err := opts.makeSocketDir(); err != nil {
 		return nil, err
 	}
-	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
+	c := &Catalog{opts: opts, byKey: map[registry.Key]string{}, procs: map[string]*process{}}
 	ids, err := probe(ctx, path, &c.opts)
 	if err == nil {
 		err = validate(ids, c.opts.MaxPluginsPerBinary)
@@ -117,9 +118,9 @@ func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error
 		return nil, fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
 	}
 	for _, id := range ids {
-		k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
+		k := registry.Key{Kind: rigging.Kind(id.Kind), Name: rigging.Name(id.Name)}
 		c.byKey[k] = path
-		c.plugins = append(c.plugins, manager.Info{Kind: k.kind, Name: k.name, Source: path})
+		c.plugins = append(c.plugins, manager.Info{Kind: k.Kind, Name: k.Name, Source: path})
 	}
 	return c, nil
 }

@@ -14,10 +14,9 @@ import (
 type itemBlockActionClient struct{ base }
 
 func (c *itemBlockActionClient) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
-	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*ibav1.ItemBlockActionAppliesToResponse, error) {
+	return appliesTo(ctx, c.base, func(ctx context.Context, cc grpc.ClientConnInterface) (*ibav1.ItemBlockActionAppliesToResponse, error) {
 		return ibav1.NewItemBlockActionClient(cc).AppliesTo(ctx, &ibav1.ItemBlockActionAppliesToRequest{Plugin: c.name})
 	})
-	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 func (c *itemBlockActionClient) GetRelatedItems(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) ([]rigging.ResourceIdentifier, error) {

@@ -30,10 +30,9 @@ func encodeRestoreInput(in *rigging.RestoreItemActionExecuteInput) (item, fromBa
 type restoreItemActionClient struct{ base }
 
 func (c *restoreItemActionClient) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
-	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.RestoreItemActionAppliesToResponse, error) {
+	return appliesTo(ctx, c.base, func(ctx context.Context, cc grpc.ClientConnInterface) (*generated.RestoreItemActionAppliesToResponse, error) {
 		return generated.NewRestoreItemActionClient(cc).AppliesTo(ctx, &generated.RestoreItemActionAppliesToRequest{Plugin: c.name})
 	})
-	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 func (c *restoreItemActionClient) Execute(ctx context.Context, in *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {

@@ -14,10 +14,9 @@ import (
 type restoreItemActionV2Client struct{ base }
 
 func (c *restoreItemActionV2Client) AppliesTo(ctx context.Context) (rigging.ResourceSelector, error) {
-	res, err := rpc(ctx, c.base, "AppliesTo", true, func(ctx context.Context, cc grpc.ClientConnInterface) (*riav2.RestoreItemActionAppliesToResponse, error) {
+	return appliesTo(ctx, c.base, func(ctx context.Context, cc grpc.ClientConnInterface) (*riav2.RestoreItemActionAppliesToResponse, error) {
 		return riav2.NewRestoreItemActionClient(cc).AppliesTo(ctx, &riav2.RestoreItemActionAppliesToRequest{Plugin: c.name})
 	})
-	return wire.FromSelector(res.GetResourceSelector()), err
 }
 
 func (c *restoreItemActionV2Client) Execute(ctx context.Context, in *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {

@@ -8,23 +8,18 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type backupItemActionServer struct{ m *mux }
+// backupItemActionServer serves BackupItemAction over Velero's service.
+type backupItemActionServer struct {
+	kindServer[rigging.BackupItemAction]
+}
 
 func (s backupItemActionServer) AppliesTo(ctx context.Context, req *generated.BackupItemActionAppliesToRequest) (*generated.BackupItemActionAppliesToResponse, error) {
-	impl, err := handlerFor[rigging.BackupItemAction](s.m, rigging.KindBackupItemAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := impl.AppliesTo(ctx)
-	return &generated.BackupItemActionAppliesToResponse{ResourceSelector: wire.Selector(sel)}, err
+	sel, err := appliesTo(ctx, s.kindServer, req.Plugin)
+	return &generated.BackupItemActionAppliesToResponse{ResourceSelector: sel}, err
 }
 
 func (s backupItemActionServer) Execute(ctx context.Context, req *generated.ExecuteRequest) (*generated.ExecuteResponse, error) {
-	impl, err := handlerFor[rigging.BackupItemAction](s.m, rigging.KindBackupItemAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	in, err := itemAndBackup(req.Item, req.Backup)
+	impl, in, err := getItemBackup(s.kindServer, req.Plugin, req.Item, req.Backup)
 	if err != nil {
 		return nil, err
 	}

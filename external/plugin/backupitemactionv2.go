@@ -10,27 +10,18 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type backupItemActionV2Server struct{ m *mux }
-
-func (s backupItemActionV2Server) get(name string) (rigging.BackupItemActionV2, error) {
-	return handlerFor[rigging.BackupItemActionV2](s.m, rigging.KindBackupItemActionV2, name)
+// backupItemActionV2Server serves BackupItemActionV2 over Velero's service.
+type backupItemActionV2Server struct {
+	kindServer[rigging.BackupItemActionV2]
 }
 
 func (s backupItemActionV2Server) AppliesTo(ctx context.Context, req *biav2.BackupItemActionAppliesToRequest) (*biav2.BackupItemActionAppliesToResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := impl.AppliesTo(ctx)
-	return &biav2.BackupItemActionAppliesToResponse{ResourceSelector: wire.Selector(sel)}, err
+	sel, err := appliesTo(ctx, s.kindServer, req.Plugin)
+	return &biav2.BackupItemActionAppliesToResponse{ResourceSelector: sel}, err
 }
 
 func (s backupItemActionV2Server) Execute(ctx context.Context, req *biav2.ExecuteRequest) (*biav2.ExecuteResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	in, err := itemAndBackup(req.Item, req.Backup)
+	impl, in, err := getItemBackup(s.kindServer, req.Plugin, req.Item, req.Backup)
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +34,7 @@ func (s backupItemActionV2Server) Execute(ctx context.Context, req *biav2.Execut
 }
 
 func (s backupItemActionV2Server) Progress(ctx context.Context, req *biav2.BackupItemActionProgressRequest) (*biav2.BackupItemActionProgressResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	b, err := decodeBackup(req.Backup)
+	impl, b, err := getDecoded(s.kindServer, req.Plugin, decodeBackup, req.Backup)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +46,7 @@ func (s backupItemActionV2Server) Progress(ctx context.Context, req *biav2.Backu
 }
 
 func (s backupItemActionV2Server) Cancel(ctx context.Context, req *biav2.BackupItemActionCancelRequest) (*emptypb.Empty, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	b, err := decodeBackup(req.Backup)
+	impl, b, err := getDecoded(s.kindServer, req.Plugin, decodeBackup, req.Backup)
 	if err != nil {
 		return nil, err
 	}

@@ -5,26 +5,20 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/generated"
-	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type deleteItemActionServer struct{ m *mux }
+// deleteItemActionServer serves DeleteItemAction over Velero's service.
+type deleteItemActionServer struct {
+	kindServer[rigging.DeleteItemAction]
+}
 
 func (s deleteItemActionServer) AppliesTo(ctx context.Context, req *generated.DeleteItemActionAppliesToRequest) (*generated.DeleteItemActionAppliesToResponse, error) {
-	impl, err := handlerFor[rigging.DeleteItemAction](s.m, rigging.KindDeleteItemAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := impl.AppliesTo(ctx)
-	return &generated.DeleteItemActionAppliesToResponse{ResourceSelector: wire.Selector(sel)}, err
+	sel, err := appliesTo(ctx, s.kindServer, req.Plugin)
+	return &generated.DeleteItemActionAppliesToResponse{ResourceSelector: sel}, err
 }
 
 func (s deleteItemActionServer) Execute(ctx context.Context, req *generated.DeleteItemActionExecuteRequest) (*generated.Empty, error) {
-	impl, err := handlerFor[rigging.DeleteItemAction](s.m, rigging.KindDeleteItemAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	in, err := itemAndBackup(req.Item, req.Backup)
+	impl, in, err := getItemBackup(s.kindServer, req.Plugin, req.Item, req.Backup)
 	if err != nil {
 		return nil, err
 	}

@@ -8,23 +8,18 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type itemBlockActionServer struct{ m *mux }
+// itemBlockActionServer serves ItemBlockAction over Velero's service.
+type itemBlockActionServer struct {
+	kindServer[rigging.ItemBlockAction]
+}
 
 func (s itemBlockActionServer) AppliesTo(ctx context.Context, req *ibav1.ItemBlockActionAppliesToRequest) (*ibav1.ItemBlockActionAppliesToResponse, error) {
-	impl, err := handlerFor[rigging.ItemBlockAction](s.m, rigging.KindItemBlockAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := impl.AppliesTo(ctx)
-	return &ibav1.ItemBlockActionAppliesToResponse{ResourceSelector: wire.Selector(sel)}, err
+	sel, err := appliesTo(ctx, s.kindServer, req.Plugin)
+	return &ibav1.ItemBlockActionAppliesToResponse{ResourceSelector: sel}, err
 }
 
 func (s itemBlockActionServer) GetRelatedItems(ctx context.Context, req *ibav1.ItemBlockActionGetRelatedItemsRequest) (*ibav1.ItemBlockActionGetRelatedItemsResponse, error) {
-	impl, err := handlerFor[rigging.ItemBlockAction](s.m, rigging.KindItemBlockAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	in, err := itemAndBackup(req.Item, req.Backup)
+	impl, in, err := getItemBackup(s.kindServer, req.Plugin, req.Item, req.Backup)
 	if err != nil {
 		return nil, err
 	}

@@ -12,17 +12,34 @@ import (
 // errors and panics are handled once, in mux and the interceptors. The
 // helpers below decode and encode the items action requests carry.
 
-// itemAndBackup decodes the (item, backup) pair most action requests carry.
-func itemAndBackup(item, backup []byte) (*itemBackup, error) {
+// getItemBackup returns the instance serving plugin and the (item,
+// backup) pair most action requests carry, decoded.
+func getItemBackup[T any](s kindServer[T], plugin string, item, backup []byte) (T, *itemBackup, error) {
+	impl, err := s.get(plugin)
+	if err != nil {
+		return impl, nil, err
+	}
 	u, err := wire.DecodeItem(item)
 	if err != nil {
-		return nil, err
+		return impl, nil, err
 	}
 	b, err := decodeBackup(backup)
 	if err != nil {
-		return nil, err
+		return impl, nil, err
 	}
-	return &itemBackup{u, b}, nil
+	return impl, &itemBackup{u, b}, nil
+}
+
+// getDecoded returns the instance serving plugin and a request's payload
+// raw, decoded by decode.
+func getDecoded[T, V any](s kindServer[T], plugin string, decode func([]byte) (V, error), raw []byte) (T, V, error) {
+	impl, err := s.get(plugin)
+	if err != nil {
+		var zero V
+		return impl, zero, err
+	}
+	v, err := decode(raw)
+	return impl, v, err
 }
 
 type itemBackup struct {

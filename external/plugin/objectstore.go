@@ -15,10 +15,9 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type objectStoreServer struct{ m *mux }
-
-func (s objectStoreServer) get(name string) (rigging.ObjectStore, error) {
-	return handlerFor[rigging.ObjectStore](s.m, rigging.KindObjectStore, name)
+// objectStoreServer serves ObjectStore over Velero's service.
+type objectStoreServer struct {
+	kindServer[rigging.ObjectStore]
 }
 
 func (s objectStoreServer) Init(ctx context.Context, req *generated.ObjectStoreInitRequest) (*generated.Empty, error) {

@@ -34,31 +34,42 @@ func restoreOutput(out *rigging.RestoreItemActionExecuteOutput, in []byte) (*rig
 	return out, item, err
 }
 
-type restoreItemActionServer struct{ m *mux }
+// executeRestore runs the Execute RestoreItemAction and its v2 share on a
+// request's encoded input and returns the output, nil normalised to
+// "unchanged", and its item's JSON.
+func executeRestore[T interface {
+	Execute(context.Context, *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error)
+}](ctx context.Context, s kindServer[T], plugin string, item, fromBackup, restore []byte) (*rigging.RestoreItemActionExecuteOutput, []byte, error) {
+	impl, err := s.get(plugin)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := restoreInput(item, fromBackup, restore)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := impl.Execute(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return restoreOutput(out, item)
+}
+
+// restoreItemActionServer serves RestoreItemAction over Velero's service.
+type restoreItemActionServer struct {
+	kindServer[rigging.RestoreItemAction]
+}
 
 func (s restoreItemActionServer) AppliesTo(ctx context.Context, req *generated.RestoreItemActionAppliesToRequest) (*generated.RestoreItemActionAppliesToResponse, error) {
-	impl, err := handlerFor[rigging.RestoreItemAction](s.m, rigging.KindRestoreItemAction, req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := impl.AppliesTo(ctx)
-	return &generated.RestoreItemActionAppliesToResponse{ResourceSelector: wire.Selector(sel)}, err
+	sel, err := appliesTo(ctx, s.kindServer, req.Plugin)
+	return &generated.RestoreItemActionAppliesToResponse{ResourceSelector: sel}, err
 }
 
 // Execute drops the v2-only output fields, as Velero's v1 server does.
 func (s restoreItemActionServer) Execute(ctx context.Context, req *generated.RestoreItemActionExecuteRequest) (*generated.RestoreItemActionExecuteResponse, error) {
-	impl, err := handlerFor[rigging.RestoreItemAction](s.m, rigging.KindRestoreItemAction, req.Plugin)
+	out, item, err := executeRestore(ctx, s.kindServer, req.Plugin, req.Item, req.ItemFromBackup, req.Restore)
 	if err != nil {
 		return nil, err
 	}
-	in, err := restoreInput(req.Item, req.ItemFromBackup, req.Restore)
-	if err != nil {
-		return nil, err
-	}
-	out, err := impl.Execute(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	out, item, err := restoreOutput(out, req.Item)
-	return &generated.RestoreItemActionExecuteResponse{Item: item, AdditionalItems: wire.Identifiers(out.AdditionalItems), SkipRestore: out.SkipRestore}, err
+	return &generated.RestoreItemActionExecuteResponse{Item: item, AdditionalItems: wire.Identifiers(out.AdditionalItems), SkipRestore: out.SkipRestore}, nil
 }

@@ -11,48 +11,30 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type restoreItemActionV2Server struct{ m *mux }
-
-func (s restoreItemActionV2Server) get(name string) (rigging.RestoreItemActionV2, error) {
-	return handlerFor[rigging.RestoreItemActionV2](s.m, rigging.KindRestoreItemActionV2, name)
+// restoreItemActionV2Server serves RestoreItemActionV2 over Velero's service.
+type restoreItemActionV2Server struct {
+	kindServer[rigging.RestoreItemActionV2]
 }
 
 func (s restoreItemActionV2Server) AppliesTo(ctx context.Context, req *riav2.RestoreItemActionAppliesToRequest) (*riav2.RestoreItemActionAppliesToResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := impl.AppliesTo(ctx)
-	return &riav2.RestoreItemActionAppliesToResponse{ResourceSelector: wire.Selector(sel)}, err
+	sel, err := appliesTo(ctx, s.kindServer, req.Plugin)
+	return &riav2.RestoreItemActionAppliesToResponse{ResourceSelector: sel}, err
 }
 
 func (s restoreItemActionV2Server) Execute(ctx context.Context, req *riav2.RestoreItemActionExecuteRequest) (*riav2.RestoreItemActionExecuteResponse, error) {
-	impl, err := s.get(req.Plugin)
+	out, item, err := executeRestore(ctx, s.kindServer, req.Plugin, req.Item, req.ItemFromBackup, req.Restore)
 	if err != nil {
 		return nil, err
 	}
-	in, err := restoreInput(req.Item, req.ItemFromBackup, req.Restore)
-	if err != nil {
-		return nil, err
-	}
-	out, err := impl.Execute(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	out, item, err := restoreOutput(out, req.Item)
 	return &riav2.RestoreItemActionExecuteResponse{
 		Item: item, AdditionalItems: wire.Identifiers(out.AdditionalItems), SkipRestore: out.SkipRestore,
 		OperationID: out.OperationID, WaitForAdditionalItems: out.WaitForAdditionalItems,
 		AdditionalItemsReadyTimeout: durationpb.New(out.AdditionalItemsReadyTimeout),
-	}, err
+	}, nil
 }
 
 func (s restoreItemActionV2Server) Progress(ctx context.Context, req *riav2.RestoreItemActionProgressRequest) (*riav2.RestoreItemActionProgressResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	r, err := wire.DecodeObject[rigging.Restore](req.Restore)
+	impl, r, err := getDecoded(s.kindServer, req.Plugin, wire.DecodeObject[rigging.Restore], req.Restore)
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +46,7 @@ func (s restoreItemActionV2Server) Progress(ctx context.Context, req *riav2.Rest
 }
 
 func (s restoreItemActionV2Server) Cancel(ctx context.Context, req *riav2.RestoreItemActionCancelRequest) (*emptypb.Empty, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	r, err := wire.DecodeObject[rigging.Restore](req.Restore)
+	impl, r, err := getDecoded(s.kindServer, req.Plugin, wire.DecodeObject[rigging.Restore], req.Restore)
 	if err != nil {
 		return nil, err
 	}
@@ -76,11 +54,7 @@ func (s restoreItemActionV2Server) Cancel(ctx context.Context, req *riav2.Restor
 }
 
 func (s restoreItemActionV2Server) AreAdditionalItemsReady(ctx context.Context, req *riav2.RestoreItemActionItemsReadyRequest) (*riav2.RestoreItemActionItemsReadyResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	r, err := wire.DecodeObject[rigging.Restore](req.Restore)
+	impl, r, err := getDecoded(s.kindServer, req.Plugin, wire.DecodeObject[rigging.Restore], req.Restore)
 	if err != nil {
 		return nil, err
 	}

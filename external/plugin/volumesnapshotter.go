@@ -8,10 +8,9 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-type volumeSnapshotterServer struct{ m *mux }
-
-func (s volumeSnapshotterServer) get(name string) (rigging.VolumeSnapshotter, error) {
-	return handlerFor[rigging.VolumeSnapshotter](s.m, rigging.KindVolumeSnapshotter, name)
+// volumeSnapshotterServer serves VolumeSnapshotter over Velero's service.
+type volumeSnapshotterServer struct {
+	kindServer[rigging.VolumeSnapshotter]
 }
 
 func (s volumeSnapshotterServer) Init(ctx context.Context, req *generated.VolumeSnapshotterInitRequest) (*generated.Empty, error) {
@@ -58,11 +57,7 @@ func (s volumeSnapshotterServer) DeleteSnapshot(ctx context.Context, req *genera
 }
 
 func (s volumeSnapshotterServer) GetVolumeID(ctx context.Context, req *generated.GetVolumeIDRequest) (*generated.GetVolumeIDResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	pv, err := wire.DecodeItem(req.PersistentVolume)
+	impl, pv, err := getDecoded(s.kindServer, req.Plugin, wire.DecodeItem, req.PersistentVolume)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +66,7 @@ func (s volumeSnapshotterServer) GetVolumeID(ctx context.Context, req *generated
 }
 
 func (s volumeSnapshotterServer) SetVolumeID(ctx context.Context, req *generated.SetVolumeIDRequest) (*generated.SetVolumeIDResponse, error) {
-	impl, err := s.get(req.Plugin)
-	if err != nil {
-		return nil, err
-	}
-	pv, err := wire.DecodeItem(req.PersistentVolume)
+	impl, pv, err := getDecoded(s.kindServer, req.Plugin, wire.DecodeItem, req.PersistentVolume)
 	if err != nil {
 		return nil, err
 	}
