@@ -25,7 +25,7 @@ func (c *backupItemActionClient) AppliesTo(ctx context.Context) (rigging.Resourc
 }
 
 func (c *backupItemActionClient) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
-	i, b, err := encodeItemBackup(item, backup)
+	i, b, err := c.encodeItemBackup(item, backup)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -24,7 +24,7 @@ func (c *backupItemActionV2Client) AppliesTo(ctx context.Context) (rigging.Resou
 }
 
 func (c *backupItemActionV2Client) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
-	i, b, err := encodeItemBackup(item, backup)
+	i, b, err := c.encodeItemBackup(item, backup)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
@@ -39,7 +39,7 @@ func (c *backupItemActionV2Client) Execute(ctx context.Context, item *unstructur
 }
 
 func (c *backupItemActionV2Client) Progress(ctx context.Context, operationID string, backup *rigging.Backup) (rigging.OperationProgress, error) {
-	b, err := encodeBackup(backup)
+	b, err := c.backups.encode(backup)
 	if err != nil {
 		return rigging.OperationProgress{}, err
 	}
@@ -50,7 +50,7 @@ func (c *backupItemActionV2Client) Progress(ctx context.Context, operationID str
 }
 
 func (c *backupItemActionV2Client) Cancel(ctx context.Context, operationID string, backup *rigging.Backup) error {
-	b, err := encodeBackup(backup)
+	b, err := c.backups.encode(backup)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ type invoker interface {
 	// callInit runs an Init RPC and remembers it, to replay it in a
 	// restarted process.
 	callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error
+	// dataPath returns the data path state of the process behind cc, or
+	// nil when object bodies must stream in gRPC chunks.
+	dataPath(cc grpc.ClientConnInterface) *dataPathState
 }
 
 // direct is the invoker over a fixed connection.
@@ -42,17 +45,22 @@ func (d direct) callInit(ctx context.Context, fn func(context.Context, grpc.Clie
 	return d.call(ctx, "Init", false, fn)
 }
 
+// dataPath returns nil: a bare connection, possibly remote, streams object
+// bodies in gRPC chunks.
+func (direct) dataPath(grpc.ClientConnInterface) *dataPathState { return nil }
+
 // NewClient returns a client of plugin (kind, name) over cc, implementing
 // kind's interface (kind.Interface()). It does no supervision: cc is used as
 // it is. Errors the plugin returns are *RemoteError values (wrapped with the
 // plugin's name and the method).
 func NewClient(kind rigging.Kind, name rigging.Name, cc grpc.ClientConnInterface) (any, error) {
-	return newClient(kind, name, direct{cc: cc, name: name})
+	return newClient(kind, name, direct{cc: cc, name: name}, new(backupEncoder))
 }
 
-// newClient is the per-kind mapping from a kind to its client type.
-func newClient(kind rigging.Kind, name rigging.Name, inv invoker) (any, error) {
-	b := base{inv: inv, name: string(name)}
+// newClient is the per-kind mapping from a kind to its client type. The
+// client calls through inv and encodes Backups with backups.
+func newClient(kind rigging.Kind, name rigging.Name, inv invoker, backups *backupEncoder) (any, error) {
+	b := base{inv: inv, name: string(name), backups: backups}
 	switch kind {
 	case rigging.KindObjectStore:
 		return &objectStoreClient{b}, nil
@@ -76,8 +84,9 @@ func newClient(kind rigging.Kind, name rigging.Name, inv invoker) (any, error) {
 
 // base is what every per-kind client holds.
 type base struct {
-	inv  invoker
-	name string
+	inv     invoker
+	name    string
+	backups *backupEncoder
 }
 
 // Name returns the plugin's registered name (v2 actions and ItemBlockAction;
@@ -125,11 +134,11 @@ func resultItem(in *unstructured.Unstructured, sent, got []byte) (*unstructured.
 }
 
 // encodeItemBackup encodes the (item, backup) pair of action requests.
-func encodeItemBackup(item *unstructured.Unstructured, backup *rigging.Backup) ([]byte, []byte, error) {
+func (b base) encodeItemBackup(item *unstructured.Unstructured, backup *rigging.Backup) ([]byte, []byte, error) {
 	i, err := wire.EncodeItem(item)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := encodeBackup(backup)
-	return i, b, err
+	j, err := b.backups.encode(backup)
+	return i, j, err
 }

@@ -22,7 +22,7 @@ func (c *deleteItemActionClient) Execute(ctx context.Context, in *rigging.Delete
 	if in == nil {
 		return errors.New("nil DeleteItemActionExecuteInput")
 	}
-	i, b, err := encodeItemBackup(in.Item, in.Backup)
+	i, b, err := c.encodeItemBackup(in.Item, in.Backup)
 	if err != nil {
 		return err
 	}

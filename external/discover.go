@@ -25,15 +25,15 @@ import (
 // binary that fails is recorded in Problems and skipped, unless
 // opts.Strict, which makes any problem an error wrapping ErrBrokenPlugin.
 func Discover(ctx context.Context, opts Options) (*Catalog, error) {
-	opts.defaults()
-	if err := opts.makeSocketDir(); err != nil {
-		return nil, err
-	}
-	c := &Catalog{opts: opts, byKey: map[registry.Key]string{}, procs: map[string]*process{}}
+	return newCatalog(opts, func(c *Catalog) error { return c.discover(ctx) })
+}
+
+// discover fills c from its plugin directory (Discover).
+func (c *Catalog) discover(ctx context.Context) error {
+	opts := &c.opts
 	bins, err := c.scan()
 	if err != nil {
-		os.RemoveAll(opts.sockDir)
-		return nil, err
+		return err
 	}
 	cache := loadCache(opts.CacheFile, opts.Logger)
 	answers := make([][]ident, len(bins))
@@ -53,15 +53,14 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 				return
 			}
 			defer func() { <-sem }()
-			answers[i], errs[i] = probe(ctx, b.Path, &c.opts)
+			answers[i], errs[i] = c.probe(ctx, b.Path)
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		// Cancelled: the probes were cut short, their answers are not the
 		// binaries'.
-		os.RemoveAll(opts.sockDir)
-		return nil, fmt.Errorf("plugin discovery: %w", context.Cause(ctx))
+		return fmt.Errorf("plugin discovery: %w", context.Cause(ctx))
 	}
 	fresh := diskCache{Version: cacheVersion}
 	for i, b := range bins {
@@ -90,39 +89,34 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 		}
 	}
 	if opts.Strict && len(c.problems) > 0 {
-		os.RemoveAll(opts.sockDir)
-		return nil, fmt.Errorf("%w: %w", ErrBrokenPlugin, errors.Join(asErrors(c.problems)...))
+		return fmt.Errorf("%w: %w", ErrBrokenPlugin, errors.Join(asErrors(c.problems)...))
 	}
-	return c, nil
+	return nil
 }
 
 // OpenBinary returns the catalog of one plugin binary, asked for its
 // plugins now (no directory scan, no cache, no permission checks): what
 // rigging verify uses to drive a vendor's binary.
 func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error) {
-	opts.defaults()
 	opts.Dir = filepath.Dir(path)
-	if err := opts.makeSocketDir(); err != nil {
-		return nil, err
-	}
-	c := &Catalog{opts: opts, byKey: map[registry.Key]string{}, procs: map[string]*process{}}
-	ids, err := probe(ctx, path, &c.opts)
-	if err == nil {
-		err = validate(ids, c.opts.MaxPluginsPerBinary)
-	}
-	if err == nil && ctx.Err() != nil {
-		err = context.Cause(ctx)
-	}
-	if err != nil {
-		os.RemoveAll(opts.sockDir)
-		return nil, fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
-	}
-	for _, id := range ids {
-		k := registry.Key{Kind: rigging.Kind(id.Kind), Name: rigging.Name(id.Name)}
-		c.byKey[k] = path
-		c.plugins = append(c.plugins, manager.Info{Kind: k.Kind, Name: k.Name, Source: path})
-	}
-	return c, nil
+	return newCatalog(opts, func(c *Catalog) error {
+		ids, err := c.probe(ctx, path)
+		if err == nil {
+			err = validate(ids, c.opts.MaxPluginsPerBinary)
+		}
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
+		}
+		for _, id := range ids {
+			k := registry.Key{Kind: rigging.Kind(id.Kind), Name: rigging.Name(id.Name)}
+			c.byKey[k] = path
+			c.plugins = append(c.plugins, manager.Info{Kind: k.Kind, Name: k.Name, Source: path})
+		}
+		return nil
+	})
 }
 
 func asErrors(ps []Problem) []error {
@@ -196,11 +190,11 @@ func (c *Catalog) scan() ([]binaryID, error) {
 }
 
 // probe starts a binary, asks for its plugins and stops it.
-func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
+func (c *Catalog) probe(ctx context.Context, path string) ([]ident, error) {
+	opts := &c.opts
 	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
 	defer cancel()
-	var sec = (&Catalog{opts: *opts}).secure(path)
-	client, run, cc, _, err := launch(ctx, path, opts, opts.Logger, sec, opts.ProbeTimeout)
+	client, run, cc, _, err := c.launch(ctx, path, opts.Logger, c.secure(path), opts.ProbeTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func (c *itemBlockActionClient) AppliesTo(ctx context.Context) (rigging.Resource
 }
 
 func (c *itemBlockActionClient) GetRelatedItems(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) ([]rigging.ResourceIdentifier, error) {
-	i, b, err := encodeItemBackup(item, backup)
+	i, b, err := c.encodeItemBackup(item, backup)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func (s backupItemActionV2Server) Execute(ctx context.Context, req *biav2.Execut
 }
 
 func (s backupItemActionV2Server) Progress(ctx context.Context, req *biav2.BackupItemActionProgressRequest) (*biav2.BackupItemActionProgressResponse, error) {
-	impl, b, err := getDecoded(s.kindServer, req.Plugin, decodeBackup, req.Backup)
+	impl, b, err := getDecoded(s.kindServer, req.Plugin, s.m.backups.decode, req.Backup)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (s backupItemActionV2Server) Progress(ctx context.Context, req *biav2.Backu
 }
 
 func (s backupItemActionV2Server) Cancel(ctx context.Context, req *biav2.BackupItemActionCancelRequest) (*emptypb.Empty, error) {
-	impl, b, err := getDecoded(s.kindServer, req.Plugin, decodeBackup, req.Backup)
+	impl, b, err := getDecoded(s.kindServer, req.Plugin, s.m.backups.decode, req.Backup)
 	if err != nil {
 		return nil, err
 	}

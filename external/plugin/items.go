@@ -23,7 +23,7 @@ func getItemBackup[T any](s kindServer[T], plugin string, item, backup []byte) (
 	if err != nil {
 		return impl, nil, err
 	}
-	b, err := decodeBackup(backup)
+	b, err := s.m.backups.decode(backup)
 	if err != nil {
 		return impl, nil, err
 	}

@@ -59,6 +59,9 @@ type mux struct {
 	reg  *registry.Registry
 	log  *slog.Logger
 
+	// backups decodes the Backup of action requests.
+	backups backupDecoder
+
 	mu       sync.Mutex
 	handlers map[registry.Key]*handler
 
