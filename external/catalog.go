@@ -234,7 +234,7 @@ func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) 
 		p = &process{path: path, cat: c, log: c.opts.Logger, sec: c.secure(path)}
 		c.procs[path] = p
 	}
-	return newClient(kind, name, &instance{p: p, name: name}, &c.backups)
+	return newClient(kind, name, &supervisedInvoker{p: p, name: name}, &c.backups)
 }
 
 func (c *Catalog) secure(path string) *goplugin.SecureConfig {

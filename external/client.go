@@ -28,33 +28,33 @@ type invoker interface {
 	dataPath(cc grpc.ClientConnInterface) *dataPathState
 }
 
-// direct is the invoker over a fixed connection.
-type direct struct {
+// directInvoker is the invoker over a fixed connection.
+type directInvoker struct {
 	cc   grpc.ClientConnInterface
 	name rigging.Name
 }
 
-func (d direct) call(ctx context.Context, op string, _ bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
+func (d directInvoker) call(ctx context.Context, op string, _ bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	if err := fn(ctx, d.cc); err != nil {
 		return callError(op, wire.FromStatus(err), "")
 	}
 	return nil
 }
 
-func (d direct) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
+func (d directInvoker) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	return d.call(ctx, "Init", false, fn)
 }
 
 // dataPath returns nil: a bare connection, possibly remote, streams object
 // bodies in gRPC chunks.
-func (direct) dataPath(grpc.ClientConnInterface) *dataPathState { return nil }
+func (directInvoker) dataPath(grpc.ClientConnInterface) *dataPathState { return nil }
 
 // NewClient returns a client of plugin (kind, name) over cc, implementing
 // kind's interface (kind.Interface()). It does no supervision: cc is used as
 // it is. Errors the plugin returns are *RemoteError values (wrapped with the
 // plugin's name and the method).
 func NewClient(kind rigging.Kind, name rigging.Name, cc grpc.ClientConnInterface) (any, error) {
-	return newClient(kind, name, direct{cc: cc, name: name}, new(backupEncoder))
+	return newClient(kind, name, directInvoker{cc: cc, name: name}, new(backupEncoder))
 }
 
 // newClient is the per-kind mapping from a kind to its client type. The

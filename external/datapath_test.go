@@ -45,7 +45,7 @@ func dpOpen(t testing.TB, opts Options, env ...string) (rigging.ObjectStore, *ob
 // usesDataPath reports what negotiation found for c's current process.
 func usesDataPath(t *testing.T, c *objectStoreClient) bool {
 	t.Helper()
-	st := c.inv.(*instance).p.dp.Load()
+	st := c.inv.(*supervisedInvoker).p.dp.Load()
 	if st == nil {
 		t.Fatal("no process")
 	}
@@ -417,7 +417,7 @@ func TestDataPathRenegotiatesAfterRestart(t *testing.T) {
 	if err := s.PutObject(ctx, "b", "k", &patternReader{size: 10}); err != nil {
 		t.Fatal(err)
 	}
-	p := c.inv.(*instance).p
+	p := c.inv.(*supervisedInvoker).p
 	p.mu.Lock()
 	old := p.cc
 	p.mu.Unlock()

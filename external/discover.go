@@ -36,7 +36,7 @@ func (c *Catalog) discover(ctx context.Context) error {
 		return err
 	}
 	cache := loadCache(opts.CacheFile, opts.Logger)
-	answers := make([][]ident, len(bins))
+	answers := make([][]listedPlugin, len(bins))
 	errs := make([]error, len(bins))
 	sem := make(chan struct{}, opts.Parallelism)
 	var wg sync.WaitGroup
@@ -190,7 +190,7 @@ func (c *Catalog) scan() ([]binaryID, error) {
 }
 
 // probe starts a binary, asks for its plugins and stops it.
-func (c *Catalog) probe(ctx context.Context, path string) ([]ident, error) {
+func (c *Catalog) probe(ctx context.Context, path string) ([]listedPlugin, error) {
 	opts := &c.opts
 	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
 	defer cancel()
@@ -210,11 +210,11 @@ func (c *Catalog) probe(ctx context.Context, path string) ([]ident, error) {
 // validate checks a ListPlugins answer as Velero's host does (known kinds,
 // valid fully-qualified names, no duplicates) and that it lists at most max
 // plugins.
-func validate(ids []ident, limit int) error {
+func validate(ids []listedPlugin, limit int) error {
 	if len(ids) > limit {
 		return fmt.Errorf("ListPlugins: %w: %d plugins listed, at most %d allowed per binary (Options.MaxPluginsPerBinary)", ErrTooManyPlugins, len(ids), limit)
 	}
-	seen := map[ident]bool{}
+	seen := map[listedPlugin]bool{}
 	for _, id := range ids {
 		if _, err := rigging.ParseKind(id.Kind); err != nil {
 			return fmt.Errorf("ListPlugins: %w", err)
@@ -233,8 +233,8 @@ func validate(ids []ident, limit int) error {
 	return nil
 }
 
-// ident is one plugin a binary lists.
-type ident struct {
+// listedPlugin is one plugin a binary lists.
+type listedPlugin struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 }
@@ -257,7 +257,7 @@ type diskCache struct {
 
 type cacheEntry struct {
 	binaryID
-	Plugins []ident `json:"plugins"`
+	Plugins []listedPlugin `json:"plugins"`
 }
 
 func loadCache(path string, log interface{ Warn(string, ...any) }) diskCache {
@@ -276,7 +276,7 @@ func loadCache(path string, log interface{ Warn(string, ...any) }) diskCache {
 	return c
 }
 
-func (c diskCache) lookup(b binaryID) ([]ident, bool) {
+func (c diskCache) lookup(b binaryID) ([]listedPlugin, bool) {
 	for _, e := range c.Entries {
 		if e.binaryID == b {
 			return e.Plugins, true

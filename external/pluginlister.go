@@ -11,14 +11,14 @@ import (
 
 // listPlugins asks a plugin process for the plugins it serves
 // (PluginLister.ListPlugins), in the order it lists them.
-func listPlugins(ctx context.Context, cc grpc.ClientConnInterface) ([]ident, error) {
+func listPlugins(ctx context.Context, cc grpc.ClientConnInterface) ([]listedPlugin, error) {
 	res, err := generated.NewPluginListerClient(cc).ListPlugins(ctx, &generated.Empty{})
 	if err != nil {
 		return nil, fmt.Errorf("ListPlugins: %w", err)
 	}
-	var out []ident
+	var out []listedPlugin
 	for _, p := range res.Plugins {
-		out = append(out, ident{Kind: p.Kind, Name: p.Name})
+		out = append(out, listedPlugin{Kind: p.Kind, Name: p.Name})
 	}
 	return out, nil
 }

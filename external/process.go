@@ -429,8 +429,10 @@ func stopClient(client *goplugin.Client, run *groupRunner, cc *grpc.ClientConn, 
 	client.Kill()
 }
 
-// instance is the supervised invoker of one client instance.
-type instance struct {
+// supervisedInvoker is the invoker of one Catalog client: it runs each call
+// on the client's supervised process (started or restarted as needed),
+// replays Init in a restarted process and retries idempotent calls.
+type supervisedInvoker struct {
 	p    *process
 	name rigging.Name
 
@@ -444,7 +446,7 @@ type instance struct {
 // retried once after a restart when idempotent or provably never sent.
 // Errors caused by the process being gone (it died during the call, could
 // not be started, or is quarantined) match rigging.ErrPluginUnavailable.
-func (in *instance) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
+func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	for attempt := 0; ; attempt++ {
 		cc, gen, err := in.p.conn(ctx)
 		if err != nil {
@@ -509,7 +511,7 @@ func notSent(err error) bool {
 }
 
 // replay re-runs Init in a process that has not seen it (a restarted one).
-func (in *instance) replay(ctx context.Context, cc grpc.ClientConnInterface, gen uint64) error {
+func (in *supervisedInvoker) replay(ctx context.Context, cc grpc.ClientConnInterface, gen uint64) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.init == nil || in.initGen == gen {
@@ -523,9 +525,11 @@ func (in *instance) replay(ctx context.Context, cc grpc.ClientConnInterface, gen
 }
 
 // dataPath returns the data path state of the process behind cc.
-func (in *instance) dataPath(cc grpc.ClientConnInterface) *dataPathState { return in.p.dataPathOf(cc) }
+func (in *supervisedInvoker) dataPath(cc grpc.ClientConnInterface) *dataPathState {
+	return in.p.dataPathOf(cc)
+}
 
-func (in *instance) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
+func (in *supervisedInvoker) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	in.mu.Lock()
 	already := in.init != nil
 	in.mu.Unlock()
