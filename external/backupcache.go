@@ -7,14 +7,19 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/wire"
 )
 
-// encodedBackup is the JSON of the last Backup this host sent. A backup
-// pipeline passes the same *rigging.Backup with every item, and encoding it
-// is a fifth of the host's CPU per Execute (docs/BENCHMARKS.md), so it is
-// encoded once per backup. The key is the pointer together with the fields
-// a caller updates while a backup runs (resourceVersion, generation, phase,
-// progress, error and warning counts): changing any of them, or passing a
-// different value, encodes again. A caller that changes other fields of a
-// Backup between calls must pass a copy.
+// backupEncoder encodes the Backup of action requests, reusing the last
+// encoding while the caller passes the same *rigging.Backup unchanged in the
+// fields it updates during a backup (resourceVersion, generation, phase,
+// progress, error and warning counts): a pipeline sends one Backup with
+// every item, and encoding it per call cost a fifth of the host's CPU
+// (docs/BENCHMARKS.md). A caller that changes other fields of a Backup
+// between calls must pass a copy. A Catalog's clients share one; each
+// NewClient has its own. Safe for concurrent use.
+type backupEncoder struct {
+	last atomic.Pointer[encodedBackup]
+}
+
+// encodedBackup is one Backup's key and JSON.
 type encodedBackup struct {
 	key  backupKey
 	json []byte
@@ -40,22 +45,20 @@ func keyOf(b *rigging.Backup) backupKey {
 	return k
 }
 
-var lastBackup atomic.Pointer[encodedBackup]
-
-// encodeBackup returns the JSON of b (nil for nil), reusing the last
-// encoding when b is the same Backup, unchanged in the fields above.
-func encodeBackup(b *rigging.Backup) ([]byte, error) {
+// encode returns the JSON of b (nil for nil), reusing the last encoding
+// when b is the same Backup, unchanged in the fields above.
+func (e *backupEncoder) encode(b *rigging.Backup) ([]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
 	k := keyOf(b)
-	if last := lastBackup.Load(); last != nil && last.key == k {
+	if last := e.last.Load(); last != nil && last.key == k {
 		return last.json, nil
 	}
 	j, err := wire.EncodeObject(b)
 	if err != nil {
 		return nil, err
 	}
-	lastBackup.Store(&encodedBackup{key: k, json: j})
+	e.last.Store(&encodedBackup{key: k, json: j})
 	return j, nil
 }

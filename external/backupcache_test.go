@@ -8,13 +8,14 @@ import (
 )
 
 func TestEncodeBackupOncePerBackup(t *testing.T) {
+	var e backupEncoder
 	b := &rigging.Backup{}
 	b.Name = "b1"
-	first, err := encodeBackup(b)
+	first, err := e.encode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := encodeBackup(b); &again[0] != &first[0] {
+	if again, _ := e.encode(b); &again[0] != &first[0] {
 		t.Error("an unchanged Backup was encoded again")
 	}
 	for _, change := range []func(){
@@ -24,19 +25,19 @@ func TestEncodeBackupOncePerBackup(t *testing.T) {
 		func() { b.ResourceVersion = "7" },
 		func() { b.Status.Errors = 1 },
 	} {
-		before, _ := encodeBackup(b)
+		before, _ := e.encode(b)
 		change()
-		after, err := encodeBackup(b)
+		after, err := e.encode(b)
 		if err != nil || bytes.Equal(before, after) {
 			t.Errorf("a change was not encoded: %s", after)
 		}
 	}
 	other := &rigging.Backup{}
 	other.Name = "b2"
-	if j, _ := encodeBackup(other); !bytes.Contains(j, []byte(`"b2"`)) {
+	if j, _ := e.encode(other); !bytes.Contains(j, []byte(`"b2"`)) {
 		t.Errorf("another Backup encodes as %s", j)
 	}
-	if j, err := encodeBackup(nil); j != nil || err != nil {
+	if j, err := e.encode(nil); j != nil || err != nil {
 		t.Errorf("nil: %s %v", j, err)
 	}
 }

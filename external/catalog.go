@@ -16,6 +16,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/manager"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // Options configure discovery and supervision. Zero values mean the
@@ -68,6 +69,8 @@ type Options struct {
 	AutoMTLS bool
 	// RequireMTLS (with AutoMTLS) makes a plugin that does not negotiate
 	// mutual TLS fail to start instead of falling back to plaintext.
+	// Without AutoMTLS it is a conflict: Discover and OpenBinary fail with
+	// ErrConflictingOptions.
 	RequireMTLS bool
 	// EnvAllow restricts the plugin processes' environment: nil passes the
 	// host's whole environment (go-plugin's and Velero's behaviour);
@@ -82,12 +85,14 @@ type Options struct {
 	// AllowWritable accepts a plugin directory or binary writable by users
 	// other than its owner; by default such binaries are refused.
 	AllowWritable bool
+}
 
-	// sockDir is the catalog's private directory for plugin sockets.
-	sockDir string
-	// plainOnly holds the paths (keys) of binaries found not to negotiate
-	// AutoMTLS, shared by every copy of these Options.
-	plainOnly *sync.Map
+// check reports options that contradict each other.
+func (o *Options) check() error {
+	if o.RequireMTLS && !o.AutoMTLS {
+		return fmt.Errorf("%w: RequireMTLS is set without AutoMTLS (mutual TLS is only negotiated with AutoMTLS)", ErrConflictingOptions)
+	}
+	return nil
 }
 
 // maxSocketDir is the longest socket directory that leaves room for the
@@ -96,21 +101,19 @@ type Options struct {
 // Linux.
 const maxSocketDir = 104 - len("/plugin") - 20 - 1
 
-// makeSocketDir creates the catalog's private (0700) socket directory, in
+// makeSocketDir creates a catalog's private (0700) socket directory, in
 // TMPDIR, or in /tmp when TMPDIR is too deep for a socket path to fit (a
 // bind there would fail with "invalid argument").
-func (o *Options) makeSocketDir() error {
+func makeSocketDir() (string, error) {
 	base := os.TempDir()
 	if len(base)+len("/rigging-plugins-")+10 > maxSocketDir && runtime.GOOS != "windows" {
 		base = "/tmp"
 	}
 	dir, err := os.MkdirTemp(base, "rigging-plugins-")
 	if err != nil {
-		return fmt.Errorf("plugin socket directory: %w", err)
+		return "", fmt.Errorf("plugin socket directory: %w", err)
 	}
-	o.sockDir = dir
-	o.plainOnly = &sync.Map{}
-	return nil
+	return dir, nil
 }
 
 func (o *Options) defaults() {
@@ -146,20 +149,20 @@ const DefaultMaxPluginsPerBinary = 1000
 // environ returns the environment a plugin process starts with (go-plugin
 // appends its own variables, and the host's environment unless EnvAllow
 // is set).
-func (o *Options) environ() []string {
+func (c *Catalog) environ() []string {
 	var env []string
-	if o.EnvAllow != nil {
+	if c.opts.EnvAllow != nil {
 		for _, kv := range os.Environ() {
 			name, _, _ := strings.Cut(kv, "=")
-			if envAllowed(o.EnvAllow, name) {
+			if envAllowed(c.opts.EnvAllow, name) {
 				env = append(env, kv)
 			}
 		}
 	}
-	if o.sockDir != "" {
+	if c.sockDir != "" {
 		// The plugin's go-plugin server creates its unix socket in the
 		// catalog's private (0700) directory instead of the shared /tmp.
-		env = append(env, "PLUGIN_UNIX_SOCKET_DIR="+o.sockDir)
+		env = append(env, "PLUGIN_UNIX_SOCKET_DIR="+c.sockDir)
 	}
 	return env
 }
@@ -191,17 +194,21 @@ func (p Problem) Unwrap() error { return p.Err }
 type Catalog struct {
 	opts     Options
 	plugins  []manager.Info
-	byKey    map[kindName]string // -> binary path
+	byKey    map[registry.Key]string // -> binary path
 	problems []Problem
+
+	// sockDir is the private (0700) directory of the plugins' sockets,
+	// removed by Close.
+	sockDir string
+	// plainOnly holds the paths (keys) of binaries found not to negotiate
+	// AutoMTLS: they are started without TLS from then on.
+	plainOnly sync.Map
+	// backups encodes the Backup of every client's action requests.
+	backups backupEncoder
 
 	mu     sync.Mutex
 	procs  map[string]*process
 	closed bool
-}
-
-type kindName struct {
-	kind rigging.Kind
-	name rigging.Name
 }
 
 // Plugins lists the plugins found, with the binary's path as Source.
@@ -213,7 +220,7 @@ func (c *Catalog) Problems() []Problem { return slices.Clone(c.problems) }
 // Open returns a new client of plugin (kind, name), implementing kind's
 // interface. Its process starts at its first call.
 func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
-	path, ok := c.byKey[kindName{kind, name}]
+	path, ok := c.byKey[registry.Key{Kind: kind, Name: name}]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s %s in plugin directory %s", rigging.ErrPluginNotFound, kind, name, c.opts.Dir)
 	}
@@ -224,10 +231,10 @@ func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) 
 	}
 	p := c.procs[path]
 	if p == nil {
-		p = &process{path: path, opts: &c.opts, log: c.opts.Logger, sec: c.secure(path)}
+		p = &process{path: path, cat: c, log: c.opts.Logger, sec: c.secure(path)}
 		c.procs[path] = p
 	}
-	return newClient(kind, name, &instance{p: p, name: name})
+	return newClient(kind, name, &supervisedInvoker{p: p, name: name}, &c.backups)
 }
 
 func (c *Catalog) secure(path string) *goplugin.SecureConfig {
@@ -251,10 +258,27 @@ func (c *Catalog) Close() error {
 		wg.Go(func() { p.stop(c.opts.StopGrace) })
 	}
 	wg.Wait()
-	if c.opts.sockDir != "" {
-		return os.RemoveAll(c.opts.sockDir)
+	return os.RemoveAll(c.sockDir)
+}
+
+// newCatalog is the one constructor of a Catalog: it checks opts, applies
+// the defaults and creates the socket directory, then runs fill (discovery);
+// on any error it removes the directory and returns no catalog.
+func newCatalog(opts Options, fill func(*Catalog) error) (*Catalog, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
-	return nil
+	opts.defaults()
+	dir, err := makeSocketDir()
+	if err != nil {
+		return nil, err
+	}
+	c := &Catalog{opts: opts, sockDir: dir, byKey: map[registry.Key]string{}, procs: map[string]*process{}}
+	if err := fill(c); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return c, nil
 }
 
 // Binaries returns the paths of the binaries that provide plugins.

@@ -161,7 +161,7 @@ func TestDiscoverAndCache(t *testing.T) {
 	if err := json.Unmarshal(b, &dc); err != nil || len(dc.Entries) != 1 {
 		t.Fatalf("cache = %s (%v)", b, err)
 	}
-	dc.Entries[0].Plugins = []ident{{Kind: "ObjectStore", Name: "cached.example.com/only"}}
+	dc.Entries[0].Plugins = []listedPlugin{{Kind: "ObjectStore", Name: "cached.example.com/only"}}
 	if err := dc.save(cache); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"weak"
 
 	"google.golang.org/grpc"
 
@@ -46,18 +45,15 @@ func dpOpen(t testing.TB, opts Options, env ...string) (rigging.ObjectStore, *ob
 // usesDataPath reports what negotiation found for c's current process.
 func usesDataPath(t *testing.T, c *objectStoreClient) bool {
 	t.Helper()
-	p := c.inv.(*instance).p
-	p.mu.Lock()
-	cc := p.cc
-	p.mu.Unlock()
-	if cc == nil {
+	st := c.inv.(*supervisedInvoker).p.dp.Load()
+	if st == nil {
 		t.Fatal("no process")
 	}
-	v, ok := dataPaths.Load(weak.Make(cc))
-	if !ok {
+	st.mu.Lock()
+	if !st.done {
 		t.Fatal("not negotiated")
 	}
-	st := v.(*dataPathState)
+	st.mu.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.addr != ""
@@ -421,7 +417,7 @@ func TestDataPathRenegotiatesAfterRestart(t *testing.T) {
 	if err := s.PutObject(ctx, "b", "k", &patternReader{size: 10}); err != nil {
 		t.Fatal(err)
 	}
-	p := c.inv.(*instance).p
+	p := c.inv.(*supervisedInvoker).p
 	p.mu.Lock()
 	old := p.cc
 	p.mu.Unlock()

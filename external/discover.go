@@ -14,8 +14,8 @@ import (
 	"sync"
 
 	"github.com/rigging-dev/rigging"
-	"github.com/rigging-dev/rigging/external/generated"
 	"github.com/rigging-dev/rigging/manager"
+	"github.com/rigging-dev/rigging/registry"
 )
 
 // Discover scans opts.Dir for plugin binaries as Velero does (recursively;
@@ -25,18 +25,18 @@ import (
 // binary that fails is recorded in Problems and skipped, unless
 // opts.Strict, which makes any problem an error wrapping ErrBrokenPlugin.
 func Discover(ctx context.Context, opts Options) (*Catalog, error) {
-	opts.defaults()
-	if err := opts.makeSocketDir(); err != nil {
-		return nil, err
-	}
-	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
+	return newCatalog(opts, func(c *Catalog) error { return c.discover(ctx) })
+}
+
+// discover fills c from its plugin directory (Discover).
+func (c *Catalog) discover(ctx context.Context) error {
+	opts := &c.opts
 	bins, err := c.scan()
 	if err != nil {
-		os.RemoveAll(opts.sockDir)
-		return nil, err
+		return err
 	}
 	cache := loadCache(opts.CacheFile, opts.Logger)
-	answers := make([][]ident, len(bins))
+	answers := make([][]listedPlugin, len(bins))
 	errs := make([]error, len(bins))
 	sem := make(chan struct{}, opts.Parallelism)
 	var wg sync.WaitGroup
@@ -53,15 +53,14 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 				return
 			}
 			defer func() { <-sem }()
-			answers[i], errs[i] = probe(ctx, b.Path, &c.opts)
+			answers[i], errs[i] = c.probe(ctx, b.Path)
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		// Cancelled: the probes were cut short, their answers are not the
 		// binaries'.
-		os.RemoveAll(opts.sockDir)
-		return nil, fmt.Errorf("plugin discovery: %w", context.Cause(ctx))
+		return fmt.Errorf("plugin discovery: %w", context.Cause(ctx))
 	}
 	fresh := diskCache{Version: cacheVersion}
 	for i, b := range bins {
@@ -75,13 +74,13 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 		}
 		fresh.Entries = append(fresh.Entries, cacheEntry{binaryID: b, Plugins: answers[i]})
 		for _, id := range answers[i] {
-			k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
+			k := registry.Key{Kind: rigging.Kind(id.Kind), Name: rigging.Name(id.Name)}
 			if prev, dup := c.byKey[k]; dup {
 				c.problem(b.Path, fmt.Errorf("%s %s is already provided by %s; skipped", id.Kind, id.Name, prev))
 				continue
 			}
 			c.byKey[k] = b.Path
-			c.plugins = append(c.plugins, manager.Info{Kind: k.kind, Name: k.name, Source: b.Path})
+			c.plugins = append(c.plugins, manager.Info{Kind: k.Kind, Name: k.Name, Source: b.Path})
 		}
 	}
 	if opts.CacheFile != "" {
@@ -90,39 +89,34 @@ func Discover(ctx context.Context, opts Options) (*Catalog, error) {
 		}
 	}
 	if opts.Strict && len(c.problems) > 0 {
-		os.RemoveAll(opts.sockDir)
-		return nil, fmt.Errorf("%w: %w", ErrBrokenPlugin, errors.Join(asErrors(c.problems)...))
+		return fmt.Errorf("%w: %w", ErrBrokenPlugin, errors.Join(asErrors(c.problems)...))
 	}
-	return c, nil
+	return nil
 }
 
 // OpenBinary returns the catalog of one plugin binary, asked for its
 // plugins now (no directory scan, no cache, no permission checks): what
 // rigging verify uses to drive a vendor's binary.
 func OpenBinary(ctx context.Context, path string, opts Options) (*Catalog, error) {
-	opts.defaults()
 	opts.Dir = filepath.Dir(path)
-	if err := opts.makeSocketDir(); err != nil {
-		return nil, err
-	}
-	c := &Catalog{opts: opts, byKey: map[kindName]string{}, procs: map[string]*process{}}
-	ids, err := probe(ctx, path, &c.opts)
-	if err == nil {
-		err = validate(ids, c.opts.MaxPluginsPerBinary)
-	}
-	if err == nil && ctx.Err() != nil {
-		err = context.Cause(ctx)
-	}
-	if err != nil {
-		os.RemoveAll(opts.sockDir)
-		return nil, fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
-	}
-	for _, id := range ids {
-		k := kindName{rigging.Kind(id.Kind), rigging.Name(id.Name)}
-		c.byKey[k] = path
-		c.plugins = append(c.plugins, manager.Info{Kind: k.kind, Name: k.name, Source: path})
-	}
-	return c, nil
+	return newCatalog(opts, func(c *Catalog) error {
+		ids, err := c.probe(ctx, path)
+		if err == nil {
+			err = validate(ids, c.opts.MaxPluginsPerBinary)
+		}
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrBrokenPlugin, path, err)
+		}
+		for _, id := range ids {
+			k := registry.Key{Kind: rigging.Kind(id.Kind), Name: rigging.Name(id.Name)}
+			c.byKey[k] = path
+			c.plugins = append(c.plugins, manager.Info{Kind: k.Kind, Name: k.Name, Source: path})
+		}
+		return nil
+	})
 }
 
 func asErrors(ps []Problem) []error {
@@ -196,11 +190,11 @@ func (c *Catalog) scan() ([]binaryID, error) {
 }
 
 // probe starts a binary, asks for its plugins and stops it.
-func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
+func (c *Catalog) probe(ctx context.Context, path string) ([]listedPlugin, error) {
+	opts := &c.opts
 	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
 	defer cancel()
-	var sec = (&Catalog{opts: *opts}).secure(path)
-	client, run, cc, _, err := launch(ctx, path, opts, opts.Logger, sec, opts.ProbeTimeout)
+	client, run, cc, _, err := c.launch(ctx, path, opts.Logger, c.secure(path), opts.ProbeTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -210,25 +204,17 @@ func probe(ctx context.Context, path string, opts *Options) ([]ident, error) {
 		}
 		stopClient(client, run, cc, opts.StopGrace)
 	}()
-	res, err := generated.NewPluginListerClient(cc).ListPlugins(ctx, &generated.Empty{})
-	if err != nil {
-		return nil, fmt.Errorf("ListPlugins: %w", err)
-	}
-	var out []ident
-	for _, p := range res.Plugins {
-		out = append(out, ident{Kind: p.Kind, Name: p.Name})
-	}
-	return out, nil
+	return listPlugins(ctx, cc)
 }
 
 // validate checks a ListPlugins answer as Velero's host does (known kinds,
 // valid fully-qualified names, no duplicates) and that it lists at most max
 // plugins.
-func validate(ids []ident, limit int) error {
+func validate(ids []listedPlugin, limit int) error {
 	if len(ids) > limit {
 		return fmt.Errorf("ListPlugins: %w: %d plugins listed, at most %d allowed per binary (Options.MaxPluginsPerBinary)", ErrTooManyPlugins, len(ids), limit)
 	}
-	seen := map[ident]bool{}
+	seen := map[listedPlugin]bool{}
 	for _, id := range ids {
 		if _, err := rigging.ParseKind(id.Kind); err != nil {
 			return fmt.Errorf("ListPlugins: %w", err)
@@ -247,8 +233,8 @@ func validate(ids []ident, limit int) error {
 	return nil
 }
 
-// ident is one plugin a binary lists.
-type ident struct {
+// listedPlugin is one plugin a binary lists.
+type listedPlugin struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 }
@@ -271,7 +257,7 @@ type diskCache struct {
 
 type cacheEntry struct {
 	binaryID
-	Plugins []ident `json:"plugins"`
+	Plugins []listedPlugin `json:"plugins"`
 }
 
 func loadCache(path string, log interface{ Warn(string, ...any) }) diskCache {
@@ -290,7 +276,7 @@ func loadCache(path string, log interface{ Warn(string, ...any) }) diskCache {
 	return c
 }
 
-func (c diskCache) lookup(b binaryID) ([]ident, bool) {
+func (c diskCache) lookup(b binaryID) ([]listedPlugin, bool) {
 	for _, e := range c.Entries {
 		if e.binaryID == b {
 			return e.Plugins, true

@@ -36,6 +36,10 @@ var (
 	// ErrNoMTLS reports a plugin that did not negotiate mutual TLS while
 	// Options.RequireMTLS was set.
 	ErrNoMTLS = errors.New("plugin does not negotiate mutual TLS (AutoMTLS); refused because mutual TLS is required")
+	// ErrConflictingOptions reports Options that contradict each other
+	// (RequireMTLS without AutoMTLS); Discover and OpenBinary return it
+	// before starting anything.
+	ErrConflictingOptions = errors.New("conflicting plugin catalog options")
 )
 
 // unavailableError marks an error of the host's, caused by a plugin process

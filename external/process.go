@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -30,9 +31,12 @@ import (
 // dies, backed off and finally quarantined when it keeps crashing.
 type process struct {
 	path string
-	opts *Options
+	cat  *Catalog // its options, socket directory and TLS memory
 	log  *slog.Logger
 	sec  *goplugin.SecureConfig
+
+	// dp is the data path state of the current process (its connection).
+	dp atomic.Pointer[dataPathState]
 
 	mu          sync.Mutex
 	client      *goplugin.Client
@@ -64,9 +68,9 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 		p.brokenLocked("process exited", true)
 	}
 	recent := p.recentCrashesLocked()
-	if recent >= p.opts.MaxCrashes {
+	if recent >= p.cat.opts.MaxCrashes {
 		p.quarantined = unavailable(fmt.Errorf("plugin binary %s: %w: %d crashes within %s (last: %v); fix or replace the binary and restart",
-			p.path, ErrQuarantined, recent, p.opts.CrashWindow, p.lastErr))
+			p.path, ErrQuarantined, recent, p.cat.opts.CrashWindow, p.lastErr))
 		p.log.Error("plugin quarantined", "path", p.path, "crashes", recent, "last_error", p.lastErr)
 		return nil, 0, p.quarantined
 	}
@@ -83,7 +87,7 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 		}
 		p.log.Info("restarting plugin process", "path", p.path, "recent_crashes", recent)
 	}
-	if err := p.startLocked(ctx, p.opts.StartTimeout); err != nil {
+	if err := p.startLocked(ctx, p.cat.opts.StartTimeout); err != nil {
 		p.crashes = append(p.crashes, time.Now())
 		p.lastErr = err
 		return nil, 0, unavailable(err)
@@ -100,7 +104,7 @@ func backoff(recent int) time.Duration {
 }
 
 func (p *process) recentCrashesLocked() int {
-	cut := time.Now().Add(-p.opts.CrashWindow)
+	cut := time.Now().Add(-p.cat.opts.CrashWindow)
 	kept := p.crashes[:0]
 	for _, t := range p.crashes {
 		if t.After(cut) {
@@ -114,12 +118,22 @@ func (p *process) recentCrashesLocked() int {
 // startLocked launches the binary and connects to it; cancelling ctx
 // kills it while it starts.
 func (p *process) startLocked(ctx context.Context, timeout time.Duration) error {
-	client, run, cc, tail, err := launch(ctx, p.path, p.opts, p.log, p.sec, timeout)
+	client, run, cc, tail, err := p.cat.launch(ctx, p.path, p.log, p.sec, timeout)
 	if err != nil {
 		return err
 	}
 	p.client, p.run, p.cc, p.tail = client, run, cc, tail
 	p.gen++
+	p.dp.Store(&dataPathState{cc: cc, log: p.log, path: p.path})
+	return nil
+}
+
+// dataPathOf returns the data path state of the process whose connection
+// is cc, or nil when cc is no longer the current process's.
+func (p *process) dataPathOf(cc grpc.ClientConnInterface) *dataPathState {
+	if st := p.dp.Load(); st != nil && st.cc == cc {
+		return st
+	}
 	return nil
 }
 
@@ -127,7 +141,8 @@ func (p *process) startLocked(ctx context.Context, timeout time.Duration) error 
 // group of its own (see groupRunner). Cancelling ctx while it starts kills
 // it. With AutoMTLS, a plugin whose handshake carries no server
 // certificate is started again without TLS (or refused with RequireMTLS).
-func launch(ctx context.Context, path string, opts *Options, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *groupRunner, *grpc.ClientConn, *outputTail, error) {
+func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *groupRunner, *grpc.ClientConn, *outputTail, error) {
+	opts := &c.opts
 	if sec != nil {
 		// Checked here, not by go-plugin, which would check its runner's
 		// (empty) path. The hash is reused by every restart.
@@ -141,13 +156,11 @@ func launch(ctx context.Context, path string, opts *Options, log *slog.Logger, s
 		}
 	}
 	mtls := opts.AutoMTLS
-	if opts.plainOnly != nil {
-		if _, plain := opts.plainOnly.Load(path); plain {
-			mtls = false
-		}
+	if _, plain := c.plainOnly.Load(path); plain {
+		mtls = false
 	}
 	for {
-		run := newGroupRunner(path, opts.Args, opts.environ(), opts.sockDir)
+		run := newGroupRunner(path, opts.Args, c.environ(), c.sockDir)
 		base := filepath.Base(path)
 		out := newPluginOutput(log, base)
 		tail := &out.tail
@@ -158,7 +171,7 @@ func launch(ctx context.Context, path string, opts *Options, log *slog.Logger, s
 			// go-plugin makes a socket directory per process for a
 			// RunnerFunc: inside the catalog's private one (the runner
 			// removes it and uses the catalog's).
-			UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: opts.sockDir},
+			UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: c.sockDir},
 			AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 			Logger:           newHCLog(log, base),
 			Stderr:           out,
@@ -194,9 +207,7 @@ func launch(ctx context.Context, path string, opts *Options, log *slog.Logger, s
 				return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w", path, ErrNoMTLS)
 			}
 			log.Warn("plugin does not negotiate mutual TLS (AutoMTLS); running it without TLS over its private socket", "path", path)
-			if opts.plainOnly != nil {
-				opts.plainOnly.Store(path, true)
-			}
+			c.plainOnly.Store(path, true)
 			mtls = false
 			continue
 		}
@@ -418,8 +429,10 @@ func stopClient(client *goplugin.Client, run *groupRunner, cc *grpc.ClientConn, 
 	client.Kill()
 }
 
-// instance is the supervised invoker of one client instance.
-type instance struct {
+// supervisedInvoker is the invoker of one Catalog client: it runs each call
+// on the client's supervised process (started or restarted as needed),
+// replays Init in a restarted process and retries idempotent calls.
+type supervisedInvoker struct {
 	p    *process
 	name rigging.Name
 
@@ -433,7 +446,7 @@ type instance struct {
 // retried once after a restart when idempotent or provably never sent.
 // Errors caused by the process being gone (it died during the call, could
 // not be started, or is quarantined) match rigging.ErrPluginUnavailable.
-func (in *instance) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
+func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	for attempt := 0; ; attempt++ {
 		cc, gen, err := in.p.conn(ctx)
 		if err != nil {
@@ -498,7 +511,7 @@ func notSent(err error) bool {
 }
 
 // replay re-runs Init in a process that has not seen it (a restarted one).
-func (in *instance) replay(ctx context.Context, cc grpc.ClientConnInterface, gen uint64) error {
+func (in *supervisedInvoker) replay(ctx context.Context, cc grpc.ClientConnInterface, gen uint64) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.init == nil || in.initGen == gen {
@@ -511,7 +524,12 @@ func (in *instance) replay(ctx context.Context, cc grpc.ClientConnInterface, gen
 	return nil
 }
 
-func (in *instance) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
+// dataPath returns the data path state of the process behind cc.
+func (in *supervisedInvoker) dataPath(cc grpc.ClientConnInterface) *dataPathState {
+	return in.p.dataPathOf(cc)
+}
+
+func (in *supervisedInvoker) callInit(ctx context.Context, fn func(context.Context, grpc.ClientConnInterface) error) error {
 	in.mu.Lock()
 	already := in.init != nil
 	in.mu.Unlock()

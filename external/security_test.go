@@ -13,6 +13,57 @@ import (
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
 )
 
+// TestConflictingOptions: RequireMTLS without AutoMTLS is refused with
+// ErrConflictingOptions by Discover and OpenBinary, before anything starts
+// or any socket directory is made; the options that agree are accepted.
+func TestConflictingOptions(t *testing.T) {
+	dir := pluginDir(t, nil)
+	bin := filepath.Join(dir, "testplugin")
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr error
+	}{
+		{name: "RequireMTLS without AutoMTLS", opts: Options{RequireMTLS: true}, wantErr: ErrConflictingOptions},
+		{name: "RequireMTLS with AutoMTLS", opts: Options{RequireMTLS: true, AutoMTLS: true}},
+		{name: "AutoMTLS alone", opts: Options{AutoMTLS: true}},
+		{name: "neither", opts: Options{}},
+	}
+	for _, tt := range tests {
+		for _, how := range []string{"Discover", "OpenBinary"} {
+			t.Run(tt.name+"/"+how, func(t *testing.T) {
+				tmp := t.TempDir()
+				t.Setenv("TMPDIR", tmp)
+				opts := tt.opts
+				opts.Logger = testLogger(t)
+				var c *Catalog
+				var err error
+				if how == "Discover" {
+					opts.Dir = dir
+					c, err = Discover(context.Background(), opts)
+				} else {
+					c, err = OpenBinary(context.Background(), bin, opts)
+				}
+				if c != nil {
+					defer c.Close()
+				}
+				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if tt.wantErr == nil {
+					return
+				}
+				if c != nil {
+					t.Error("a catalog was returned with the error")
+				}
+				if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
+					t.Errorf("left behind: %v", left)
+				}
+			})
+		}
+	}
+}
+
 // TestAutoMTLSFallback: with AutoMTLS a plugin that negotiates it runs
 // over mutual TLS; one that does not (its handshake carries no server
 // certificate) is restarted without TLS and remembered, or refused with
@@ -50,7 +101,7 @@ func TestAutoMTLSFallback(t *testing.T) {
 			if _, err := a.AppliesTo(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			_, plain := c.opts.plainOnly.Load(filepath.Join(c.opts.Dir, "testplugin"))
+			_, plain := c.plainOnly.Load(filepath.Join(c.opts.Dir, "testplugin"))
 			if plain != tt.wantPlain {
 				t.Errorf("binary remembered as plaintext-only = %v, want %v", plain, tt.wantPlain)
 			}

@@ -28,16 +28,16 @@ func TestSocketDirFitsSocketPath(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("TMPDIR", tc.tmpdir)
-			var o Options
-			if err := o.makeSocketDir(); err != nil {
+			dir, err := makeSocketDir()
+			if err != nil {
 				t.Fatal(err)
 			}
-			defer os.RemoveAll(o.sockDir)
-			if got := filepath.Dir(o.sockDir); got != tc.wantParent {
-				t.Errorf("socket dir %s: parent %s, want %s", o.sockDir, got, tc.wantParent)
+			defer os.RemoveAll(dir)
+			if got := filepath.Dir(dir); got != tc.wantParent {
+				t.Errorf("socket dir %s: parent %s, want %s", dir, got, tc.wantParent)
 			}
-			if len(o.sockDir) > maxSocketDir {
-				t.Errorf("socket dir %s is %d bytes, more than %d", o.sockDir, len(o.sockDir), maxSocketDir)
+			if len(dir) > maxSocketDir {
+				t.Errorf("socket dir %s is %d bytes, more than %d", dir, len(dir), maxSocketDir)
 			}
 		})
 	}

@@ -160,7 +160,7 @@ func (s *fakeCatalog) Plugins() []Info {
 }
 
 func (s *fakeCatalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) (any, error) {
-	n, _ := s.opened.LoadOrStore(key{kind, name}, new(atomic.Int32))
+	n, _ := s.opened.LoadOrStore(registry.Key{Kind: kind, Name: name}, new(atomic.Int32))
 	n.(*atomic.Int32).Add(1)
 	e, ok := s.reg.Lookup(kind, name)
 	if !ok {
@@ -175,7 +175,7 @@ func (s *fakeCatalog) Close() error {
 }
 
 func (s *fakeCatalog) opens(kind rigging.Kind, name string) int32 {
-	n, ok := s.opened.Load(key{kind, rigging.MustParseName(name)})
+	n, ok := s.opened.Load(registry.Key{Kind: kind, Name: rigging.MustParseName(name)})
 	if !ok {
 		return 0
 	}

@@ -117,12 +117,6 @@ func DefaultTimeout(kind rigging.Kind) time.Duration {
 	return 0
 }
 
-// key identifies a plugin across sources.
-type key struct {
-	kind rigging.Kind
-	name rigging.Name
-}
-
 // candidate is one plugin of one source.
 type candidate struct {
 	info      Info
@@ -163,13 +157,13 @@ type Manager struct {
 	metrics       *metrics
 	timeouts      map[rigging.Kind]time.Duration
 	config        map[rigging.Name]map[string]string
-	plugins       map[key]resolution
+	plugins       map[registry.Key]resolution
 	byKind        map[rigging.Kind][]rigging.Name // active names, sorted
 	closed        atomic.Bool
 	closeOnce     sync.Once
 	metricsErr    error
 	mu            sync.Mutex // guards slots and closers
-	slots         map[key]*slot
+	slots         map[registry.Key]*slot
 	closers       []closer
 	preferBuiltin bool
 }
@@ -188,9 +182,9 @@ func New(opts Options) *Manager {
 		log:           cmp.Or(opts.Logger, slog.Default()),
 		timeouts:      map[rigging.Kind]time.Duration{},
 		config:        map[rigging.Name]map[string]string{},
-		plugins:       map[key]resolution{},
+		plugins:       map[registry.Key]resolution{},
 		byKind:        map[rigging.Kind][]rigging.Name{},
-		slots:         map[key]*slot{},
+		slots:         map[registry.Key]*slot{},
 		preferBuiltin: opts.PreferBuiltin,
 	}
 	m.metrics, m.metricsErr = newMetrics(opts.Metrics)
@@ -219,14 +213,14 @@ func New(opts Options) *Manager {
 // index applies the resolution rules to both catalogs.
 func (m *Manager) index() {
 	for _, e := range m.reg.All() {
-		m.plugins[key{e.Kind, e.Name}] = resolution{active: candidate{
+		m.plugins[registry.Key{Kind: e.Kind, Name: e.Name}] = resolution{active: candidate{
 			info: Info{Kind: e.Kind, Name: e.Name, Source: SourceBuiltin}, transport: TransportInProcess, builtin: e,
 		}}
 	}
 	if m.external != nil {
-		seen := map[key]string{}
+		seen := map[registry.Key]string{}
 		for _, info := range m.external.Plugins() {
-			k := key{info.Kind, info.Name}
+			k := registry.Key{Kind: info.Kind, Name: info.Name}
 			if !info.Kind.Valid() {
 				m.log.Warn("external plugin ignored: invalid kind", "kind", info.Kind, "plugin", info.Name, "source", info.Source)
 				continue
@@ -258,7 +252,7 @@ func (m *Manager) index() {
 		}
 	}
 	for k := range m.plugins {
-		m.byKind[k.kind] = append(m.byKind[k.kind], k.name)
+		m.byKind[k.Kind] = append(m.byKind[k.Kind], k.Name)
 	}
 	for _, names := range m.byKind {
 		slices.Sort(names)
@@ -273,7 +267,7 @@ func (m *Manager) Plugins() []PluginInfo {
 	var out []PluginInfo
 	for _, kind := range rigging.Kinds() {
 		for _, name := range m.byKind[kind] {
-			r := m.plugins[key{kind, name}]
+			r := m.plugins[registry.Key{Kind: kind, Name: name}]
 			out = append(out, PluginInfo{Info: r.active.info, Active: true, Transport: r.active.transport})
 			if r.shadowed != nil {
 				out = append(out, PluginInfo{Info: r.shadowed.info, Active: false, Transport: r.shadowed.transport})
@@ -366,11 +360,11 @@ func (m *Manager) get(ctx context.Context, kind rigging.Kind, name rigging.Name)
 	if m.closed.Load() {
 		return nil, fmt.Errorf("manager: get %s %s: %w", kind, name, rigging.ErrClosed)
 	}
-	if r, ok := m.plugins[key{kind, name}]; ok {
+	if r, ok := m.plugins[registry.Key{Kind: kind, Name: name}]; ok {
 		return m.instance(ctx, kind, r.active)
 	}
 	if v1, ok := adaptedFrom(kind); ok {
-		if r, ok := m.plugins[key{v1, name}]; ok {
+		if r, ok := m.plugins[registry.Key{Kind: v1, Name: name}]; ok {
 			v, err := m.instance(ctx, v1, r.active)
 			if err != nil {
 				return nil, err
@@ -384,7 +378,7 @@ func (m *Manager) get(ctx context.Context, kind rigging.Kind, name rigging.Name)
 func (m *Manager) notFound(kind rigging.Kind, name rigging.Name) error {
 	var others []string
 	for _, k := range rigging.Kinds() {
-		if _, ok := m.plugins[key{k, name}]; ok && k != kind {
+		if _, ok := m.plugins[registry.Key{Kind: k, Name: name}]; ok && k != kind {
 			others = append(others, string(k))
 		}
 	}
@@ -403,7 +397,7 @@ func (m *Manager) instance(ctx context.Context, kind rigging.Kind, c candidate) 
 	if kind == rigging.KindObjectStore || kind == rigging.KindVolumeSnapshotter {
 		return m.build(ctx, kind, c)
 	}
-	k := key{kind, c.info.Name}
+	k := registry.Key{Kind: kind, Name: c.info.Name}
 	m.mu.Lock()
 	s := m.slots[k]
 	if s == nil {

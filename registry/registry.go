@@ -44,6 +44,17 @@ type Entry struct {
 	New func(log *slog.Logger) (any, error)
 }
 
+// Key identifies a plugin by its kind and name: the one key type the
+// Manager, an external catalog and a plugin server index plugins by.
+// Comparable, so usable as a map key.
+type Key struct {
+	Kind rigging.Kind
+	Name rigging.Name
+}
+
+// String returns "kind name", as errors and logs name a plugin.
+func (k Key) String() string { return string(k.Kind) + " " + string(k.Name) }
+
 // Registry is a set of plugin factories keyed by (kind, name). The zero value
 // is not usable; call New. A Registry is safe for concurrent use.
 type Registry struct {

@@ -57,7 +57,7 @@ func TestEchoUnchangedItem(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := registry.New()
 			registry.RegisterIn(reg, "example.com/a", func(*slog.Logger) (rigging.BackupItemAction, error) { return tt.action, nil })
-			s := backupItemActionServer{newMux(ServeOptions{Registry: reg})}
+			s := backupItemActionServer{serves[rigging.BackupItemAction](newMux(ServeOptions{Registry: reg}))}
 			res, err := s.Execute(context.Background(), &generated.ExecuteRequest{Plugin: "example.com/a", Item: sent})
 			if err != nil {
 				t.Fatal(err)

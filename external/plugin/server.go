@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,14 +39,14 @@ func NewGRPCServer(opts ServeOptions, extra ...grpc.ServerOption) *grpc.Server {
 		grpc.ChainStreamInterceptor(streamErrors),
 	}, extra...)...)
 	generated.RegisterPluginListerServer(s, listerServer{m})
-	generated.RegisterObjectStoreServer(s, objectStoreServer{m})
-	generated.RegisterVolumeSnapshotterServer(s, volumeSnapshotterServer{m})
-	generated.RegisterBackupItemActionServer(s, backupItemActionServer{m})
-	biav2.RegisterBackupItemActionServer(s, backupItemActionV2Server{m})
-	generated.RegisterRestoreItemActionServer(s, restoreItemActionServer{m})
-	riav2.RegisterRestoreItemActionServer(s, restoreItemActionV2Server{m})
-	generated.RegisterDeleteItemActionServer(s, deleteItemActionServer{m})
-	ibav1.RegisterItemBlockActionServer(s, itemBlockActionServer{m})
+	generated.RegisterObjectStoreServer(s, objectStoreServer{serves[rigging.ObjectStore](m)})
+	generated.RegisterVolumeSnapshotterServer(s, volumeSnapshotterServer{serves[rigging.VolumeSnapshotter](m)})
+	generated.RegisterBackupItemActionServer(s, backupItemActionServer{serves[rigging.BackupItemAction](m)})
+	biav2.RegisterBackupItemActionServer(s, backupItemActionV2Server{serves[rigging.BackupItemActionV2](m)})
+	generated.RegisterRestoreItemActionServer(s, restoreItemActionServer{serves[rigging.RestoreItemAction](m)})
+	riav2.RegisterRestoreItemActionServer(s, restoreItemActionV2Server{serves[rigging.RestoreItemActionV2](m)})
+	generated.RegisterDeleteItemActionServer(s, deleteItemActionServer{serves[rigging.DeleteItemAction](m)})
+	ibav1.RegisterItemBlockActionServer(s, itemBlockActionServer{serves[rigging.ItemBlockAction](m)})
 	registerDataPath(s, m)
 	return s
 }
@@ -58,24 +59,18 @@ type mux struct {
 	reg  *registry.Registry
 	log  *slog.Logger
 
+	// backups decodes the Backup of action requests.
+	backups backupDecoder
+
 	mu       sync.Mutex
-	handlers map[handlerKey]*handler
+	handlers map[registry.Key]*handler
 
-	// ready maps a request's kind and plugin field, exactly as sent, to the
-	// instance already built for it: after the first call, routing a request
-	// is one map read, with no name parsing, lock or allocation. The map is
-	// copied on write (under mu); there are as many entries as plugins.
-	ready atomic.Pointer[map[readyKey]any]
-}
-
-type readyKey struct {
-	kind   rigging.Kind
-	plugin string
-}
-
-type handlerKey struct {
-	kind rigging.Kind
-	name rigging.Name
+	// ready maps a request's kind and plugin field, exactly as sent (the
+	// Name not parsed), to the instance already built for it: after the
+	// first call, routing a request is one map read, with no name parsing,
+	// lock or allocation. The map is copied on write (under mu); there are
+	// as many entries as plugins.
+	ready atomic.Pointer[map[registry.Key]any]
 }
 
 type handler struct {
@@ -93,7 +88,7 @@ func newMux(opts ServeOptions) *mux {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &mux{opts: opts, reg: reg, log: log, handlers: map[handlerKey]*handler{}}
+	return &mux{opts: opts, reg: reg, log: log, handlers: map[registry.Key]*handler{}}
 }
 
 // entries returns the served plugins in Velero's listing order.
@@ -111,7 +106,7 @@ func (m *mux) entries() []registry.Entry {
 // request's plugin field.
 func handlerFor[T any](m *mux, kind rigging.Kind, plugin string) (T, error) {
 	if ready := m.ready.Load(); ready != nil {
-		if v, ok := (*ready)[readyKey{kind, plugin}].(T); ok {
+		if v, ok := (*ready)[registry.Key{Kind: kind, Name: rigging.Name(plugin)}].(T); ok {
 			return v, nil
 		}
 	}
@@ -124,7 +119,7 @@ func handlerFor[T any](m *mux, kind rigging.Kind, plugin string) (T, error) {
 	if !ok || (m.opts.Select != nil && !m.opts.Select(kind, name)) {
 		return zero, fmt.Errorf("%s plugin: %s was not found or has an invalid name format: %w", kind, plugin, rigging.ErrPluginNotFound)
 	}
-	k := handlerKey{kind, name}
+	k := registry.Key{Kind: kind, Name: name}
 	m.mu.Lock()
 	h := m.handlers[k]
 	if h == nil {
@@ -145,12 +140,45 @@ func handlerFor[T any](m *mux, kind rigging.Kind, plugin string) (T, error) {
 	if !ok {
 		return zero, fmt.Errorf("%s plugin %s: %T is not a %s", kind, name, h.v, kind)
 	}
-	m.markReady(readyKey{kind, plugin}, h.v)
+	m.markReady(registry.Key{Kind: kind, Name: rigging.Name(plugin)}, h.v)
 	return v, nil
 }
 
+// kindServer is what every per-kind server holds: the mux and the kind
+// whose interface T is.
+type kindServer[T any] struct {
+	m    *mux
+	kind rigging.Kind
+}
+
+// serves returns the kindServer of the kind whose interface T is (one of
+// rigging's kind interfaces).
+func serves[T any](m *mux) kindServer[T] {
+	kind, ok := rigging.KindFor[T]()
+	if !ok {
+		panic(fmt.Sprintf("plugin: %s is not a kind interface", reflect.TypeFor[T]()))
+	}
+	return kindServer[T]{m: m, kind: kind}
+}
+
+// get returns the instance serving a request's plugin field.
+func (s kindServer[T]) get(plugin string) (T, error) { return handlerFor[T](s.m, s.kind, plugin) }
+
+// appliesTo answers the AppliesTo of every action kind: the selector of
+// the instance serving plugin.
+func appliesTo[T interface {
+	AppliesTo(context.Context) (rigging.ResourceSelector, error)
+}](ctx context.Context, s kindServer[T], plugin string) (*generated.ResourceSelector, error) {
+	impl, err := s.get(plugin)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := impl.AppliesTo(ctx)
+	return wire.Selector(sel), err
+}
+
 // markReady adds a built instance to the lock-free routing map.
-func (m *mux) markReady(k readyKey, v any) {
+func (m *mux) markReady(k registry.Key, v any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.ready.Load()
@@ -159,7 +187,7 @@ func (m *mux) markReady(k readyKey, v any) {
 			return
 		}
 	}
-	next := make(map[readyKey]any, 1+lenOf(old))
+	next := make(map[registry.Key]any, 1+lenOf(old))
 	if old != nil {
 		for kk, vv := range *old {
 			next[kk] = vv
@@ -169,7 +197,7 @@ func (m *mux) markReady(k readyKey, v any) {
 	m.ready.Store(&next)
 }
 
-func lenOf(m *map[readyKey]any) int {
+func lenOf(m *map[registry.Key]any) int {
 	if m == nil {
 		return 0
 	}
@@ -200,17 +228,4 @@ func panicStatus(p any) error {
 	pcs := make([]uintptr, 64)
 	n := runtime.Callers(3, pcs)
 	return wire.PanicStatus(p, pcs[:n])
-}
-
-type listerServer struct{ m *mux }
-
-// ListPlugins answers with this process's argv[0] as the command, kinds in
-// Velero's order and names sorted.
-func (s listerServer) ListPlugins(context.Context, *generated.Empty) (*generated.ListPluginsResponse, error) {
-	res := &generated.ListPluginsResponse{}
-	cmd := s.m.opts.command()
-	for _, e := range s.m.entries() {
-		res.Plugins = append(res.Plugins, &generated.PluginIdentifier{Command: cmd, Kind: string(e.Kind), Name: string(e.Name)})
-	}
-	return res, nil
 }

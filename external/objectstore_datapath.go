@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
-	"runtime"
 	"sync"
-	"weak"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,16 +28,18 @@ import (
 // or offers no socket gets Velero's chunked streaming for that process's
 // lifetime.
 
-// dataPathState is what negotiation found for one connection.
+// dataPathState is what negotiation found for one plugin process (one
+// connection: a restarted process has a new one and negotiates again). The
+// process holds it (process.dataPathOf); a NewClient connection has none.
 type dataPathState struct {
+	cc   grpc.ClientConnInterface // the connection it was negotiated on
+	log  *slog.Logger
+	path string // the plugin binary, for logs
+
 	mu   sync.Mutex
 	done bool
 	addr string // "": chunked streaming
 }
-
-// dataPaths maps a connection (weakly, so a dead process's entry goes with
-// its connection) to its dataPathState.
-var dataPaths sync.Map // weak.Pointer[grpc.ClientConn] -> *dataPathState
 
 // errUseChunks reports that a transfer must use Velero's chunked streaming;
 // nothing of it has reached the plugin's implementation.
@@ -49,33 +50,24 @@ var errUseChunks = errors.New("data path unavailable")
 // processes (local children) use the data path; a Hello that fails other
 // than with Unimplemented is returned and tried again at the next transfer.
 func (c *objectStoreClient) dataPathFor(ctx context.Context, cc grpc.ClientConnInterface) (string, error) {
-	conn, ok := cc.(*grpc.ClientConn)
-	if _, sup := c.inv.(*instance); !ok || !sup {
+	st := c.inv.dataPath(cc)
+	if st == nil {
 		return "", errUseChunks
 	}
-	key := weak.Make(conn)
-	v, loaded := dataPaths.Load(key)
-	if !loaded {
-		v, loaded = dataPaths.LoadOrStore(key, &dataPathState{})
-		if !loaded {
-			runtime.AddCleanup(conn, func(k weak.Pointer[grpc.ClientConn]) { dataPaths.Delete(k) }, key)
-		}
-	}
-	st := v.(*dataPathState)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if !st.done {
 		res, err := riggingv1.NewDataPathClient(cc).Hello(ctx, &riggingv1.DataPathHelloRequest{Versions: []uint32{wire.DataPathVersion}})
 		switch {
 		case status.Code(err) == codes.Unimplemented:
-			c.logDataPath("plugin has no data path; object bodies stream in gRPC chunks")
+			st.debug("plugin has no data path; object bodies stream in gRPC chunks")
 		case err != nil:
 			return "", err
 		case res.GetVersion() == wire.DataPathVersion && res.GetNetwork() == "unix" && res.GetAddress() != "":
 			st.addr = res.GetAddress()
-			c.logDataPath("object bodies use the plugin's data socket", "address", st.addr)
+			st.debug("object bodies use the plugin's data socket", "address", st.addr)
 		default:
-			c.logDataPath("plugin offers no data path; object bodies stream in gRPC chunks", "version", res.GetVersion(), "network", res.GetNetwork())
+			st.debug("plugin offers no data path; object bodies stream in gRPC chunks", "version", res.GetVersion(), "network", res.GetNetwork())
 		}
 		st.done = true
 	}
@@ -88,23 +80,18 @@ func (c *objectStoreClient) dataPathFor(ctx context.Context, cc grpc.ClientConnI
 // noDataPath makes the process behind cc use chunked streaming from now
 // on, after its socket could not be reached.
 func noDataPath(cc grpc.ClientConnInterface, why error, c *objectStoreClient) {
-	if conn, ok := cc.(*grpc.ClientConn); ok {
-		if v, ok := dataPaths.Load(weak.Make(conn)); ok {
-			st := v.(*dataPathState)
-			st.mu.Lock()
-			st.addr = ""
-			st.mu.Unlock()
-		}
+	st := c.inv.dataPath(cc)
+	if st == nil {
+		return
 	}
-	if in, ok := c.inv.(*instance); ok {
-		in.p.log.Warn("plugin data socket unreachable; object bodies stream in gRPC chunks", "path", in.p.path, "error", why)
-	}
+	st.mu.Lock()
+	st.addr = ""
+	st.mu.Unlock()
+	st.log.Warn("plugin data socket unreachable; object bodies stream in gRPC chunks", "path", st.path, "error", why)
 }
 
-func (c *objectStoreClient) logDataPath(msg string, args ...any) {
-	if in, ok := c.inv.(*instance); ok {
-		in.p.log.Debug(msg, append([]any{"path", in.p.path}, args...)...)
-	}
+func (st *dataPathState) debug(msg string, args ...any) {
+	st.log.Debug(msg, append([]any{"path", st.path}, args...)...)
 }
 
 // dialData connects to the data socket and presents the ticket's token.
