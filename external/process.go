@@ -200,6 +200,12 @@ func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec
 		if err == nil && ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
+		if err != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			// The caller's deadline (the probe timeout) killed the group
+			// before go-plugin's own StartTimeout fired, and go-plugin then
+			// saw stdout close: say what happened, not what it saw.
+			err = fmt.Errorf("timeout while waiting for plugin to start: %w", context.Cause(ctx))
+		}
 		if err == nil && plain {
 			run.kill()
 			client.Kill()
