@@ -54,6 +54,27 @@ func Members(pgid int) []int {
 	return out
 }
 
+// Gone fails t unless process pid is gone (or a zombie) within 5s: a
+// SIGKILL is delivered asynchronously, so a process killed a moment ago may
+// still be running. A survivor is killed.
+func Gone(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f := stat(strconv.Itoa(pid))
+		if len(f) == 0 || f[0] == "Z" || f[0] == "X" {
+			return
+		}
+		if time.Now().After(deadline) {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+			t.Fatalf("process %d survived (state %s)", pid, f[0])
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process's state
+	}
+}
+
 // GroupGone fails t unless every process of group pgid is gone within 5s
 // (a SIGKILL is delivered asynchronously); survivors are killed. A pgid
 // equal to the test's own group fails at once: the plugin was not given a
