@@ -695,7 +695,7 @@ func TestNoPluginOutlivesHost(t *testing.T) {
 	host := exec.Command(os.Args[0], "-test.run=^$")
 	// The SIGKILLed host cannot remove its socket directory: keep it in a
 	// TMPDIR the test removes.
-	host.Env = append(os.Environ(), "RIGGING_TEST_HOST_DIR="+pluginDir(t, nil), "TMPDIR="+t.TempDir())
+	host.Env = append(os.Environ(), "RIGGING_TEST_HOST_DIR="+pluginDir(t, nil), "TMPDIR="+proctest.ShortTempDir(t))
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -823,7 +823,7 @@ func plainParent(bin string) {
 func TestPluginExitsWhenHostDies(t *testing.T) {
 	host := exec.Command(os.Args[0], "-test.run=^$")
 	// The plugin, on its own, makes its socket in TMPDIR: one the test removes.
-	host.Env = append(os.Environ(), "RIGGING_TEST_PLAIN_PARENT="+pluginBin, "TMPDIR="+t.TempDir())
+	host.Env = append(os.Environ(), "RIGGING_TEST_PLAIN_PARENT="+pluginBin, "TMPDIR="+proctest.ShortTempDir(t))
 	out, err := host.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

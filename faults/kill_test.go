@@ -23,6 +23,7 @@ import (
 	"github.com/rigging-dev/rigging/archive"
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/internal/proctest"
 	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/providers/filesystem"
@@ -268,7 +269,7 @@ func TestHostKilled(t *testing.T) {
 	host := exec.Command(os.Args[0], "-test.run=^$")
 	// The SIGKILLed host cannot remove its plugin socket directory: keep
 	// it in a TMPDIR the test removes.
-	host.Env = append(os.Environ(), hostHelperEnv+"="+dir, "TMPDIR="+t.TempDir())
+	host.Env = append(os.Environ(), hostHelperEnv+"="+dir, "TMPDIR="+proctest.ShortTempDir(t))
 	host.Stderr = os.Stderr
 	out, err := host.StdoutPipe()
 	if err != nil {

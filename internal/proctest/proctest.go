@@ -167,3 +167,19 @@ func Entries(dir string) ([]string, error) {
 	}
 	return names, err
 }
+
+// ShortTempDir returns a new directory in TMPDIR, removed when t ends, to
+// be the TMPDIR of a rigging process a test runs: short enough that
+// rigging's plugin socket directory stays inside it (under a directory as
+// deep as t.TempDir's, rigging makes that directory in /tmp instead, where
+// neither the test's clean-up nor its checks that TMPDIR is left empty see
+// it).
+func ShortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}

@@ -151,7 +151,7 @@ func TestSignalStopsDiscovery(t *testing.T) {
 		}{{syscall.SIGINT, ExitInterrupted}, {syscall.SIGTERM, ExitTerminated}} {
 			t.Run(fmt.Sprintf("%s, %v", name, s.sig), func(t *testing.T) {
 				dir, pidFile := hangingPluginDir(t, script)
-				tmp := t.TempDir()
+				tmp := proctest.ShortTempDir(t)
 				code, took, stderr, pgid := interrupt(t, binEnv(tmp, t.TempDir()), s.sig, pidFile, "plugins", "--plugin-dir", dir)
 				if code != s.code || took >= probeTimeout {
 					t.Errorf("exit %d after %s, want %d well within the %s probe timeout; stderr:\n%s", code, took, s.code, probeTimeout, stderr)
@@ -191,7 +191,7 @@ func TestTempDirUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmp, home := t.TempDir(), t.TempDir()
+	tmp, home := proctest.ShortTempDir(t), t.TempDir()
 	env := binEnv(tmp, home)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
