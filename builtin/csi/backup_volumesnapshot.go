@@ -21,10 +21,14 @@ import (
 
 // volumeSnapshotBackupper is velero.io/csi-volumesnapshot-backupper. On a
 // VolumeSnapshot being backed up it records its content's deletion policy,
-// snapshot handle, driver and restore size as annotations (on the item and,
-// by a patch, on the cluster's object), labels the content with the backup,
-// adds the class and the content as additional items, and starts an
-// operation that completes when the content is ready to use. While the
+// snapshot handle, driver and restore size as annotations on the cluster's
+// object (a merge patch), labels the content with the backup, adds the class
+// and the content as additional items, and starts an operation that
+// completes when the content is ready to use. The item it returns is, as
+// Velero's, the API server's answer to the annotation patch (the live object:
+// its current spec, status, resourceVersion and managedFields, whatever the
+// given item held) with the given item's apiVersion and kind and the
+// must-include-additional-items annotation added. While the
 // backup finalizes it instead deletes the snapshot and its content, keeping
 // the storage snapshot (deletion policy Retain).
 //
@@ -96,16 +100,24 @@ func (a *volumeSnapshotBackupper) Execute(ctx context.Context, item *unstructure
 	}, "labels", map[string]string{LabelBackupName: validLabelValue(backup.Name)}); err != nil {
 		a.log.Warn("cannot label VolumeSnapshotContent with its backup", "content", vsc.Name, "error", err)
 	}
+	var live *snapshotv1.VolumeSnapshot
 	if err := patchMeta(func(p []byte) error {
-		_, err := c.SnapshotV1().VolumeSnapshots(vs.Namespace).Patch(ctx, vs.Name, types.MergePatchType, p, metav1.PatchOptions{})
+		var err error
+		live, err = c.SnapshotV1().VolumeSnapshots(vs.Namespace).Patch(ctx, vs.Name, types.MergePatchType, p, metav1.PatchOptions{})
 		return err
 	}, "annotations", annotations); err != nil {
 		return nil, nil, "", nil, a.errorf(what, "annotate it in the cluster: %w", err)
 	}
+	// Velero's controller-runtime client decodes the API server's reply into
+	// the object it patched, then puts back that object's apiVersion and
+	// kind (the reply's decoder clears them) unless they were empty.
+	if gvk := vs.GroupVersionKind(); !gvk.Empty() {
+		live.SetGroupVersionKind(gvk)
+	}
 
 	annotations[rigging.AnnotationBackupMustIncludeAdditionalItems] = "true"
-	addTo(&vs.Annotations, annotations)
-	out, err := a.encode(item, &vs)
+	addTo(&live.Annotations, annotations)
+	out, err := a.encode(item, live)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}

@@ -52,10 +52,6 @@
 //     progress; these return an error matching rigging.ErrAsyncNotSupported,
 //     as the rigging contract says. Operation IDs they did not issue are
 //     rejected with rigging.ErrInvalidOperationID.
-//   - The VolumeSnapshot backupper returns the item it was given with the
-//     new annotations; Velero returns the object the API server answered
-//     its annotation patch with (the live object, with its current status
-//     and resourceVersion).
 //
 // Every item an action changes comes back as Velero's does, through a typed
 // round trip (runtime.DefaultUnstructuredConverter, the k8s.io/api and
