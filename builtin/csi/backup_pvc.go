@@ -92,7 +92,7 @@ func (a *pvcBackupper) Execute(ctx context.Context, item *unstructured.Unstructu
 		return nil, nil, "", nil, a.errorf(what, "its label %s=%s puts it in a volume group: %w", key, pvc.Labels[key], ErrVolumeGroupSnapshotUnsupported)
 	}
 
-	c, err := a.client(what)
+	c, err := a.client(ctx, what)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}

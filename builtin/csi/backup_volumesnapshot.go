@@ -65,7 +65,7 @@ func (a *volumeSnapshotBackupper) Execute(ctx context.Context, item *unstructure
 	if vs.Spec.VolumeSnapshotClassName != nil {
 		additional = append(additional, rigging.ResourceIdentifier{GroupResource: grVolumeSnapshotClasses, Name: *vs.Spec.VolumeSnapshotClassName})
 	}
-	c, err := a.client(what)
+	c, err := a.client(ctx, what)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
@@ -149,7 +149,7 @@ func (a *volumeSnapshotBackupper) Progress(ctx context.Context, id string, _ *ri
 	}
 	p.Started = started
 	what := "VolumeSnapshot " + parts[0] + "/" + parts[1]
-	c, err := a.client(what)
+	c, err := a.client(ctx, what)
 	if err != nil {
 		return p, err
 	}
@@ -213,7 +213,7 @@ func (a *volumeSnapshotBackupper) deleteKeepingSnapshot(ctx context.Context, vs 
 		log.Error("VolumeSnapshot is not bound to a content; not deleting it")
 		return
 	}
-	c, err := a.client("VolumeSnapshot " + vs.Namespace + "/" + vs.Name)
+	c, err := a.client(ctx, "VolumeSnapshot "+vs.Namespace+"/"+vs.Name)
 	if err != nil {
 		log.Warn("cannot clean up VolumeSnapshot", "error", err)
 		return

@@ -1,10 +1,12 @@
 package csi
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
 	"github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -47,6 +49,40 @@ func KubeconfigClient() (versioned.Interface, error) {
 	return c, nil
 }
 
+// clientFactoryKey is the context key of WithClientFactory.
+type clientFactoryKey struct{}
+
+// WithClientFactory returns a copy of ctx in which the CSI actions called
+// with it get their snapshot clientset from f, ahead of the package's
+// factory (SetClientFactory): a host that runs the actions in-process for a
+// cluster of its choosing (the one a command was pointed at) puts that
+// cluster here, and two calls with different contexts may use different
+// clusters. The actions call f at each call that needs the cluster, so f
+// should build its clientset once (ConfigClient's does); an error from f
+// fails that item with an error wrapping ErrNoCluster. A nil f leaves ctx
+// as it is.
+func WithClientFactory(ctx context.Context, f ClientFactory) context.Context {
+	if f == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, clientFactoryKey{}, f)
+}
+
+// ConfigClient returns a ClientFactory for the cluster of cfg: its first
+// call builds the snapshot clientset from a copy of cfg, and every call
+// returns that clientset, or the error building it. Safe for concurrent
+// use.
+func ConfigClient(cfg *rest.Config) ClientFactory {
+	cfg = rest.CopyConfig(cfg)
+	return sync.OnceValues(func() (versioned.Interface, error) {
+		c, err := versioned.NewForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("build snapshot clientset for %s: %w", cfg.Host, err)
+		}
+		return c, nil
+	})
+}
+
 // sharedClient returns the package's clientset, building it on first use.
 func sharedClient() (versioned.Interface, error) {
 	clients.mu.Lock()
@@ -69,10 +105,15 @@ func sharedClient() (versioned.Interface, error) {
 	return c, nil
 }
 
-// client returns the action's snapshot clientset, for item (what) that
-// needs it. Errors wrap ErrNoCluster and name the plugin and the item.
-func (b *base) client(what string) (versioned.Interface, error) {
-	get := b.clients
+// client returns the snapshot clientset of the action called with ctx,
+// for item (what) that needs it: from ctx's factory (WithClientFactory),
+// else the action's own, else the package's. Errors wrap ErrNoCluster and
+// name the plugin and the item.
+func (b *base) client(ctx context.Context, what string) (versioned.Interface, error) {
+	get, _ := ctx.Value(clientFactoryKey{}).(ClientFactory)
+	if get == nil {
+		get = b.clients
+	}
 	if get == nil {
 		get = sharedClient
 	}

@@ -15,10 +15,12 @@
 // # The cluster
 //
 // Actions that create, read or delete snapshot objects do so through a
-// snapshot clientset (versioned.Interface). By default it is built, on first
-// use, from the standard kubeconfig loading rules (KUBECONFIG, then
-// ~/.kube/config, then the in-cluster config); a host or a test supplies its
-// own with SetClientFactory. Actions that need no cluster for an item
+// snapshot clientset (versioned.Interface). A host that calls them for a
+// cluster of its choosing carries it in the context of the calls
+// (WithClientFactory with ConfigClient); otherwise the process-wide factory
+// set with SetClientFactory is used, by default one that builds the
+// clientset, on first use, from the standard kubeconfig loading rules
+// (KUBECONFIG, then ~/.kube/config, then the in-cluster config). Actions that need no cluster for an item
 // never build one, and an action that needs one and cannot get it fails that
 // item with an error wrapping ErrNoCluster. Other objects an action reads
 // (the claim's PersistentVolume and StorageClass, the pods that mount it,

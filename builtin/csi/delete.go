@@ -75,7 +75,7 @@ func (a *volumeSnapshotContentDeleter) Execute(ctx context.Context, input *riggi
 			},
 		},
 	}
-	c, err := a.client(what)
+	c, err := a.client(ctx, what)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/rigging-dev/rigging"
@@ -122,7 +123,7 @@ func TestClientFactory(t *testing.T) {
 	c := fake.NewSimpleClientset()
 	SetClientFactory(func() (versioned.Interface, error) { calls++; return c, nil })
 	for range 3 {
-		got, err := a.client("x")
+		got, err := a.client(context.Background(), "x")
 		if err != nil || got != c {
 			t.Fatalf("client = %v, %v", got, err)
 		}
@@ -132,7 +133,7 @@ func TestClientFactory(t *testing.T) {
 	}
 
 	SetClientFactory(func() (versioned.Interface, error) { return nil, errors.New("cluster unreachable") })
-	_, err := a.client("VolumeSnapshotContent x")
+	_, err := a.client(context.Background(), "VolumeSnapshotContent x")
 	if !errors.Is(err, ErrNoCluster) || err.Error() != "plugin velero.io/csi-volumesnapshotcontent-restorer: VolumeSnapshotContent x: no Kubernetes cluster available for CSI snapshots: cluster unreachable" {
 		t.Errorf("error %v", err)
 	}
@@ -144,7 +145,7 @@ func TestClientFactory(t *testing.T) {
 	t.Setenv("HOME", dir)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	SetClientFactory(nil)
-	if _, err := a.client("x"); !errors.Is(err, ErrNoCluster) {
+	if _, err := a.client(context.Background(), "x"); !errors.Is(err, ErrNoCluster) {
 		t.Errorf("no kubeconfig: %v", err)
 	}
 	// ...and a kubeconfig gives a clientset without contacting the server.
@@ -159,7 +160,7 @@ current-context: ctx
 		t.Fatal(err)
 	}
 	t.Setenv("KUBECONFIG", cfg)
-	if got, err := a.client("x"); err != nil || got == nil {
+	if got, err := a.client(context.Background(), "x"); err != nil || got == nil {
 		t.Errorf("with kubeconfig: %v, %v", got, err)
 	}
 }
@@ -198,5 +199,52 @@ func TestRegistered(t *testing.T) {
 				t.Errorf("%s Name() = %s", name, n.Name())
 			}
 		}
+	}
+}
+
+// TestWithClientFactory: the context's factory comes before the action's
+// and the package's, so calls with different contexts reach different
+// clusters; ConfigClient builds its clientset once.
+func TestWithClientFactory(t *testing.T) {
+	t.Cleanup(func() { SetClientFactory(nil) })
+	pkgClient, own, inCtx := fake.NewSimpleClientset(), fake.NewSimpleClientset(), fake.NewSimpleClientset()
+	SetClientFactory(factory(pkgClient))
+	a := &volumeSnapshotContentRestorer{base: newBase(VolumeSnapshotContentRestorerName, nil)}
+	withOwn := &volumeSnapshotContentRestorer{base: newBase(VolumeSnapshotContentRestorerName, nil)}
+	withOwn.clients = factory(own)
+	ctx := WithClientFactory(context.Background(), factory(inCtx))
+	tests := []struct {
+		name   string
+		action *volumeSnapshotContentRestorer
+		ctx    context.Context
+		want   versioned.Interface
+	}{
+		{"package", a, context.Background(), pkgClient},
+		{"nil factory leaves the context alone", a, WithClientFactory(context.Background(), nil), pkgClient},
+		{"action's own", withOwn, context.Background(), own},
+		{"context over package", a, ctx, inCtx},
+		{"context over action's own", withOwn, ctx, inCtx},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.action.client(tt.ctx, "x")
+			if err != nil || got != tt.want {
+				t.Errorf("client = %p, %v; want %p", got, err, tt.want)
+			}
+		})
+	}
+
+	failing := WithClientFactory(context.Background(), func() (versioned.Interface, error) { return nil, errors.New("cluster unreachable") })
+	if _, err := a.client(failing, "x"); !errors.Is(err, ErrNoCluster) || !strings.Contains(err.Error(), "cluster unreachable") {
+		t.Errorf("failing context factory: %v", err)
+	}
+
+	f := ConfigClient(&rest.Config{Host: "https://127.0.0.1:1"})
+	first, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := f(); err != nil || again != first {
+		t.Errorf("ConfigClient built a second clientset: %p, %v; first %p", again, err, first)
 	}
 }

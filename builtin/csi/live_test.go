@@ -5,22 +5,26 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	"github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/cluster"
 	"github.com/rigging-dev/rigging/internal/testcluster"
 )
 
@@ -33,21 +37,19 @@ func TestMain(m *testing.M) {
 	os.Exit(testcluster.Main(m, testcluster.Options{}))
 }
 
-// liveEnv is a namespace of the test API server holding claim "data",
-// bound to a CSI volume of a driver of its own, with a StorageClass and a
-// VolumeSnapshotClass (labelled as Velero picks it) of that driver.
+var gvrPersistentVolumeClaims = corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")
+
+// liveEnv is a namespace of the test API server holding claim "data"
+// (testcluster.SeedCSIClaim).
 type liveEnv struct {
+	testcluster.CSIClaim
 	cluster *testcluster.Cluster
 	snaps   versioned.Interface
 	core    kubernetes.Interface
 	dyn     dynamic.Interface
-	ns      string
-	driver  string
-	class   string
 }
 
-// newLiveEnv makes a liveEnv; names are unique to the test (nothing in the
-// test cluster deletes a namespace).
+// newLiveEnv makes a liveEnv in a namespace of its own.
 func newLiveEnv(t *testing.T) *liveEnv {
 	t.Helper()
 	c := testcluster.Get(t)
@@ -62,84 +64,14 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	if e.dyn, err = dynamic.NewForConfig(c.Config()); err != nil {
 		t.Fatal(err)
 	}
-	e.ns = newNamespace(t, e.core, "csi")
-	e.driver = e.ns + ".csi.example.com"
-	e.class = e.ns + "-snapclass"
-	ctx := context.Background()
-	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: e.ns + "-sc"}, Provisioner: e.driver}
-	if _, err := e.core.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	vsc := &snapshotv1.VolumeSnapshotClass{
-		ObjectMeta:     metav1.ObjectMeta{Name: e.class, Labels: map[string]string{LabelVolumeSnapshotClassSelector: "true"}},
-		Driver:         e.driver,
-		DeletionPolicy: snapshotv1.VolumeSnapshotContentDelete,
-	}
-	if _, err := e.snaps.SnapshotV1().VolumeSnapshotClasses().Create(ctx, vsc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.claim(t, e.ns, "data")
+	e.CSIClaim = c.SeedCSIClaim(t, uniqueName("csi"), "data")
 	return e
 }
 
-// newNamespace creates a namespace named prefix-<random>.
-func newNamespace(t *testing.T, core kubernetes.Interface, prefix string) string {
-	t.Helper()
-	name := prefix + "-" + strings.ToLower(rand.Text()[:10])
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if _, err := core.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return name
-}
-
-// claim creates claim name of 1Gi in namespace ns, bound (status set as
-// the volume controller would) to a new CSI volume of the env's driver.
-func (e *liveEnv) claim(t *testing.T, ns, name string) {
-	t.Helper()
-	ctx := context.Background()
-	scName := e.ns + "-sc"
-	size := resource.MustParse("1Gi")
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: ns + "-" + name},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
-			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
-			StorageClassName:              scName,
-			ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: ns, Name: name},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{
-				CSI: &corev1.CSIPersistentVolumeSource{Driver: e.driver, VolumeHandle: "vol-" + ns + "-" + name},
-			},
-		},
-	}
-	pv, err := e.core.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pv.Status.Phase = corev1.VolumeBound
-	if _, err := e.core.CoreV1().PersistentVolumes().UpdateStatus(ctx, pv, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "db"}},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: &scName,
-			VolumeName:       pv.Name,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
-		},
-	}
-	pvc, err = e.core.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pvc.Status.Phase = corev1.ClaimBound
-	pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: size}
-	pvc.Status.AccessModes = pvc.Spec.AccessModes
-	if _, err := e.core.CoreV1().PersistentVolumeClaims(ns).UpdateStatus(ctx, pvc, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+// uniqueName is prefix-<random>: nothing in the test cluster deletes a
+// namespace, so every test makes its own.
+func uniqueName(prefix string) string {
+	return prefix + "-" + strings.ToLower(rand.Text()[:10])
 }
 
 // get reads an object as a backup collects it: through the dynamic client,
@@ -153,10 +85,15 @@ func (e *liveEnv) get(t *testing.T, gvr schema.GroupVersionResource, ns, name st
 	return obj
 }
 
+// liveWait bounds each wait for the API server or the snapshot controller
+// (a failure, not a sleep: the waits end at the event they wait for).
+const liveWait = 2 * time.Minute
+
 // waitSnapshot watches VolumeSnapshot ns/name until cond holds for it.
 func (e *liveEnv) waitSnapshot(t *testing.T, ns, name string, cond func(*snapshotv1.VolumeSnapshot) bool) *snapshotv1.VolumeSnapshot {
 	t.Helper()
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), liveWait)
+	defer cancel()
 	w, err := e.snaps.SnapshotV1().VolumeSnapshots(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +104,7 @@ func (e *liveEnv) waitSnapshot(t *testing.T, ns, name string, cond func(*snapsho
 			return vs
 		}
 	}
-	t.Fatalf("watch of VolumeSnapshot %s/%s ended", ns, name)
+	t.Fatalf("VolumeSnapshot %s/%s: what the test waited for did not happen within %v", ns, name, liveWait)
 	return nil
 }
 
@@ -218,30 +155,30 @@ func TestLiveVolumeSnapshotBackupperReturnsPatchReply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			vs := &snapshotv1.VolumeSnapshot{
-				ObjectMeta: metav1.ObjectMeta{GenerateName: "velero-data-", Namespace: e.ns},
-				Spec:       snapshotv1.VolumeSnapshotSpec{Source: snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: new("data")}, VolumeSnapshotClassName: &e.class},
+				ObjectMeta: metav1.ObjectMeta{GenerateName: "velero-data-", Namespace: e.Namespace},
+				Spec:       snapshotv1.VolumeSnapshotSpec{Source: snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: new("data")}, VolumeSnapshotClassName: &e.SnapshotClass},
 			}
-			vs, err := e.snaps.SnapshotV1().VolumeSnapshots(e.ns).Create(ctx, vs, metav1.CreateOptions{})
+			vs, err := e.snaps.SnapshotV1().VolumeSnapshots(e.Namespace).Create(ctx, vs, metav1.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The snapshot controller binds it; the backup reads it then.
-			e.cluster.RunSnapshotController(t, testcluster.SnapshotController{Namespace: e.ns, RestoreSize: 1 << 30,
+			e.cluster.RunSnapshotController(t, testcluster.SnapshotController{Namespace: e.Namespace, RestoreSize: 1 << 30,
 				ReadyWhen: func(v *snapshotv1.VolumeSnapshot) bool { return v.Labels["test/ready"] == "yes" }})
-			bound := e.waitSnapshot(t, e.ns, vs.Name, func(v *snapshotv1.VolumeSnapshot) bool {
+			bound := e.waitSnapshot(t, e.Namespace, vs.Name, func(v *snapshotv1.VolumeSnapshot) bool {
 				return v.Status != nil && v.Status.BoundVolumeSnapshotContentName != nil
 			})
-			item := e.get(t, gvrVolumeSnapshots, e.ns, vs.Name)
+			item := e.get(t, gvrVolumeSnapshots, e.Namespace, vs.Name)
 			if !tt.typeMeta {
 				delete(item.Object, "apiVersion")
 				delete(item.Object, "kind")
 			}
 			// Then the snapshot becomes ready, after the backup read it.
-			if _, err := e.snaps.SnapshotV1().VolumeSnapshots(e.ns).Patch(ctx, vs.Name, "application/merge-patch+json",
+			if _, err := e.snaps.SnapshotV1().VolumeSnapshots(e.Namespace).Patch(ctx, vs.Name, types.MergePatchType,
 				[]byte(`{"metadata":{"labels":{"test/ready":"yes"}}}`), metav1.PatchOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			e.waitSnapshot(t, e.ns, vs.Name, ready)
+			e.waitSnapshot(t, e.Namespace, vs.Name, ready)
 
 			a := &volumeSnapshotBackupper{base: newBase(VolumeSnapshotBackupperName, nil)}
 			a.clients = factory(e.snaps)
@@ -252,7 +189,7 @@ func TestLiveVolumeSnapshotBackupperReturnsPatchReply(t *testing.T) {
 			}
 			// Nothing changed the snapshot since the patch: the patch's
 			// answer is the object as it is now.
-			live, err := e.snaps.SnapshotV1().VolumeSnapshots(e.ns).Get(ctx, vs.Name, metav1.GetOptions{})
+			live, err := e.snaps.SnapshotV1().VolumeSnapshots(e.Namespace).Get(ctx, vs.Name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,5 +206,241 @@ func TestLiveVolumeSnapshotBackupperReturnsPatchReply(t *testing.T) {
 				t.Errorf("item is the snapshot as the backup read it (resourceVersion %s, status %v), not as the API server answered", out.GetResourceVersion(), out.Object["status"])
 			}
 		})
+	}
+}
+
+// readyOnLabel is a testcluster.SnapshotController ReadyWhen: the test
+// says when the snapshot is ready by labelling it.
+func readyOnLabel(vs *snapshotv1.VolumeSnapshot) bool { return vs.Labels["test/ready"] == "yes" }
+
+// markReady labels VolumeSnapshot ns/name for readyOnLabel and waits
+// until the controller made it ready.
+func (e *liveEnv) markReady(t *testing.T, ns, name string) {
+	t.Helper()
+	if _, err := e.snaps.SnapshotV1().VolumeSnapshots(ns).Patch(context.Background(), name, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"test/ready":"yes"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitSnapshot(t, ns, name, ready)
+}
+
+// watchContents starts a watch of every VolumeSnapshotContent from now on.
+func (e *liveEnv) watchContents(t *testing.T) watch.Interface {
+	t.Helper()
+	list, err := e.snaps.SnapshotV1().VolumeSnapshotContents().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), liveWait)
+	w, err := e.snaps.SnapshotV1().VolumeSnapshotContents().Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop(); cancel() })
+	return w
+}
+
+// until reads w's events until one makes keep return false, and returns
+// the events it read of the contents keep accepted.
+func until(t *testing.T, w watch.Interface, keep func(watch.EventType, *snapshotv1.VolumeSnapshotContent) (bool, bool)) []string {
+	t.Helper()
+	var seen []string
+	for ev := range w.ResultChan() {
+		vsc, ok := ev.Object.(*snapshotv1.VolumeSnapshotContent)
+		if !ok {
+			continue
+		}
+		mine, more := keep(ev.Type, vsc)
+		if mine {
+			seen = append(seen, string(ev.Type)+" "+string(vsc.Spec.DeletionPolicy))
+		}
+		if !more {
+			return seen
+		}
+	}
+	t.Fatalf("VolumeSnapshotContents: what the test waited for did not happen within %v", liveWait)
+	return nil
+}
+
+// TestLiveBackupRestoreDelete runs the CSI actions as Velero's server
+// does, against the API server, with the test playing the snapshot
+// controller: the claim backupper creates a VolumeSnapshot and waits for
+// its content; the VolumeSnapshot backupper annotates it and starts an
+// operation whose Progress completes when the content is ready; the
+// finalize pass deletes snapshot and content, keeping the storage snapshot;
+// the three restorers turn the backed-up objects into ones that, created
+// in a mapped namespace, the snapshot controller binds to the same storage
+// snapshot; and the deleter deletes the storage snapshot through a
+// temporary content.
+func TestLiveBackupRestoreDelete(t *testing.T) {
+	e := newLiveEnv(t)
+	ns := e.Namespace
+	e.cluster.RunSnapshotController(t, testcluster.SnapshotController{Namespace: ns, RestoreSize: 2 << 30, ReadyWhen: readyOnLabel})
+	lookup, err := cluster.NewLookup(e.cluster.Config(), cluster.LookupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cluster comes with the context, as the rigging command gives it.
+	ctx := WithClientFactory(rigging.WithLookup(context.Background(), lookup), ConfigClient(e.cluster.Config()))
+	backup := &rigging.Backup{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "velero"}}
+
+	// The claim: a VolumeSnapshot in the API server, waited for.
+	pvcAction := &pvcBackupper{base: newBase(PVCBackupperName, nil), pollInterval: 20 * time.Millisecond}
+	claimOut, extra, opID, _, err := pvcAction.Execute(ctx, e.get(t, gvrPersistentVolumeClaims, ns, "data"), backup)
+	if err != nil || opID != "" || len(extra) != 1 || extra[0].GroupResource != grVolumeSnapshots || extra[0].Namespace != ns {
+		t.Fatalf("claim: additional %v, operation %q, %v", extra, opID, err)
+	}
+	vs, err := e.snaps.SnapshotV1().VolumeSnapshots(ns).Get(ctx, extra[0].Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(vs.Name, "velero-data-") || *vs.Spec.Source.PersistentVolumeClaimName != "data" || *vs.Spec.VolumeSnapshotClassName != e.SnapshotClass ||
+		vs.Labels[LabelBackupName] != "nightly" || vs.Labels["app"] != "db" {
+		t.Errorf("VolumeSnapshot %s: labels %v, spec %+v", vs.Name, vs.Labels, vs.Spec)
+	}
+	claim := typed[corev1.PersistentVolumeClaim](t, claimOut)
+	if claim.Annotations[AnnotationVolumeSnapshotName] != vs.Name || claim.Labels[LabelVolumeSnapshotName] != vs.Name || claim.Labels[LabelBackupName] != "nightly" {
+		t.Errorf("claim metadata %v %v", claim.Labels, claim.Annotations)
+	}
+	if got := claim.Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "2Gi" {
+		t.Errorf("claim request %s, want the snapshot's restore size 2Gi", got.String())
+	}
+
+	// The snapshot: annotated in the API server, an operation started.
+	vsAction := &volumeSnapshotBackupper{base: newBase(VolumeSnapshotBackupperName, nil)}
+	_, extra, opID, post, err := vsAction.Execute(ctx, e.get(t, gvrVolumeSnapshots, ns, vs.Name), backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := string(vs.UID)
+	content, handle := testcluster.SnapshotContentName(uid), testcluster.SnapshotHandle(uid)
+	wantExtra := []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshotClasses, Name: e.SnapshotClass}, {GroupResource: grVolumeSnapshotContents, Name: content}}
+	wantPost := []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshots, Namespace: ns, Name: vs.Name}, {GroupResource: grVolumeSnapshotContents, Name: content}}
+	if !reflect.DeepEqual(extra, wantExtra) || !reflect.DeepEqual(post, wantPost) || !strings.HasPrefix(opID, ns+"/"+vs.Name+"/") {
+		t.Errorf("snapshot: additional %v, post-operation %v, operation %q", extra, post, opID)
+	}
+	if vs, err = e.snaps.SnapshotV1().VolumeSnapshots(ns).Get(ctx, vs.Name, metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantAnn := map[string]string{AnnotationSnapshotHandle: handle, AnnotationDriverName: e.Driver, AnnotationVSCDeletionPolicy: "Delete", AnnotationRestoreSize: "2Gi"}
+	for k, v := range wantAnn {
+		if vs.Annotations[k] != v {
+			t.Errorf("live VolumeSnapshot annotation %s=%q, want %q", k, vs.Annotations[k], v)
+		}
+	}
+	if vsc, err := e.snaps.SnapshotV1().VolumeSnapshotContents().Get(ctx, content, metav1.GetOptions{}); err != nil || vsc.Labels[LabelBackupName] != "nightly" {
+		t.Errorf("live VolumeSnapshotContent not labelled with the backup: %v", err)
+	}
+
+	// The operation completes when the snapshot controller says ready.
+	if p, err := vsAction.Progress(ctx, opID, backup); err != nil || p.Completed {
+		t.Fatalf("progress before ready: %+v, %v", p, err)
+	}
+	e.markReady(t, ns, vs.Name)
+	if p, err := vsAction.Progress(ctx, opID, backup); err != nil || !p.Completed || p.Err != "" || p.Description != "snapshot ready; snapshot taken at "+vs.Status.CreationTime.UTC().Format(time.RFC3339) {
+		t.Fatalf("progress after ready: %+v, %v", p, err)
+	}
+	vsFinal := e.get(t, gvrVolumeSnapshots, ns, vs.Name)
+	vscFinal := e.get(t, gvrVolumeSnapshotContents, "", content)
+
+	// Finalizing: content set to Retain, then content and snapshot deleted.
+	w := e.watchContents(t)
+	finalizing := *backup
+	finalizing.Status.Phase = rigging.BackupPhaseFinalizing
+	if _, _, _, _, err := vsAction.Execute(ctx, vsFinal, &finalizing); err != nil {
+		t.Fatal(err)
+	}
+	seen := until(t, w, func(ev watch.EventType, vsc *snapshotv1.VolumeSnapshotContent) (bool, bool) {
+		return vsc.Name == content, !(vsc.Name == content && ev == watch.Deleted)
+	})
+	if want := []string{"MODIFIED Retain", "DELETED Retain"}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("content events %v, want %v", seen, want)
+	}
+	if _, err := e.snaps.SnapshotV1().VolumeSnapshots(ns).Get(ctx, vs.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("VolumeSnapshot still there after finalizing: %v", err)
+	}
+
+	// Restore into another namespace.
+	target := uniqueName("restored")
+	if _, err := e.core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.cluster.RunSnapshotController(t, testcluster.SnapshotController{Namespace: target, RestoreSize: 2 << 30})
+	restore := &rigging.Restore{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly-restore", Namespace: "velero", UID: types.UID(uniqueName("uid"))},
+		Spec:       rigging.RestoreSpec{BackupName: "nightly", NamespaceMapping: map[string]string{ns: target}},
+	}
+	restoredName := RestoredName(string(restore.UID), vs.Name)
+	restoreOne := func(a rigging.RestoreItemActionV2, fromBackup *unstructured.Unstructured) *rigging.RestoreItemActionExecuteOutput {
+		t.Helper()
+		item := stripped(fromBackup)
+		if item.GetNamespace() != "" {
+			item.SetNamespace(target)
+		}
+		out, err := a.Execute(ctx, &rigging.RestoreItemActionExecuteInput{Item: item, ItemFromBackup: fromBackup, Restore: restore})
+		if err != nil {
+			t.Fatalf("%s: %v", a.Name(), err)
+		}
+		return out
+	}
+	claimR := restoreOne(&pvcRestorer{base: newBase(PVCRestorerName, nil)}, claimOut)
+	vsR := restoreOne(&volumeSnapshotRestorer{base: newBase(VolumeSnapshotRestorerName, nil)}, vsFinal)
+	vscR := restoreOne(&volumeSnapshotContentRestorer{base: newBase(VolumeSnapshotContentRestorerName, nil)}, vscFinal)
+	if want := []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshots, Namespace: target, Name: vs.Name}}; !reflect.DeepEqual(claimR.AdditionalItems, want) {
+		t.Errorf("claim restore: additional %v, want %v", claimR.AdditionalItems, want)
+	}
+	if want := []rigging.ResourceIdentifier{{GroupResource: grVolumeSnapshotContents, Name: content}}; !reflect.DeepEqual(vsR.AdditionalItems, want) {
+		t.Errorf("snapshot restore: additional %v, want %v", vsR.AdditionalItems, want)
+	}
+	restoredVSC := typed[snapshotv1.VolumeSnapshotContent](t, vscR.UpdatedItem)
+	if restoredVSC.Spec.VolumeSnapshotClassName == nil || *restoredVSC.Spec.VolumeSnapshotClassName != e.SnapshotClass {
+		t.Errorf("restored content's class %v, want %s (the target cluster's class of the driver)", restoredVSC.Spec.VolumeSnapshotClassName, e.SnapshotClass)
+	}
+	// Created as the restore creates them, content first.
+	for _, obj := range []*unstructured.Unstructured{vscR.UpdatedItem, vsR.UpdatedItem, claimR.UpdatedItem} {
+		if err := e.cluster.Seed(ctx, []*unstructured.Unstructured{obj}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restoredVS := e.waitSnapshot(t, target, restoredName, ready)
+	if *restoredVS.Status.BoundVolumeSnapshotContentName != restoredName {
+		t.Errorf("restored snapshot bound to %s, want %s", *restoredVS.Status.BoundVolumeSnapshotContentName, restoredName)
+	}
+	liveVSC, err := e.snaps.SnapshotV1().VolumeSnapshotContents().Get(ctx, restoredName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref := liveVSC.Spec.VolumeSnapshotRef; ref.Namespace != target || ref.Name != restoredName || *liveVSC.Spec.Source.SnapshotHandle != handle ||
+		liveVSC.Spec.DeletionPolicy != snapshotv1.VolumeSnapshotContentRetain || *liveVSC.Status.SnapshotHandle != handle {
+		t.Errorf("restored content: spec %+v, status %+v", liveVSC.Spec, liveVSC.Status)
+	}
+	liveClaim, err := e.core.CoreV1().PersistentVolumeClaims(target).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds := liveClaim.Spec.DataSource; ds == nil || *ds.APIGroup != snapshotv1.GroupName || ds.Kind != "VolumeSnapshot" || ds.Name != restoredName || liveClaim.Spec.VolumeName != "" {
+		t.Errorf("restored claim: dataSource %+v, volumeName %q", ds, liveClaim.Spec.VolumeName)
+	}
+
+	// Deleting the backup deletes the storage snapshot: a temporary
+	// content of its handle with policy Delete, created and deleted.
+	w = e.watchContents(t)
+	deleter := &volumeSnapshotContentDeleter{base: newBase(VolumeSnapshotContentDeleteName, nil)}
+	if err := deleter.Execute(ctx, &rigging.DeleteItemActionExecuteInput{Item: vscFinal, Backup: backup}); err != nil {
+		t.Fatal(err)
+	}
+	var temp string
+	seen = until(t, w, func(ev watch.EventType, vsc *snapshotv1.VolumeSnapshotContent) (bool, bool) {
+		if temp == "" && strings.HasPrefix(vsc.Name, "vsc-") && vsc.Spec.Source.SnapshotHandle != nil && *vsc.Spec.Source.SnapshotHandle == handle {
+			temp = vsc.Name
+			if ref := vsc.Spec.VolumeSnapshotRef; ref.Namespace != "ns-"+string(vscFinal.GetUID()) || vsc.Spec.Driver != e.Driver || vsc.Labels[LabelBackupName] != "nightly" {
+				t.Errorf("temporary content %s: %+v, labels %v", vsc.Name, vsc.Spec, vsc.Labels)
+			}
+		}
+		return vsc.Name == temp, !(vsc.Name == temp && ev == watch.Deleted)
+	})
+	if want := []string{"ADDED Delete", "DELETED Delete"}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("temporary content events %v, want %v", seen, want)
 	}
 }

@@ -194,7 +194,7 @@ func (a *volumeSnapshotContentRestorer) Execute(ctx context.Context, input *rigg
 // classForDriver returns the first VolumeSnapshotClass of the cluster whose
 // driver is driver, or "".
 func (a *volumeSnapshotContentRestorer) classForDriver(ctx context.Context, what, driver string) (string, error) {
-	c, err := a.client(what)
+	c, err := a.client(ctx, what)
 	if err != nil {
 		return "", err
 	}

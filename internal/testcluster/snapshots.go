@@ -3,6 +3,7 @@ package testcluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -15,7 +16,87 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/rigging-dev/rigging/manifest"
 )
+
+// CSIClaim names the objects SeedCSIClaim creates.
+type CSIClaim struct {
+	// Namespace and Name are the claim's.
+	Namespace, Name string
+	// Volume is the name of its PersistentVolume, a CSI volume of Driver
+	// with handle "vol-<namespace>-<name>".
+	Volume string
+	// Driver is the CSI driver, "<namespace>.csi.example.com": of the
+	// namespace alone, so that no other test's classes are candidates.
+	Driver string
+	// StorageClass is the claim's class ("<namespace>-sc", provisioner
+	// Driver); SnapshotClass is the driver's VolumeSnapshotClass
+	// ("<namespace>-snapclass", deletion policy Delete), labelled
+	// velero.io/csi-volumesnapshot-class as Velero picks it.
+	StorageClass, SnapshotClass string
+}
+
+// csiClaimManifests is what SeedCSIClaim creates; NS and NAME are replaced.
+const csiClaimManifests = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: NS}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: NS-sc}
+provisioner: NS.csi.example.com
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata:
+  name: NS-snapclass
+  labels: {velero.io/csi-volumesnapshot-class: "true"}
+driver: NS.csi.example.com
+deletionPolicy: Delete
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: NS-NAME}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Delete
+  storageClassName: NS-sc
+  claimRef: {apiVersion: v1, kind: PersistentVolumeClaim, namespace: NS, name: NAME}
+  csi: {driver: NS.csi.example.com, volumeHandle: vol-NS-NAME}
+status: {phase: Bound}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: NAME, namespace: NS, labels: {app: db}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: NS-sc
+  volumeName: NS-NAME
+  resources: {requests: {storage: 1Gi}}
+status: {phase: Bound, accessModes: [ReadWriteOnce], capacity: {storage: 1Gi}}
+`
+
+// SeedCSIClaim creates namespace ns holding claim name, bound (its status
+// set as the volume controller would) to a CSI volume of a driver of its
+// own, with that driver's StorageClass and VolumeSnapshotClass: what
+// Velero's CSI actions snapshot. ns must be new (the test cluster never
+// deletes a namespace). It fails t on error.
+func (c *Cluster) SeedCSIClaim(t testing.TB, ns, name string) CSIClaim {
+	t.Helper()
+	text := strings.NewReplacer("NS", ns, "NAME", name).Replace(csiClaimManifests)
+	objs, err := manifest.Decode(strings.NewReader(text), "SeedCSIClaim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Seed(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	return CSIClaim{Namespace: ns, Name: name, Volume: ns + "-" + name, Driver: ns + ".csi.example.com",
+		StorageClass: ns + "-sc", SnapshotClass: ns + "-snapclass"}
+}
 
 // SnapshotController says how RunSnapshotController plays the
 // external-snapshotter's snapshot controller and a CSI driver.
