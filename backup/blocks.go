@@ -23,7 +23,9 @@ import (
 // item two blocks share) is thrown away and its items run again by the
 // committer, now in order; so every output (the tarball, the resource
 // list, the operations, the results, the log's lines) is what a sequential
-// run writes. The price of a stale run is its plugin calls made twice.
+// run writes. Neither a run again nor an earlier block that reaches an item
+// a later one ran calls the plugins again: they replay the answers the
+// first calls gave (memo.go), so every item's actions run once.
 
 // recorder keeps log records to replay them later, each through the handler
 // it was meant for. It is used by one goroutine at a time.
@@ -89,8 +91,11 @@ type blockRun struct {
 	// not backed up by the committed blocks (both nil until needed).
 	claimed map[itemKey]bool
 	read    map[itemKey]struct{}
-	writes  []written
-	ops     []*operation
+	// uses counts this pass's Execute calls per item and action (the memo's
+	// answers it took or gave; nil without a memo).
+	uses   map[memoKey]int
+	writes []written
+	ops    []*operation
 	// err is a fatal error that ended the run.
 	err  error
 	done chan struct{} // closed when the run is over
@@ -165,6 +170,7 @@ func (bk *backupper) stale(r *blockRun) bool {
 func (r *blockRun) rerun(ctx context.Context) {
 	clear(r.claimed)
 	clear(r.read)
+	clear(r.uses) // the pass again takes the memo's answers from the first
 	clear(r.writes)
 	r.writes, r.ops, r.err = r.writes[:0], nil, nil
 	if r.rec != nil {
@@ -188,6 +194,9 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 	}
 	if r.err != nil {
 		return r.err
+	}
+	if bk.memo != nil {
+		bk.memo.forget(r.uses)
 	}
 	bk.backedUpMu.Lock()
 	for k, v := range r.claimed {
@@ -254,6 +263,8 @@ func (bk *backupper) backupBlocks(ctx context.Context, collected []item) error {
 		return nil
 	}
 
+	bk.memo = newMemo()
+	defer func() { bk.memo = nil }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *blockRun)

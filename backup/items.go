@@ -119,6 +119,9 @@ type backupper struct {
 	ops          []*operation
 	itemsWritten int
 	total        int
+	// memo keeps the Execute answers while blocks run in parallel (nil
+	// otherwise).
+	memo *memo
 }
 
 func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, user *slog.Logger) (*backupper, error) {
@@ -401,7 +404,7 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 	// that declares it leaves its item alone (rigging.InputPreserver) gets
 	// the shared item until then. private says obj is no longer it.obj.
 	obj, private := it.obj, false
-	for _, a := range bk.actions {
+	for ai, a := range bk.actions {
 		if !a.matcher.Matches(it.res, k.namespace, lbls) {
 			continue
 		}
@@ -416,12 +419,7 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 		// An Execute that met a dead plugin process runs once more (see
 		// retryUnavailable: the action may see this item twice, which
 		// Velero's contract allows); a second failure fails the backup.
-		res, err := retryUnavailable(r, il, a.name, "Execute", func() (executed, error) {
-			var r executed
-			var err error
-			r.updated, r.additional, r.opID, r.postItems, err = a.action.Execute(ctx, obj, bk.backup)
-			return r, err
-		})
+		res, err := r.execute(ctx, it, il, ai, obj, finalize)
 		updated, additional, opID, postItems := res.updated, res.additional, res.opID, res.postItems
 		if err != nil {
 			if ctx.Err() != nil {
