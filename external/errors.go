@@ -40,24 +40,39 @@ var (
 	// (RequireMTLS without AutoMTLS); Discover and OpenBinary return it
 	// before starting anything.
 	ErrConflictingOptions = errors.New("conflicting plugin catalog options")
+	// ErrMemoryLimit reports a plugin process that died exceeding
+	// Options.MemoryLimit (an allocation failed and it said so on stderr).
+	// Its errors also match rigging.ErrPluginUnavailable; the process is
+	// restarted at the next call.
+	ErrMemoryLimit = errors.New("exceeded its memory limit")
 )
 
 // unavailableError marks an error of the host's, caused by a plugin process
 // that died, lost its connection, or could not be (re)started or was
 // quarantined, as rigging.ErrPluginUnavailable, its text unchanged.
-type unavailableError struct{ err error }
+type unavailableError struct {
+	err   error
+	cause error // why the process died, when known (ErrMemoryLimit); may be nil
+}
 
 func (e *unavailableError) Error() string { return e.err.Error() }
 
-// Unwrap returns the cause and rigging.ErrPluginUnavailable.
-func (e *unavailableError) Unwrap() []error { return []error{e.err, rigging.ErrPluginUnavailable} }
+// Unwrap returns the error, rigging.ErrPluginUnavailable and the cause of
+// the process's death when known.
+func (e *unavailableError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.err, rigging.ErrPluginUnavailable, e.cause}
+	}
+	return []error{e.err, rigging.ErrPluginUnavailable}
+}
 
 // unavailable wraps err (nil stays nil) so that it matches
-// rigging.ErrPluginUnavailable. Every error the supervisor returns because
-// the plugin process is gone goes through it.
-func unavailable(err error) error {
+// rigging.ErrPluginUnavailable and, when not nil, cause (whose text err
+// already carries). Every error the supervisor returns because the plugin
+// process is gone goes through it.
+func unavailable(err error, cause ...error) error {
 	if err == nil || errors.Is(err, rigging.ErrPluginUnavailable) {
 		return err
 	}
-	return &unavailableError{err}
+	return &unavailableError{err: err, cause: errors.Join(cause...)}
 }
