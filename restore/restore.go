@@ -86,6 +86,15 @@ type Options struct {
 	Now func() time.Time
 	// TempDir holds the log file while the restore runs.
 	TempDir string
+	// Lookup is what the actions see of the cluster (rigging.WithLookup);
+	// nil: the backup's items. A restore into a cluster gives the
+	// cluster's (a *cluster.Lookup).
+	Lookup rigging.Lookup
+	// Workers is the number of objects of one tier (one resource) written
+	// at once; 0 means GOMAXPROCS. A tier is written before the next one
+	// starts, and the log, results and resource list are the same
+	// whatever the number. A SequentialOutput is written by one.
+	Workers int
 	// Features are Velero feature flags; without "EnableCSI" the
 	// velero.io/csi-* actions are skipped, as Velero skips them.
 	Features []string

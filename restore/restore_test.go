@@ -40,18 +40,19 @@ func clusterExport(t testing.TB) []*unstructured.Unstructured {
 	return objs
 }
 
-// memOutput collects restored objects in order.
+// memOutput collects restored objects in order (a SequentialOutput).
 type memOutput struct {
 	objs []*unstructured.Unstructured
 	grs  []string
 }
 
-func (m *memOutput) Write(obj *unstructured.Unstructured, gr string, _ int) error {
-	m.objs = append(m.objs, obj.DeepCopy())
-	m.grs = append(m.grs, gr)
-	return nil
+func (m *memOutput) Write(_ context.Context, it restore.Item) (restore.Outcome, error) {
+	m.objs = append(m.objs, it.Object.DeepCopy())
+	m.grs = append(m.grs, it.Resource)
+	return restore.Outcome{Action: rigging.RestoreActionCreated}, nil
 }
 func (m *memOutput) Close() error { return nil }
+func (m *memOutput) Sequential()  {}
 
 func (m *memOutput) find(kind, ns, name string) *unstructured.Unstructured {
 	for _, o := range m.objs {
