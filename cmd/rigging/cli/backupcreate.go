@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -92,9 +93,11 @@ uploaded then. A NAME already in the location is refused.`,
 					return err
 				}
 			} else {
-				if items, lookup, warnings, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
+				var cfg *rest.Config
+				if items, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
 					return err
 				}
+				ctx = withCluster(ctx, cfg)
 			}
 			read := time.Since(start)
 			s, err := openSession(ctx, g, lf)
@@ -184,17 +187,18 @@ func parseOrderedResources(s string) (map[string]string, error) {
 
 // readCluster reads the items of a backup from the cluster cf chooses,
 // after naming it on the first line of output: the objects, the Lookup the
-// plugins see them through, and a warning per resource it may not list.
-// includeNS narrows the namespaced lists unless it is empty or "*".
-func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, error) {
+// plugins see them through, a warning per resource it may not list, and
+// the cluster's client configuration. includeNS narrows the namespaced
+// lists unless it is empty or "*".
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Backing up the cluster of %s\n", desc)
 	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	var opts cluster.CollectOptions
 	if !slices.Contains(includeNS, "*") {
@@ -202,11 +206,11 @@ func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, incl
 	}
 	items, ws, err := l.Collect(ctx, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	warnings := make([]error, len(ws))
 	for i, w := range ws {
 		warnings[i] = w
 	}
-	return items, l, warnings, nil
+	return items, l, warnings, cfg, nil
 }
