@@ -135,11 +135,7 @@ func TestFilters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := itemSet(contents(t, s, "b1"))
-			slices.Sort(got)
-			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-				t.Errorf("items\n got %v\nwant %v", got, tc.want)
-			}
+			checkItems(t, s, tc.want)
 			if sum.Backup.Status.Progress.ItemsBackedUp != len(tc.want) || sum.Backup.Status.Phase != rigging.BackupPhaseCompleted {
 				t.Errorf("status %+v", sum.Backup.Status)
 			}

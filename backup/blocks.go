@@ -346,9 +346,13 @@ func (r *blockRun) formBlock(ctx context.Context, first item) error {
 				if bk.inBlock[k] {
 					continue
 				}
-				rel, ok, getErr := bk.find(ctx, id)
+				rel, ok, getErr := bk.find(ctx, id, false)
 				if getErr != nil {
 					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
+				}
+				if !ok && getErr == nil && bk.fetches() {
+					// Velero's warning: the item is gone from the API server.
+					r.warnf(r.log.With("namespace", id.Namespace), "related item was not found in "+bk.source()+", can't add it to the item block", "plugin", a.name, "item", id.String())
 				}
 				if !ok {
 					r.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)

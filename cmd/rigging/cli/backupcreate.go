@@ -46,7 +46,7 @@ Without --from, back up the live cluster that kubectl's rules choose
 config; --context), named on the first line of output. Its API server is
 only read: every resource Velero backs up (each group's preferred version,
 resources that support list, create, get and delete), listed in pages of
---client-page-size, in the included namespaces only when
+--page-size (alias --client-page-size), in the included namespaces only when
 --include-namespaces names them. The plugins see the cluster through the
 same reads. A resource the credentials may not list is a warning naming it.
 
