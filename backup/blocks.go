@@ -104,6 +104,10 @@ type written struct {
 	data     []byte
 	listKey  string
 	finalize bool
+	// otherVersion marks an item in a version the API server does not
+	// prefer (FeatureAPIGroupVersions): written at its version's folder
+	// only.
+	otherVersion bool
 }
 
 // newRun returns a run whose logs are recorded when record is set (a run
@@ -199,7 +203,11 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 	bk.ops = append(bk.ops, r.ops...)
 	for i, w := range r.writes {
 		r.writes[i] = written{} // the tarball writer keeps the data; r need not
-		if err := bk.tw.WriteItem(w.k.gr, w.version, w.ns, w.name, w.data); err != nil {
+		write := bk.tw.WriteItem
+		if w.otherVersion {
+			write = bk.tw.WriteVersion
+		}
+		if err := write(w.k.gr, w.version, w.ns, w.name, w.data); err != nil {
 			return &fatalError{err}
 		}
 		if w.finalize {

@@ -357,6 +357,14 @@ func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finaliz
 		return false, err
 	}
 	r.writes = append(r.writes, written{k: k, version: version, ns: ns, name: obj.GetName(), data: data, listKey: listKey, finalize: finalize})
+	if !finalize {
+		if err := r.backupOtherVersions(ctx, it, il); err != nil {
+			if isFatal(err) {
+				return true, err
+			}
+			r.errorf(il.logger(), k.namespace, "error backing up the item's other versions", "error", err)
+		}
+	}
 	return true, nil
 }
 

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,5 +185,105 @@ func TestBackupPodHooksNotRun(t *testing.T) {
 	}
 	if contents.Get("pods", ns, "db-0") == nil {
 		t.Error("the pod is not backed up")
+	}
+}
+
+// TestBackupAPIGroupVersions: with Velero's EnableAPIGroupVersions feature,
+// an object of a resource served in two versions is backed up in both, as
+// Velero writes them: the preferred one at the classic path and under
+// v1-preferredversion, the other under v1beta1 only, with its own
+// apiVersion, each in the resource list. Without the feature, only the
+// preferred version.
+func TestBackupAPIGroupVersions(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	const ns = "versions"
+	schemaV := func(name string, storage bool) map[string]any {
+		return map[string]any{"name": name, "served": true, "storage": storage,
+			"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}
+	}
+	crd := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets.versions.example.com"},
+		"spec": map[string]any{"group": "versions.example.com", "scope": "Namespaced",
+			"names":    map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+			"versions": []any{schemaV("v1", true), schemaV("v1beta1", false)}}}}
+	widget := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "versions.example.com/v1", "kind": "Widget",
+		"metadata": map[string]any{"name": "w1", "namespace": ns}, "spec": map[string]any{"size": int64(3)}}}
+	if err := c.Seed(ctx, []*unstructured.Unstructured{crd,
+		{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}, widget,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const gr = "widgets.versions.example.com"
+	tests := []struct {
+		name     string
+		features []string
+		entries  map[string]string // tar entry -> apiVersion of its object
+		list     []string          // resource list keys of the widget
+	}{
+		{"preferred only", nil, map[string]string{
+			"resources/" + gr + "/namespaces/versions/w1.json":                     "versions.example.com/v1",
+			"resources/" + gr + "/v1-preferredversion/namespaces/versions/w1.json": "versions.example.com/v1",
+		}, []string{"versions.example.com/v1/Widget"}},
+		{"every version", []string{backup.FeatureAPIGroupVersions}, map[string]string{
+			"resources/" + gr + "/namespaces/versions/w1.json":                     "versions.example.com/v1",
+			"resources/" + gr + "/v1-preferredversion/namespaces/versions/w1.json": "versions.example.com/v1",
+			"resources/" + gr + "/v1beta1/namespaces/versions/w1.json":             "versions.example.com/v1beta1",
+		}, []string{"versions.example.com/v1/Widget", "versions.example.com/v1beta1/Widget"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, items := collectNamespace(t, c, ns)
+			store := archive.NewStore(archivetest.NewMemStore(), "bkt", "")
+			sum, err := backup.Run(ctx, backup.Options{Name: "v", Items: items, Lookup: l, Store: store, Features: tt.features,
+				Spec: rigging.BackupSpec{IncludedNamespaces: []string{ns}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := sum.Backup.Status; st.Errors+st.Warnings > 0 {
+				t.Fatalf("%d errors, %d warnings: %+v", st.Errors, st.Warnings, sum.Results)
+			}
+			list, err := archivetest.TarEntries(ctx, store, "v")
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries := map[string][]byte{}
+			for _, e := range list {
+				entries[e.Name] = e.Data
+			}
+			for path, data := range entries {
+				if !strings.Contains(path, "/"+gr+"/") {
+					continue
+				}
+				want, ok := tt.entries[path]
+				var o struct{ APIVersion string }
+				if err := json.Unmarshal(data, &o); err != nil || !ok || o.APIVersion != want {
+					t.Errorf("entry %s holds apiVersion %q (%v), want %q (wanted %v)", path, o.APIVersion, err, want, ok)
+				}
+			}
+			for path := range tt.entries {
+				if _, ok := entries[path]; !ok {
+					t.Errorf("no entry %s", path)
+				}
+			}
+			var resources map[string][]string
+			if err := store.ReadBackupJSON(ctx, "v", archive.BackupResourceList, &resources); err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for k, names := range resources {
+				if strings.HasSuffix(k, "/Widget") && slices.Equal(names, []string{ns + "/w1"}) {
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, tt.list) {
+				t.Errorf("resource list keys of w1 %v, want %v", keys, tt.list)
+			}
+			// The namespace, the CRD and the widget in each version.
+			if n := sum.Backup.Status.Progress.ItemsBackedUp; n != 2+len(tt.list) {
+				t.Errorf("%d items backed up, want %d", n, 2+len(tt.list))
+			}
+		})
 	}
 }

@@ -93,6 +93,8 @@ type Lookup struct {
 	// they were first asked for: not asked again.
 	absent map[schema.GroupResource]bool
 	reads  map[scope]*read
+	// versions serves OtherVersions.
+	versions versions
 }
 
 // servedResource is a resource as discovery reports it.
@@ -357,6 +359,20 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	} else if !r.Namespaced {
 		where = "the cluster"
 	}
+	objs, err := l.listAll(ctx, ri, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
+	}
+	l.teach(r.Resource)
+	if err := l.index.Add(objs...); err != nil {
+		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
+	}
+	return nil
+}
+
+// listAll lists ri page by page (the Lookup's page size), starting again
+// when the continue token expired, up to maxListAttempts times.
+func (l *Lookup) listAll(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		return ri.List(ctx, opts)
 	})
@@ -365,7 +381,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	var err error
 	for attempt := 1; ; attempt++ {
 		objs = objs[:0]
-		err = p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+		err = p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 			u, ok := obj.(*unstructured.Unstructured)
 			if !ok {
 				return fmt.Errorf("list item of type %T", obj)
@@ -380,14 +396,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 			break
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
-	}
-	l.teach(r.Resource)
-	if err := l.index.Add(objs...); err != nil {
-		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
-	}
-	return nil
+	return objs, err
 }
 
 // teach makes the index's mapper map r's kind to r, as the API server does

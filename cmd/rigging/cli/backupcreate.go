@@ -156,7 +156,7 @@ uploaded then. A NAME already in the location is refused.`,
 	f.StringVar(&ordered, "ordered-resources", "", `items to back up first, per resource: "pods=ns1/pod1,ns1/pod2;persistentvolumeclaims=ns1/pvc4"`)
 	f.StringToStringVar(&labels, "labels", nil, "labels to put on the Backup object (k=v,k2=v2)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
-	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster)")
+	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster; EnableAPIGroupVersions backs up a cluster's items in every version its API server serves)")
 	f.IntVar(&workers, "workers", 0, "item blocks processed at once (0: one per CPU, GOMAXPROCS); Velero's --item-block-worker-count. The backup is the same whatever the number")
 	f.BoolVar(&snapshotVolumes, "snapshot-volumes", true, "take volume snapshots (with --features EnableCSI, through the CSI actions)")
 	_ = cmd.MarkFlagFilename("from", "yaml", "yml", "json")
