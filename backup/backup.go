@@ -248,7 +248,7 @@ func newBackupObject(opts Options, start time.Time) *rigging.Backup {
 	if loc == "" {
 		loc = "default"
 	}
-	spec := opts.Spec
+	spec := withExcludedNamespaces(opts.Spec, opts.Items)
 	if spec.TTL.Duration == 0 {
 		spec.TTL.Duration = DefaultTTL
 	}

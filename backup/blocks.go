@@ -109,6 +109,10 @@ type written struct {
 	data     []byte
 	listKey  string
 	finalize bool
+	// otherVersion marks an item in a version the API server does not
+	// prefer (FeatureAPIGroupVersions): written at its version's folder
+	// only.
+	otherVersion bool
 }
 
 // newRun returns a run whose logs are recorded when record is set (a run
@@ -208,7 +212,11 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 	bk.ops = append(bk.ops, r.ops...)
 	for i, w := range r.writes {
 		r.writes[i] = written{} // the tarball writer keeps the data; r need not
-		if err := bk.tw.WriteItem(w.k.gr, w.version, w.ns, w.name, w.data); err != nil {
+		write := bk.tw.WriteItem
+		if w.otherVersion {
+			write = bk.tw.WriteVersion
+		}
+		if err := write(w.k.gr, w.version, w.ns, w.name, w.data); err != nil {
 			return &fatalError{err}
 		}
 		if w.finalize {
@@ -357,9 +365,13 @@ func (r *blockRun) formBlock(ctx context.Context, first item) error {
 				if bk.inBlock[k] {
 					continue
 				}
-				rel, ok, getErr := bk.find(ctx, id)
+				rel, ok, getErr := bk.find(ctx, id, false)
 				if getErr != nil {
 					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
+				}
+				if !ok && getErr == nil && bk.fetches() {
+					// Velero's warning: the item is gone from the API server.
+					r.warnf(r.log.With("namespace", id.Namespace), "related item was not found in "+bk.source()+", can't add it to the item block", "plugin", a.name, "item", id.String())
 				}
 				if !ok {
 					r.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)

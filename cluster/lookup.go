@@ -93,6 +93,8 @@ type Lookup struct {
 	// they were first asked for: not asked again.
 	absent map[schema.GroupResource]bool
 	reads  map[scope]*read
+	// versions serves OtherVersions.
+	versions versions
 }
 
 // servedResource is a resource as discovery reports it.
@@ -175,6 +177,35 @@ func (l *Lookup) List(ctx context.Context, gr schema.GroupResource, namespace st
 		return nil, err
 	}
 	return l.index.List(ctx, gr, namespace)
+}
+
+// Fetch reads one object afresh from the API server (a GET in the version
+// the server prefers), as Velero gets an additional item: not from what
+// the Lookup read, which it neither uses nor changes. An object that does
+// not exist, or of a resource the server does not serve, is an error
+// wrapping rigging.ErrNotFound; any other failure is an error naming the
+// object.
+func (l *Lookup) Fetch(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
+	r, ok, err := l.resolve(ctx, gr)
+	if err != nil {
+		return nil, err
+	}
+	id := rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}
+	if !ok || r.Namespaced != (namespace != "") {
+		return nil, fmt.Errorf("cluster lookup: get %s: %w", id, rigging.ErrNotFound)
+	}
+	var ri dynamic.ResourceInterface = l.dyn.Resource(r.GroupVersionResource())
+	if r.Namespaced {
+		ri = l.dyn.Resource(r.GroupVersionResource()).Namespace(namespace)
+	}
+	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("cluster lookup: get %s: %w: %w", id, rigging.ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster lookup: get %s: %w", id, err)
+	}
+	return obj, nil
 }
 
 // ListByIndex implements resources.IndexedLookup: the secondary index is
@@ -328,6 +359,20 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	} else if !r.Namespaced {
 		where = "the cluster"
 	}
+	objs, err := l.listAll(ctx, ri, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
+	}
+	l.teach(r.Resource)
+	if err := l.index.Add(objs...); err != nil {
+		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
+	}
+	return nil
+}
+
+// listAll lists ri page by page (the Lookup's page size), starting again
+// when the continue token expired, up to maxListAttempts times.
+func (l *Lookup) listAll(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		return ri.List(ctx, opts)
 	})
@@ -336,7 +381,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	var err error
 	for attempt := 1; ; attempt++ {
 		objs = objs[:0]
-		err = p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+		err = p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 			u, ok := obj.(*unstructured.Unstructured)
 			if !ok {
 				return fmt.Errorf("list item of type %T", obj)
@@ -351,14 +396,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 			break
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
-	}
-	l.teach(r.Resource)
-	if err := l.index.Add(objs...); err != nil {
-		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
-	}
-	return nil
+	return objs, err
 }
 
 // teach makes the index's mapper map r's kind to r, as the API server does
