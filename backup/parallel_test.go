@@ -320,6 +320,13 @@ func TestParallelSameAsSequentialRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The plugin process reads the objects the in-process run's Lookup
+	// holds (its Lookup would otherwise be a cluster's, and there is none).
+	exported, err := filepath.Abs("../testdata/manifests/cluster-export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(bench.EnvLookup, exported)
 	dir := t.TempDir()
 	if err := bench.LinkBinary(self, filepath.Join(dir, "rigging-plugins")); err != nil {
 		t.Fatal(err)
