@@ -150,3 +150,16 @@ func PluginDir(parent string, binaries ...string) (string, error) {
 	}
 	return d, nil
 }
+
+// VeleroCommand is the package of Velero's own command, built from this
+// module (which requires Velero v1.18.3 and names the command as a tool,
+// so its dependencies stay in go.mod).
+const VeleroCommand = "github.com/vmware-tanzu/velero/cmd/velero"
+
+// Velero builds the velero command (`velero server`, `velero install`),
+// stamped with its version as Velero's release build does.
+func Velero() (string, error) {
+	return once("velero", func(out string) error {
+		return run(ModuleRoot(), nil, "build", "-ldflags", "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=v1.18.3", "-o", out, VeleroCommand)
+	})
+}
