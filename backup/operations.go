@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
 )
 
@@ -59,7 +60,22 @@ func (bk *backupper) waitOperations(ctx context.Context) error {
 		case <-ticker.C:
 		}
 	}
+	// Velero's finalizer runs the actions on the post-operation items with
+	// the Backup in phase Finalizing (FinalizingPartiallyFailed once an
+	// operation failed; both mean the same to the actions that read them):
+	// the CSI VolumeSnapshot backupper, for one, then cleans up instead of
+	// starting an operation.
+	bk.backup.Status.Phase = rigging.BackupPhaseFinalizing
+	for _, o := range bk.ops {
+		if o.op.Status.Phase == archive.OperationPhaseFailed {
+			bk.backup.Status.Phase = rigging.BackupPhaseFinalizingPartiallyFailed
+		}
+	}
 	return bk.single(ctx, func(r *blockRun) error {
+		// Every post-operation item is read before the actions run on any,
+		// as Velero's finalizer does: the CSI VolumeSnapshot backupper's
+		// clean-up deletes the VolumeSnapshotContent listed after it.
+		var found []item
 		for _, o := range bk.ops {
 			if o.op.Status.Phase != archive.OperationPhaseCompleted {
 				continue
@@ -73,12 +89,16 @@ func (bk *backupper) waitOperations(ctx context.Context) error {
 					r.warnf(r.log.With("namespace", id.Namespace), "post-operation item was not found in "+bk.source(), "item", id.String(), "operation", o.op.Spec.OperationID)
 					continue
 				}
-				if _, err := r.backupItem(ctx, it, true, true); err != nil {
-					if isFatal(err) {
-						return err
-					}
-					r.errorf(r.log, id.Namespace, "error finalizing item", "resource", id.GroupResource.String(), "name", id.Name, "error", err)
+				found = append(found, it)
+			}
+		}
+		for _, it := range found {
+			if _, err := r.backupItem(ctx, it, true, true); err != nil {
+				if isFatal(err) {
+					return err
 				}
+				k := it.key()
+				r.errorf(r.log, k.namespace, "error finalizing item", "resource", k.gr.String(), "name", k.name, "error", err)
 			}
 		}
 		return nil
