@@ -95,9 +95,9 @@ type Options struct {
 	// reporting a failed allocation (a Go plugin's "out of memory", or its
 	// runtime's fault on one) fails its call, without a retry, with an
 	// error naming the binary and the limit that matches ErrMemoryLimit
-	// (not rigging.ErrPluginUnavailable), and restarts at the next call;
-	// any other death under a limit mentions it. Linux only: elsewhere
-	// every start fails.
+	// (not rigging.ErrPluginUnavailable), and restarts at the next call
+	// (the death counts towards MaxCrashes); any other death under a limit
+	// mentions it. Linux only: elsewhere every start fails.
 	MemoryLimit int64
 }
 

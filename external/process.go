@@ -650,6 +650,8 @@ func (in *supervisedInvoker) callInit(ctx context.Context, fn func(context.Conte
 	if already {
 		return rigging.ErrAlreadyInitialized
 	}
+	in.p.open.Add(1)
+	defer in.p.open.Add(-1)
 	cc, gen, err := in.p.conn(ctx)
 	if err != nil {
 		return err

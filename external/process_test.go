@@ -16,6 +16,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
+	"github.com/rigging-dev/rigging/internal/proctest"
 	"github.com/rigging-dev/rigging/manager"
 )
 
@@ -304,5 +305,32 @@ func TestFormatBytes(t *testing.T) {
 		if got := formatBytes(n); got != want {
 			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestProcessStatsCoverGroup: a plugin's resident memory counts every
+// process of its process group: the helper it started too.
+func TestProcessStatsCoverGroup(t *testing.T) {
+	if !usageMeasured {
+		t.Skip("no /proc")
+	}
+	dir := pluginDir(t, nil)
+	c := discover(t, Options{Dir: dir})
+	pidFile := filepath.Join(t.TempDir(), "child")
+	t.Setenv("RIGGING_TESTPLUGIN_CHILD", pidFile) // the started process, not the probe, writes it
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	child := proctest.ReadPID(t, pidFile)
+	s := c.ProcessStats()
+	if len(s) != 1 || !s[0].Running {
+		t.Fatalf("stats = %+v", s)
+	}
+	if pgrp, _, err := readStat(child); err != nil || pgrp != s[0].PID {
+		t.Fatalf("child %d: group %d, %v; want the plugin's, %d", child, pgrp, err, s[0].PID)
+	}
+	leader, helper := readRSS(s[0].PID), readRSS(child)
+	if helper == 0 || s[0].RSS < leader+helper/2 {
+		t.Errorf("group RSS %d; the plugin alone %d, its helper %d", s[0].RSS, leader, helper)
 	}
 }
