@@ -92,10 +92,12 @@ type Options struct {
 	// plugin's handshake: heap and private writable mappings, inherited by
 	// what the plugin starts; a Go plugin's runtime takes about 130 MiB of
 	// it at start, most of it never touched). A process that dies
-	// reporting a failed allocation (a Go plugin's "out of memory") fails
-	// its call with an error naming the binary and the limit that matches
-	// ErrMemoryLimit, and restarts at the next call. Linux only: elsewhere
-	// every start fails.
+	// reporting a failed allocation (a Go plugin's "out of memory", or its
+	// runtime's fault on one) fails its call, without a retry, with an
+	// error naming the binary and the limit that matches ErrMemoryLimit
+	// (not rigging.ErrPluginUnavailable), and restarts at the next call
+	// (the death counts towards MaxCrashes); any other death under a limit
+	// mentions it. Linux only: elsewhere every start fails.
 	MemoryLimit int64
 }
 

@@ -266,12 +266,11 @@ func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec
 			run.kill()    // the whole group, whatever go-plugin killed
 			client.Kill() // also waits until its stderr has been read
 			note, cause := c.exitNote(path, run, tail)
+			err = fmt.Errorf("start plugin %s: %w%s%s", path, err, note, tail.suffix())
 			if cause != nil {
-				err = errors.Join(err, cause)
-			} else if note != "" && opts.MemoryLimit > 0 {
-				note += fmt.Sprintf("; it ran under a memory limit of %s, which may be too small for it to start", formatBytes(opts.MemoryLimit))
+				err = &causedError{err: err, causes: []error{cause}}
 			}
-			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w%s%s", path, err, note, tail.suffix())
+			return nil, nil, nil, nil, err
 		}
 		gc, ok := rpcClient.(*goplugin.GRPCClient)
 		if !ok {
@@ -465,8 +464,17 @@ func (c *Catalog) exitNote(path string, run *groupRunner, tail *outputTail) (not
 	if how == "" {
 		return "", nil
 	}
-	if c.opts.MemoryLimit > 0 && tail.sawOutOfMemory() {
-		return fmt.Sprintf(" (%s: plugin binary %s %v of %s)", how, path, ErrMemoryLimit, formatBytes(c.opts.MemoryLimit)), ErrMemoryLimit
+	limit := formatBytes(c.opts.MemoryLimit)
+	switch oom, fault := tail.sawOutOfMemory(); {
+	case c.opts.MemoryLimit > 0 && oom:
+		return fmt.Sprintf(" (%s: plugin binary %s %v of %s)", how, path, ErrMemoryLimit, limit), ErrMemoryLimit
+	case c.opts.MemoryLimit > 0 && fault:
+		return fmt.Sprintf(" (%s: plugin binary %s %v of %s: its Go runtime faulted, as it does when an allocation fails under the limit)", how, path, ErrMemoryLimit, limit), ErrMemoryLimit
+	case c.opts.MemoryLimit > 0 && how != hostKill:
+		// A runtime whose allocation fails may crash without saying so
+		// (Go's garbage collector faults on a nil page): the limit may be
+		// the cause, but nothing proves it.
+		return fmt.Sprintf(" (%s; it ran under a memory limit of %s, which may be the cause)", how, limit), nil
 	}
 	return " (" + how + ")", nil
 }
@@ -572,13 +580,18 @@ func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent boo
 			return callError(op, err, "")
 		}
 		restarted, note, cause := in.p.failed(ctx, gen, err)
+		if cause != nil {
+			// The call drove the process past its memory limit: running
+			// it again would most likely do the same.
+			return overLimit(callError(op, wire.FromStatus(err), note))
+		}
 		if restarted && attempt < 2 && ctx.Err() == nil && (idempotent || notSent(err)) {
 			in.p.log.Info("retrying call after plugin restart", "plugin", string(in.name), "call", op)
 			idempotent = false // at most one retry of a call that may have run
 			continue
 		}
 		if restarted {
-			return unavailable(callError(op, wire.FromStatus(err), note), cause)
+			return unavailable(callError(op, wire.FromStatus(err), note))
 		}
 		return callError(op, wire.FromStatus(err), note)
 	}
@@ -637,13 +650,17 @@ func (in *supervisedInvoker) callInit(ctx context.Context, fn func(context.Conte
 	if already {
 		return rigging.ErrAlreadyInitialized
 	}
+	in.p.open.Add(1)
+	defer in.p.open.Add(-1)
 	cc, gen, err := in.p.conn(ctx)
 	if err != nil {
 		return err
 	}
 	if err := fn(ctx, cc); err != nil {
-		if restarted, note, cause := in.p.failed(ctx, gen, err); restarted {
-			return unavailable(fmt.Errorf("%w%s", wire.FromStatus(err), note), cause)
+		if restarted, note, cause := in.p.failed(ctx, gen, err); cause != nil {
+			return overLimit(fmt.Errorf("%w%s", wire.FromStatus(err), note))
+		} else if restarted {
+			return unavailable(fmt.Errorf("%w%s", wire.FromStatus(err), note))
 		}
 		return wire.FromStatus(err)
 	}

@@ -25,7 +25,7 @@ func describeExit(st *os.ProcessState, byHost bool) string {
 	}
 	sig := ws.Signal()
 	if sig == syscall.SIGKILL && byHost {
-		return "killed by rigging (SIGKILL)"
+		return hostKill
 	}
 	msg := "killed by signal " + signalName(sig)
 	if ws.CoreDump() {

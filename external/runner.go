@@ -199,6 +199,9 @@ func (r *groupRunner) state() *os.ProcessState {
 	}
 }
 
+// hostKill is the exitReason of a process rigging killed.
+const hostKill = "killed by rigging (SIGKILL)"
+
 // exitReason says how the process ended ("exit status 3", "killed by
 // signal SIGSEGV (segmentation fault)", ...), or "" while it runs. A
 // SIGKILL that Kill sent before the process was seen to exit is
