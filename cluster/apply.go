@@ -281,6 +281,9 @@ func (a *Applier) existing(ctx context.Context, ri dynamic.ResourceInterface, ob
 		}
 		return rigging.RestoreActionSkipped, nil, nil, nil
 	}
+	if resource == "serviceaccounts" && obj.GetAPIVersion() == "v1" {
+		return a.mergeServiceAccount(ctx, ri, obj, fromCluster, withLabels, want)
+	}
 	if a.opts.ExistingResourcePolicy != PolicyUpdate {
 		return rigging.RestoreActionFailed, []error{fmt.Errorf("could not restore, %s %q already exists. Warning: the in-cluster version is different than the backed-up version", obj.GetKind(), obj.GetName())}, nil, nil
 	}
@@ -298,6 +301,68 @@ func (a *Applier) existing(ctx context.Context, ri dynamic.ResourceInterface, ob
 		return rigging.RestoreActionFailed, warnings, rej, err
 	}
 	return rigging.RestoreActionFailed, warnings, nil, nil
+}
+
+// mergeServiceAccount patches an existing ServiceAccount that differs with
+// what the backup's has and it lacks, whatever the policy, as Velero
+// merges service accounts: secrets and image pull secrets by name, labels
+// and annotations by key (the in-cluster values win). A refused patch is a
+// warning; under PolicyUpdate the restore labels are then patched alone.
+func (a *Applier) mergeServiceAccount(ctx context.Context, ri dynamic.ResourceInterface, obj, fromCluster, withLabels, want *unstructured.Unstructured) (action string, warnings []error, rejected, err error) {
+	desired := withLabels.DeepCopy()
+	for _, field := range []string{"secrets", "imagePullSecrets"} {
+		have, _, _ := unstructured.NestedSlice(desired.Object, field)
+		more, _, _ := unstructured.NestedSlice(want.Object, field)
+		names := map[any]bool{}
+		for _, r := range have {
+			m, _ := r.(map[string]any)
+			names[m["name"]] = true
+		}
+		for _, r := range more {
+			if m, _ := r.(map[string]any); !names[m["name"]] {
+				names[m["name"]] = true
+				have = append(have, r)
+			}
+		}
+		if len(have) > 0 {
+			if err := unstructured.SetNestedSlice(desired.Object, have, field); err != nil {
+				return rigging.RestoreActionFailed, nil, fmt.Errorf("merge %s: %w", describe(obj), err), nil
+			}
+		}
+	}
+	desired.SetLabels(mergeMaps(desired.GetLabels(), want.GetLabels()))
+	desired.SetAnnotations(mergeMaps(desired.GetAnnotations(), want.GetAnnotations()))
+	if p, _ := mergePatch(withLabels.Object, desired.Object); p == nil {
+		return rigging.RestoreActionSkipped, nil, nil, nil // merged already
+	}
+	rej, err := a.patch(ctx, ri, obj, withLabels.Object, desired.Object)
+	switch {
+	case err != nil:
+		return "", nil, nil, err
+	case rej == nil:
+		return rigging.RestoreActionUpdated, nil, nil, nil
+	}
+	warnings = []error{rej}
+	if a.opts.ExistingResourcePolicy == PolicyUpdate {
+		setRestoreLabels(fromCluster, "", "")
+		if rej, err := a.patch(ctx, ri, obj, fromCluster.Object, withLabels.Object); err != nil || rej != nil {
+			return rigging.RestoreActionFailed, warnings, rej, err
+		}
+	}
+	return rigging.RestoreActionFailed, warnings, nil, nil
+}
+
+// mergeMaps returns have with the keys of more it lacks.
+func mergeMaps(have, more map[string]string) map[string]string {
+	if have == nil {
+		have = map[string]string{}
+	}
+	for k, v := range more {
+		if _, ok := have[k]; !ok {
+			have[k] = v
+		}
+	}
+	return have
 }
 
 // patch sends the JSON merge patch that turns from into to.

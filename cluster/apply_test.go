@@ -109,6 +109,43 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// TestApplyServiceAccount: an existing ServiceAccount that differs is
+// merged with the backup's whatever the policy (secrets and image pull
+// secrets by name, labels and annotations by key, the cluster's values
+// kept), as Velero merges them.
+func TestApplyServiceAccount(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	a := newApplier(t, c.Config(), "")
+	applyOK(t, a, obj("v1", "Namespace", "", "apply-sa", nil), "namespaces", rigging.RestoreActionCreated, 0)
+	inCluster := obj("v1", "ServiceAccount", "apply-sa", "builder", map[string]any{"secrets": []any{map[string]any{"name": "a"}}})
+	inCluster.SetLabels(map[string]string{"team": "cluster"})
+	applyOK(t, a, inCluster, "serviceaccounts", rigging.RestoreActionCreated, 0)
+	fromBackup := obj("v1", "ServiceAccount", "apply-sa", "builder", map[string]any{
+		"secrets":          []any{map[string]any{"name": "b"}, map[string]any{"name": "a"}},
+		"imagePullSecrets": []any{map[string]any{"name": "registry"}},
+	})
+	fromBackup.SetLabels(map[string]string{"team": "backup", "tier": "ci", rigging.LabelBackupName: "b", rigging.LabelRestoreName: "r"})
+	fromBackup.SetAnnotations(map[string]string{"note": "restored"})
+	applyOK(t, a, fromBackup, "serviceaccounts", rigging.RestoreActionUpdated, 0)
+	dyn, err := dynamic.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}).Namespace("apply-sa").Get(ctx, "builder", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, _, _ := unstructured.NestedSlice(got.Object, "secrets")
+	pull, _, _ := unstructured.NestedSlice(got.Object, "imagePullSecrets")
+	l := got.GetLabels()
+	if len(secrets) != 2 || len(pull) != 1 || l["team"] != "cluster" || l["tier"] != "ci" || got.GetAnnotations()["note"] != "restored" {
+		t.Errorf("merged service account: secrets %v, image pull secrets %v, labels %v, annotations %v", secrets, pull, l, got.GetAnnotations())
+	}
+	// Merged: the same backup's version again changes nothing.
+	applyOK(t, a, fromBackup, "serviceaccounts", rigging.RestoreActionSkipped, 0)
+}
+
 // TestApplyRejected: what the API server refuses is rejected (the restore
 // goes on), naming the object; a namespace being deleted is refused.
 func TestApplyRejected(t *testing.T) {

@@ -1,5 +1,6 @@
 // Package cluster reads a live Kubernetes cluster through its API server
-// (client-go), for hosts that back up from one or restore into one.
+// (client-go), for hosts that back up from one or restore into one, and
+// writes the objects of a restore into it (Applier).
 //
 // Lookup is the rigging.Lookup such a host puts in the context of the
 // plugins it calls (rigging.WithLookup): the objects the built-in actions

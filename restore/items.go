@@ -413,7 +413,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		rs.skip(k, ReasonFailed)
 		return nil
 	}
-	if !rs.keepStatus(gr) {
+	if !rs.keepStatus(gr, fromBackup.GetAnnotations()) {
 		unstructured.RemoveNestedField(obj.Object, "status")
 	}
 	res := rs.resourceOf(gr, ns != "")
@@ -650,14 +650,26 @@ func (rs *restorer) record(listKey, ns, name, action string) {
 	rs.resourceList[listKey] = append(rs.resourceList[listKey], entry+"("+action+")")
 }
 
-// keepStatus reports whether spec.restoreStatus asks to keep gr's status.
-func (rs *restorer) keepStatus(gr string) bool {
-	rsSpec := rs.restore.Spec.RestoreStatus
-	if rsSpec == nil {
+// annRestoreStatus on an object overrides spec.restoreStatus for it:
+// "true" or "false" (Velero's ObjectStatusRestoreAnnotationKey).
+const annRestoreStatus = "velero.io/restore-status"
+
+// keepStatus reports whether gr's status is restored: spec.restoreStatus
+// includes it, unless the object's annotation velero.io/restore-status
+// says "true" or "false" (any other value is ignored), as Velero decides.
+func (rs *restorer) keepStatus(gr string, ann map[string]string) bool {
+	keep := false
+	if rsSpec := rs.restore.Spec.RestoreStatus; rsSpec != nil {
+		ie := resources.IncludesExcludes{Includes: resolveAll(rs.mapper, rsSpec.IncludedResources), Excludes: resolveAll(rs.mapper, rsSpec.ExcludedResources)}
+		keep = len(rsSpec.IncludedResources) > 0 && ie.ShouldInclude(gr)
+	}
+	switch strings.ToLower(strings.TrimSpace(ann[annRestoreStatus])) {
+	case "true":
+		return true
+	case "false":
 		return false
 	}
-	ie := resources.IncludesExcludes{Includes: resolveAll(rs.mapper, rsSpec.IncludedResources), Excludes: resolveAll(rs.mapper, rsSpec.ExcludedResources)}
-	return len(rsSpec.IncludedResources) > 0 && ie.ShouldInclude(gr)
+	return keep
 }
 
 // skipped reports items Velero never restores whatever the filters:

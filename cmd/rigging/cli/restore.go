@@ -23,9 +23,10 @@ func newRestoreCommand(g *globalFlags) *cobra.Command {
 	var lf locationFlags
 	cmd := groupCommand(&cobra.Command{
 		Use:   "restore",
-		Short: "Restore a backup from a storage location to manifests ready for kubectl apply",
+		Short: "Restore a backup from a storage location into a cluster, or to manifests ready for kubectl apply",
 		Long: `Restore a backup (written by rigging or by Velero) from a storage location into
-YAML manifests, as Velero v1.18 would restore it into a cluster.
+a live cluster (--to-cluster) or into YAML manifests (--to), as Velero v1.18
+restores it into a cluster.
 
 ` + locationHelp,
 	})

@@ -193,7 +193,8 @@ func dynamicClient(t *testing.T, c *testcluster.Cluster) dynamic.Interface {
 // the same restore writes it to manifests (the API server's defaults
 // aside), labels and annotations equal; the two Services whose node ports
 // the originals hold are refused, each an error naming it, and the rest go
-// on (PartiallyFailed). Then, in the restored namespaces, objects deleted
+// on (PartiallyFailed); the claims' status is restored
+// (--status-include-resources). Then, in the restored namespaces, objects deleted
 // one by one come back with a restore into the same namespaces, and the
 // others are skipped or warned about.
 func TestRestoreToClusterRoundTrip(t *testing.T) {
@@ -206,7 +207,8 @@ func TestRestoreToClusterRoundTrip(t *testing.T) {
 	mapping := []string{"--namespace-mappings", "shop:rt-shop,monitoring:rt-mon"}
 	want := dryRun(t, "rt-dry", "rt", mapping...)
 
-	out, errs, code := run(t, "", append([]string{"restore", "create", "rt-live", "--from-backup", "rt", "--to-cluster", "--no-progress", "--workers", "3"}, mapping...)...)
+	out, errs, code := run(t, "", append([]string{"restore", "create", "rt-live", "--from-backup", "rt", "--to-cluster", "--no-progress", "--workers", "3",
+		"--status-include-resources", "persistentvolumeclaims"}, mapping...)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
@@ -235,6 +237,11 @@ func TestRestoreToClusterRoundTrip(t *testing.T) {
 	}
 	if checked < 40 {
 		t.Errorf("only %d objects compared", checked)
+	}
+	// Claims' status restored (--status-include-resources), others' not.
+	claim, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}).Namespace("rt-shop").Get(context.Background(), "data-postgres-0", metav1.GetOptions{})
+	if phase, _, _ := unstructured.NestedString(claim.Object, "status", "phase"); err != nil || phase != "Bound" {
+		t.Errorf("claim rt-shop/data-postgres-0: phase %q (%v), want Bound (restored status)", phase, err)
 	}
 
 	// Deleted one by one, restored into the same namespaces.

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/rigging-dev/rigging"
@@ -140,6 +141,7 @@ func list(ns string) error {
 	if err != nil {
 		return err
 	}
+	cfg.WarningHandler = rest.NoWarnings{} // deprecated APIs (v1 Endpoints)
 	l, err := cluster.NewLookup(cfg, cluster.LookupOptions{})
 	if err != nil {
 		return err
