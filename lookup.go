@@ -75,13 +75,9 @@ func LookupFrom(ctx context.Context) Lookup {
 type noLookup struct{}
 
 func (noLookup) Get(_ context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
-	return nil, fmt.Errorf("get %s: %w: the host gave the plugin no Lookup", ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, ErrNoCluster)
+	return nil, fmt.Errorf("%s: %w: the host gave the plugin no Lookup", ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, ErrNoCluster)
 }
 
-func (noLookup) List(_ context.Context, gr schema.GroupResource, namespace string) ([]*unstructured.Unstructured, error) {
-	where := "all namespaces"
-	if namespace != "" {
-		where = "namespace " + namespace
-	}
-	return nil, fmt.Errorf("list %s in %s: %w: the host gave the plugin no Lookup", gr, where, ErrNoCluster)
+func (noLookup) List(_ context.Context, gr schema.GroupResource, _ string) ([]*unstructured.Unstructured, error) {
+	return nil, fmt.Errorf("%s: %w: the host gave the plugin no Lookup", gr, ErrNoCluster)
 }
