@@ -32,7 +32,8 @@ type Lookup interface {
 // a host can list it, check that it can answer (the manifests hold those
 // resources, the cluster's RBAC allows reading them), and name them when
 // it cannot. Wrappers of an action (a Manager's middleware) forward the
-// underlying action's answer.
+// underlying action's answer; an empty answer is the same as not
+// implementing the interface.
 //
 // Declaring it changes no call: whether or not an action declares it, a
 // Lookup with nothing behind it fails (ErrNoCluster) rather than answer
