@@ -32,7 +32,8 @@ type Lookup interface {
 // a host can list it, check that it can answer (the manifests hold those
 // resources, the cluster's RBAC allows reading them), and name them when
 // it cannot. Wrappers of an action (a Manager's middleware) forward the
-// underlying action's answer.
+// underlying action's answer; an empty answer is the same as not
+// implementing the interface.
 //
 // Declaring it changes no call: whether or not an action declares it, a
 // Lookup with nothing behind it fails (ErrNoCluster) rather than answer
@@ -75,13 +76,9 @@ func LookupFrom(ctx context.Context) Lookup {
 type noLookup struct{}
 
 func (noLookup) Get(_ context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
-	return nil, fmt.Errorf("get %s: %w: the host gave the plugin no Lookup", ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, ErrNoCluster)
+	return nil, fmt.Errorf("%s: %w: the host gave the plugin no Lookup", ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, ErrNoCluster)
 }
 
-func (noLookup) List(_ context.Context, gr schema.GroupResource, namespace string) ([]*unstructured.Unstructured, error) {
-	where := "all namespaces"
-	if namespace != "" {
-		where = "namespace " + namespace
-	}
-	return nil, fmt.Errorf("list %s in %s: %w: the host gave the plugin no Lookup", gr, where, ErrNoCluster)
+func (noLookup) List(_ context.Context, gr schema.GroupResource, _ string) ([]*unstructured.Unstructured, error) {
+	return nil, fmt.Errorf("%s: %w: the host gave the plugin no Lookup", gr, ErrNoCluster)
 }

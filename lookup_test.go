@@ -25,9 +25,9 @@ func TestLookupFromWithoutLookup(t *testing.T) {
 		call func() (any, error)
 		want string
 	}{
-		{"get", func() (any, error) { return l.Get(context.Background(), pods, "shop", "web-0") }, "get pods/shop/web-0"},
-		{"list namespace", func() (any, error) { return l.List(context.Background(), pods, "shop") }, "list pods in namespace shop"},
-		{"list all", func() (any, error) { return l.List(context.Background(), pods, "") }, "list pods in all namespaces"},
+		{"get", func() (any, error) { return l.Get(context.Background(), pods, "shop", "web-0") }, "pods/shop/web-0: "},
+		{"list namespace", func() (any, error) { return l.List(context.Background(), pods, "shop") }, "pods: no cluster"},
+		{"list all", func() (any, error) { return l.List(context.Background(), pods, "") }, "pods: no cluster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.call()

@@ -66,7 +66,7 @@ func (z *lazyLookup) lookup() (rigging.Lookup, error) {
 func (z *lazyLookup) Get(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
 	l, err := z.lookup()
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, err)
+		return nil, fmt.Errorf("%s: %w", rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}, err)
 	}
 	return l.Get(ctx, gr, namespace, name)
 }
@@ -75,7 +75,7 @@ func (z *lazyLookup) Get(ctx context.Context, gr schema.GroupResource, namespace
 func (z *lazyLookup) List(ctx context.Context, gr schema.GroupResource, namespace string) ([]*unstructured.Unstructured, error) {
 	l, err := z.lookup()
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", gr, err)
+		return nil, fmt.Errorf("%s: %w", gr, err)
 	}
 	return l.List(ctx, gr, namespace)
 }
@@ -85,7 +85,7 @@ func (z *lazyLookup) List(ctx context.Context, gr schema.GroupResource, namespac
 func (z *lazyLookup) ListByIndex(ctx context.Context, gr schema.GroupResource, namespace, index string, fn resources.IndexFunc, value string) ([]*unstructured.Unstructured, error) {
 	l, err := z.lookup()
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", gr, err)
+		return nil, fmt.Errorf("%s: %w", gr, err)
 	}
 	return resources.ListByIndexOf(ctx, l, gr, namespace, index, fn, value)
 }

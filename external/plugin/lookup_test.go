@@ -123,7 +123,7 @@ func TestServedLookup(t *testing.T) {
 		t.Fatalf("Lookup made %d times before an action asked", n)
 	}
 	_, err := related(c, "example.com/pods")
-	if err == nil || !strings.Contains(err.Error(), "list pods: api server config unreadable") {
+	if err == nil || !strings.Contains(err.Error(), "pods: api server config unreadable") {
 		t.Fatalf("failing Lookup: error %v, want it named", err)
 	}
 	fail.Store(false)
@@ -151,7 +151,7 @@ func TestServedLookupNoCluster(t *testing.T) {
 		t.Fatalf("quiet: %v, %v", got, err)
 	}
 	_, err := related(c, "example.com/pods")
-	for _, want := range []string{"list pods", rigging.ErrNoCluster.Error(), "kubeconfig: nothing in $KUBECONFIG=" + filepath.Join(dir, "missing"), "in-cluster: not running in a pod"} {
+	for _, want := range []string{"pods: " + rigging.ErrNoCluster.Error(), "kubeconfig: nothing in $KUBECONFIG=" + filepath.Join(dir, "missing"), "in-cluster: not running in a pod"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to say %q", err, want)
 		}
