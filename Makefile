@@ -88,11 +88,15 @@ proto:
 # bench: the Go benchmarks of BENCH_PKGS, then interop/cmd/bench (rigging's
 # paths and Velero's, interleaved in one run) on gen-large.sh's items, which
 # rewrites docs/benchmarks.json, docs/bench-per-call.svg and the generated
-# region of docs/BENCHMARKS.md (BENCH_DOCS= leaves docs alone). CI smoke run:
-#   make bench BENCH_TIME=1x BENCH_ITEMS=200 BENCH_FLAGS='--rounds 1 --calls 3 --object-mib 1' BENCH_DOCS=
+# region of docs/BENCHMARKS.md (BENCH_DOCS= leaves docs alone); then
+# interop/cmd/serverrace: rigging against a real Velero server on the test API
+# server seeded with the same items (needs the test API server's binaries and
+# versitygw, which .ci/s3.sh starts). CI smoke run:
+#   make bench BENCH_TIME=1x BENCH_ITEMS=200 BENCH_FLAGS='--rounds 1 --calls 3 --object-mib 1' RACE_FLAGS='--rounds 1' BENCH_DOCS=
 BENCH_TIME  ?= 1s
 BENCH_ITEMS ?= 10000
 BENCH_FLAGS ?=
+RACE_FLAGS  ?=
 BENCH_DOCS  ?= docs
 BENCH_TMP   := $(or $(TMPDIR),/tmp)/rigging-bench-items-$(BENCH_ITEMS)
 bench:
@@ -100,6 +104,8 @@ bench:
 	@test -d $(BENCH_TMP) || bash testdata/manifests/gen-large.sh -n $(BENCH_ITEMS) -s 20 $(BENCH_TMP) >/dev/null
 	cd interop && $(GO) build -o ../bin/bench ./cmd/bench && $(GO) build -o ../bin/velerochild ./cmd/bench/velerochild
 	bin/bench --velero-child bin/velerochild --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(BENCH_FLAGS)
+	cd interop && $(GO) build -o ../bin/serverrace ./cmd/serverrace
+	eval "$$(bash .ci/s3.sh)" && bin/serverrace --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(RACE_FLAGS)
 
 # interop: without -race, which would double the (large) Velero build for tests
 # that drive subprocesses; the tests build their plugin binaries inside the

@@ -61,7 +61,10 @@ func newEnv(t *testing.T) *env {
 	if e.dyn, err = dynamic.NewForConfig(c.Config()); err != nil {
 		t.Fatal(err)
 	}
-	e.rigging = binary(t, testbin.Rigging)
+	// $RIGGING_TEST_BINARY checks another rigging build against the server.
+	if e.rigging = os.Getenv("RIGGING_TEST_BINARY"); e.rigging == "" {
+		e.rigging = binary(t, testbin.Rigging)
+	}
 	velero := binary(t, testbin.Velero)
 	aws := binary(t, testbin.AWSPlugin)
 	if e.pluginDir, err = testbin.PluginDir(t.TempDir(), aws); err != nil {
@@ -290,7 +293,7 @@ func TestVeleroServer(t *testing.T) {
 		for _, ns := range namespaces {
 			pairs = append(pairs, ns+":"+m[ns])
 		}
-		e.run(t, "restore", "create", vel+"-restore", "--from-backup", vel, "--to-cluster",
+		e.run(t, "restore", "create", vel+"-rigging-restore", "--from-backup", vel, "--to-cluster",
 			"--kubeconfig", e.cluster.Kubeconfig(), "--namespace-mappings", strings.Join(pairs, ","))
 		got := e.read(t, m)
 		if d := diffObjects(ref, got, "Velero's restore of Velero's backup", "rigging's restore of Velero's backup"); len(d) > 0 {

@@ -159,7 +159,8 @@ type Server struct {
 }
 
 // Start installs Velero's CRDs, namespace, stand-in Deployment and
-// BackupStorageLocation (what exists already is kept), starts `velero
+// BackupStorageLocation (what exists already is kept, but for the
+// location's spec, which is set anew), starts `velero
 // server` in a process group of its own and waits until the location is
 // Available. On error nothing is left running and no file is left behind;
 // the error carries the end of the server's log.
@@ -341,7 +342,21 @@ func (s *Server) install(ctx context.Context) error {
 	if err := create(ctx, s.Resource(deploymentsGVR), s.standIn()); err != nil {
 		return fmt.Errorf("veleroserver: stand-in Deployment: %w", err)
 	}
-	if err := create(ctx, s.Resource(LocationsGVR), s.locationObject()); err != nil {
+	// A location left by an earlier server names that server's
+	// credentials file: its spec is replaced.
+	loc := s.locationObject()
+	ri := s.Resource(LocationsGVR)
+	if _, err := ri.Create(ctx, loc, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		old, gerr := ri.Get(ctx, LocationName, metav1.GetOptions{})
+		if gerr != nil {
+			return fmt.Errorf("veleroserver: BackupStorageLocation: %w", gerr)
+		}
+		old.Object["spec"] = loc.Object["spec"]
+		_, err = ri.Update(ctx, old, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("veleroserver: BackupStorageLocation: %w", err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("veleroserver: BackupStorageLocation: %w", err)
 	}
 	return nil
