@@ -198,23 +198,10 @@ func TestBackupAPIGroupVersions(t *testing.T) {
 	c := testcluster.Get(t)
 	ctx := context.Background()
 	const ns = "versions"
-	schemaV := func(name string, storage bool) map[string]any {
-		return map[string]any{"name": name, "served": true, "storage": storage,
-			"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}
-	}
-	crd := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-		"metadata": map[string]any{"name": "widgets.versions.example.com"},
-		"spec": map[string]any{"group": "versions.example.com", "scope": "Namespaced",
-			"names":    map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-			"versions": []any{schemaV("v1", true), schemaV("v1beta1", false)}}}}
-	widget := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "versions.example.com/v1", "kind": "Widget",
-		"metadata": map[string]any{"name": "w1", "namespace": ns}, "spec": map[string]any{"size": int64(3)}}}
-	if err := c.Seed(ctx, []*unstructured.Unstructured{crd,
-		{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}, widget,
-	}); err != nil {
+	if err := c.Seed(ctx, testcluster.TwoVersions(ns)); err != nil {
 		t.Fatal(err)
 	}
-	const gr = "widgets.versions.example.com"
+	const gr = testcluster.VersionedCRD
 	tests := []struct {
 		name     string
 		features []string

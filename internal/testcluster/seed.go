@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -132,6 +133,15 @@ func ForCreate(obj *unstructured.Unstructured) *unstructured.Unstructured {
 // Seed goes on past an object it cannot create and returns one error per
 // such object, each naming it.
 func (c *Cluster) Seed(ctx context.Context, objs []*unstructured.Unstructured) error {
+	return c.SeedConcurrently(ctx, objs, 1)
+}
+
+// SeedConcurrently is Seed with workers requests at a time once the CRDs
+// and Namespaces are in (workers below 1 count as 1): what seeds thousands
+// of objects in seconds rather than minutes (the client is not throttled).
+// The objects after the Namespaces are created in no particular order, so
+// none of them may depend on another (an owner reference's target).
+func (c *Cluster) SeedConcurrently(ctx context.Context, objs []*unstructured.Unstructured, workers int) error {
 	crds, err := toCRDs(objs)
 	if err != nil {
 		return fmt.Errorf("testcluster: seed: %w", err)
@@ -171,14 +181,51 @@ func (c *Cluster) Seed(ctx context.Context, objs []*unstructured.Unstructured) e
 			rest = append(rest, obj)
 		}
 	}
-	var errs []error
-	for _, obj := range append(namespaces, rest...) {
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	create := func(obj *unstructured.Unstructured) {
+		if err := seedOne(ctx, dyn, mapper, withStatus, obj); err != nil {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("testcluster: seed %s %s: %w", obj.GetKind(), objectName(obj), err))
+			mu.Unlock()
+		}
+	}
+	for _, obj := range namespaces {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		if err := seedOne(ctx, dyn, mapper, withStatus, obj); err != nil {
-			errs = append(errs, fmt.Errorf("testcluster: seed %s %s: %w", obj.GetKind(), objectName(obj), err))
+		create(obj)
+	}
+	if workers <= 1 {
+		for _, obj := range rest {
+			if err := ctx.Err(); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			create(obj)
 		}
+		return errors.Join(errs...)
+	}
+	next := make(chan *unstructured.Unstructured)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for obj := range next {
+				create(obj)
+			}
+		})
+	}
+	for _, obj := range rest {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- obj
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -149,89 +149,95 @@ func TestVeleroReadsRiggingBucket(t *testing.T) {
 		t.Errorf("ListBackups = %q, %v", names, err)
 	}
 	for name, sum := range sums {
-		t.Run(name, func(t *testing.T) {
-			if ok, err := bs.BackupExists(bucketName, name); err != nil || !ok {
-				t.Errorf("BackupExists = %t, %v", ok, err)
-			}
-			b, err := bs.GetBackupMetadata(name)
-			if err != nil {
-				t.Fatalf("GetBackupMetadata: %v", err)
-			}
-			want := sum.Backup
-			if b.Name != name || b.Status.Phase != velerov1api.BackupPhaseCompleted || b.Status.FormatVersion != "1.1.0" ||
-				b.Labels["team"] != "interop" || b.Labels[velerov1api.StorageLocationLabel] != "default" ||
-				!slices.Equal(b.Spec.IncludedNamespaces, want.Spec.IncludedNamespaces) || b.Spec.StorageLocation != "default" ||
-				b.Status.Progress == nil || b.Status.Progress.ItemsBackedUp != want.Status.Progress.ItemsBackedUp ||
-				b.Status.Expiration == nil || b.Spec.TTL.Duration != backup.DefaultTTL {
-				t.Errorf("GetBackupMetadata = %+v (labels %v), rigging wrote %+v", b.Status, b.Labels, want.Status)
-			}
-			if b.Status.BackupItemOperationsAttempted != want.Status.BackupItemOperationsAttempted || b.Status.BackupItemOperationsAttempted == 0 {
-				t.Errorf("operations attempted %d, rigging wrote %d", b.Status.BackupItemOperationsAttempted, want.Status.BackupItemOperationsAttempted)
-			}
+		t.Run(name, func(t *testing.T) { checkVeleroReads(t, bs, name, sum) })
+	}
+}
 
-			ops, err := bs.GetBackupItemOperations(name)
-			if err != nil || len(ops) != want.Status.BackupItemOperationsAttempted {
-				t.Fatalf("GetBackupItemOperations = %d ops, %v", len(ops), err)
-			}
-			for _, op := range ops {
-				ri := op.Spec.ResourceIdentifier
-				if op.Spec.BackupName != name || op.Spec.BackupItemAction != asyncName || ri.Resource != "deployments" || ri.Group != "apps" ||
-					op.Spec.OperationID != "op-"+ri.Namespace+"-"+ri.Name || len(op.Spec.PostOperationItems) != 1 ||
-					op.Spec.PostOperationItems[0].Name != ri.Name+"-post" || op.Status.Phase != "Completed" || op.Spec.BackupUID != string(b.UID) {
-					t.Errorf("item operation %+v", op)
-				}
-			}
-			if _, err := bs.GetBackupVolumeSnapshots(name); err != nil {
-				t.Errorf("GetBackupVolumeSnapshots: %v", err)
-			}
-			if _, err := bs.GetPodVolumeBackups(name); err != nil {
-				t.Errorf("GetPodVolumeBackups: %v", err)
-			}
-			if _, err := bs.GetBackupVolumeInfos(name); err != nil {
-				t.Errorf("GetBackupVolumeInfos: %v", err)
-			}
-			if _, err := bs.GetCSIVolumeSnapshots(name); err != nil {
-				t.Errorf("GetCSIVolumeSnapshots: %v", err)
-			}
-			if _, err := bs.GetCSIVolumeSnapshotClasses(name); err != nil {
-				t.Errorf("GetCSIVolumeSnapshotClasses: %v", err)
-			}
+// checkVeleroReads reads backup name, which rigging's run sum wrote, with
+// Velero's persistence and archive packages, as a Velero server syncs,
+// describes and restores it.
+func checkVeleroReads(t *testing.T, bs persistence.BackupStore, name string, sum *backup.Summary) {
+	t.Helper()
+	if ok, err := bs.BackupExists(bucketName, name); err != nil || !ok {
+		t.Errorf("BackupExists = %t, %v", ok, err)
+	}
+	b, err := bs.GetBackupMetadata(name)
+	if err != nil {
+		t.Fatalf("GetBackupMetadata: %v", err)
+	}
+	want := sum.Backup
+	if b.Name != name || b.Status.Phase != velerov1api.BackupPhaseCompleted || b.Status.FormatVersion != "1.1.0" ||
+		b.Labels["team"] != "interop" || b.Labels[velerov1api.StorageLocationLabel] != "default" ||
+		!slices.Equal(b.Spec.IncludedNamespaces, want.Spec.IncludedNamespaces) || b.Spec.StorageLocation != "default" ||
+		b.Status.Progress == nil || b.Status.Progress.ItemsBackedUp != want.Status.Progress.ItemsBackedUp ||
+		b.Status.Expiration == nil || b.Spec.TTL.Duration != backup.DefaultTTL {
+		t.Errorf("GetBackupMetadata = %+v (labels %v), rigging wrote %+v", b.Status, b.Labels, want.Status)
+	}
+	if b.Status.BackupItemOperationsAttempted != want.Status.BackupItemOperationsAttempted || b.Status.BackupItemOperationsAttempted == 0 {
+		t.Errorf("operations attempted %d, rigging wrote %d", b.Status.BackupItemOperationsAttempted, want.Status.BackupItemOperationsAttempted)
+	}
 
-			// What `velero backup logs` and `velero backup describe` download.
-			var res map[string]results.Result
-			download(t, bs, name, velerov1api.DownloadTargetKindBackupResults, &res)
-			if _, ok := res["errors"]; !ok {
-				t.Errorf("results %v: no errors key", res)
-			}
-			var resourceList map[string][]string
-			download(t, bs, name, velerov1api.DownloadTargetKindBackupResourceList, &resourceList)
-			if len(resourceList["v1/Pod"]) == 0 {
-				t.Errorf("resource list has no v1/Pod entries: %v", resourceList)
-			}
-			download(t, bs, name, velerov1api.DownloadTargetKindBackupLog, nil)
+	ops, err := bs.GetBackupItemOperations(name)
+	if err != nil || len(ops) != want.Status.BackupItemOperationsAttempted {
+		t.Fatalf("GetBackupItemOperations = %d ops, %v", len(ops), err)
+	}
+	for _, op := range ops {
+		ri := op.Spec.ResourceIdentifier
+		if op.Spec.BackupName != name || op.Spec.BackupItemAction != asyncName || ri.Resource != "deployments" || ri.Group != "apps" ||
+			op.Spec.OperationID != "op-"+ri.Namespace+"-"+ri.Name || len(op.Spec.PostOperationItems) != 1 ||
+			op.Spec.PostOperationItems[0].Name != ri.Name+"-post" || op.Status.Phase != "Completed" || op.Spec.BackupUID != string(b.UID) {
+			t.Errorf("item operation %+v", op)
+		}
+	}
+	if _, err := bs.GetBackupVolumeSnapshots(name); err != nil {
+		t.Errorf("GetBackupVolumeSnapshots: %v", err)
+	}
+	if _, err := bs.GetPodVolumeBackups(name); err != nil {
+		t.Errorf("GetPodVolumeBackups: %v", err)
+	}
+	if _, err := bs.GetBackupVolumeInfos(name); err != nil {
+		t.Errorf("GetBackupVolumeInfos: %v", err)
+	}
+	if _, err := bs.GetCSIVolumeSnapshots(name); err != nil {
+		t.Errorf("GetCSIVolumeSnapshots: %v", err)
+	}
+	if _, err := bs.GetCSIVolumeSnapshotClasses(name); err != nil {
+		t.Errorf("GetCSIVolumeSnapshotClasses: %v", err)
+	}
 
-			// The tarball, extracted by Velero as a non-root user.
-			rc, err := bs.GetBackupContents(name)
-			if err != nil {
-				t.Fatalf("GetBackupContents: %v", err)
-			}
-			tarball, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := extractAsNobody(t, tarball)
-			c, err := archive.Read(bytes.NewReader(tarball), archive.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkParsed(t, got, c)
-			for entry, n := range resourceList {
-				if n := len(n); n == 0 {
-					t.Errorf("resource list %s empty", entry)
-				}
-			}
-		})
+	// What `velero backup logs` and `velero backup describe` download.
+	var res map[string]results.Result
+	download(t, bs, name, velerov1api.DownloadTargetKindBackupResults, &res)
+	if _, ok := res["errors"]; !ok {
+		t.Errorf("results %v: no errors key", res)
+	}
+	var resourceList map[string][]string
+	download(t, bs, name, velerov1api.DownloadTargetKindBackupResourceList, &resourceList)
+	if len(resourceList["v1/Pod"]) == 0 {
+		t.Errorf("resource list has no v1/Pod entries: %v", resourceList)
+	}
+	download(t, bs, name, velerov1api.DownloadTargetKindBackupLog, nil)
+
+	// The tarball, extracted by Velero as a non-root user.
+	rc, err := bs.GetBackupContents(name)
+	if err != nil {
+		t.Fatalf("GetBackupContents: %v", err)
+	}
+	tarball, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := extractAsNobody(t, tarball)
+	c, err := archive.Read(bytes.NewReader(tarball), archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkParsed(t, got, c)
+	for entry, n := range resourceList {
+		if n := len(n); n == 0 {
+			t.Errorf("resource list %s empty", entry)
+		}
 	}
 }
 
@@ -273,6 +279,7 @@ type parsed struct {
 	UID          int                            `json:"uid"`
 	Resources    map[string]map[string][]string `json:"resources"`
 	Preferred    map[string]string              `json:"preferred"`
+	Versions     map[string][]string            `json:"versions"`
 	Unmarshalled int                            `json:"unmarshalled"`
 	Errors       []string                       `json:"errors"`
 }
@@ -293,9 +300,21 @@ func checkParsed(t *testing.T, got parsed, c *archive.Contents) {
 			want[gr][ns] = names
 			n += len(names)
 		}
+		// One folder of the preferred version, and one per other version
+		// (EnableAPIGroupVersions).
 		dirs := c.VersionDirs(gr)
-		if len(dirs) != 1 || got.Preferred[gr] != strings.TrimSuffix(dirs[0], "-preferredversion") {
-			t.Errorf("%s: Velero's preferred version %q, tarball's version folders %q", gr, got.Preferred[gr], dirs)
+		var preferred, versions []string
+		for _, d := range dirs {
+			v, ok := strings.CutSuffix(d, "-preferredversion")
+			if ok {
+				preferred = append(preferred, v)
+			}
+			versions = append(versions, v)
+		}
+		slices.Sort(versions)
+		gotVersions := slices.Sorted(slices.Values(got.Versions[gr]))
+		if len(preferred) != 1 || got.Preferred[gr] != preferred[0] || !slices.Equal(gotVersions, versions) {
+			t.Errorf("%s: Velero's preferred version %q and versions %q, tarball's version folders %q", gr, got.Preferred[gr], gotVersions, dirs)
 		}
 	}
 	if len(got.Resources) != len(want) {
@@ -384,7 +403,7 @@ func TestExtractHelper(t *testing.T) {
 	if path == "" {
 		return
 	}
-	p := parsed{UID: os.Getuid(), Resources: map[string]map[string][]string{}, Preferred: map[string]string{}}
+	p := parsed{UID: os.Getuid(), Resources: map[string]map[string][]string{}, Preferred: map[string]string{}, Versions: map[string][]string{}}
 	fail := func(err error) { p.Errors = append(p.Errors, err.Error()) }
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -426,6 +445,9 @@ func TestExtractHelper(t *testing.T) {
 		}
 		for gr, g := range gvs {
 			p.Preferred[gr] = g.PreferredVersion.Version
+			for _, v := range g.Versions {
+				p.Versions[gr] = append(p.Versions[gr], v.Version)
+			}
 		}
 	}
 	b, err := json.Marshal(p)

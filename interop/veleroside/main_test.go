@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	// The test API server (started by the first testcluster.Get) holds
-	// the cluster-export objects.
+	// cluster-export.
 	code := testcluster.Main(m, testcluster.Options{Seed: []string{testcluster.ClusterExport}})
 	testbin.Cleanup()
 	os.Exit(code)

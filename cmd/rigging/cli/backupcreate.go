@@ -189,7 +189,8 @@ func parseOrderedResources(s string) (map[string]string, error) {
 // after naming it on the first line of output: the objects, the Lookup the
 // plugins see them through, a warning per resource it may not list, and
 // the cluster's client configuration. includeNS narrows the namespaced
-// lists unless it is empty or "*".
+// lists unless it is empty or holds a pattern ("*", "perf-*": the lists
+// then read every namespace, and the backup's filters choose).
 func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
@@ -201,7 +202,7 @@ func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, incl
 		return nil, nil, nil, nil, err
 	}
 	var opts cluster.CollectOptions
-	if !slices.Contains(includeNS, "*") {
+	if !slices.ContainsFunc(includeNS, func(ns string) bool { return strings.ContainsAny(ns, "*?[") }) {
 		opts.Namespaces = includeNS
 	}
 	items, ws, err := l.Collect(ctx, opts)

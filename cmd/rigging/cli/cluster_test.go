@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +51,16 @@ func TestBackupCreateFromCluster(t *testing.T) {
 		t.Errorf("create from the cluster:\n%s\n%s", out, resourceList(t, "live"))
 	}
 
+	runOK(t, "", "backup", "create", "manifests", "--from", dumpCluster(t, c), "--include-namespaces", "shop", "--no-progress")
+	if live, files := resourceList(t, "live"), resourceList(t, "manifests"); live != files {
+		t.Errorf("backup of the cluster holds\n%s\nbackup of its manifests holds\n%s", live, files)
+	}
+}
+
+// dumpCluster writes every object of c that a backup reads into a manifest
+// file (a List) and returns its path.
+func dumpCluster(t *testing.T, c *testcluster.Cluster) string {
+	t.Helper()
 	l, err := cluster.NewLookup(c.Config(), cluster.LookupOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -66,9 +77,41 @@ func TestBackupCreateFromCluster(t *testing.T) {
 	if err := os.WriteFile(dump, list, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	runOK(t, "", "backup", "create", "manifests", "--from", dump, "--include-namespaces", "shop", "--no-progress")
-	if live, files := resourceList(t, "live"), resourceList(t, "manifests"); live != files {
-		t.Errorf("backup of the cluster holds\n%s\nbackup of its manifests holds\n%s", live, files)
+	return dump
+}
+
+// TestBackupCreateFromClusterFilters: Velero's filters select from the
+// cluster what they select from the same objects dumped to a file: the
+// cluster-scoped rules (--include-cluster-resources unset, true, false),
+// namespace includes and excludes, resource filters old and new, label
+// selectors.
+func TestBackupCreateFromClusterFilters(t *testing.T) {
+	c := testcluster.Get(t)
+	t.Setenv("RIGGING_HOME", t.TempDir())
+	dump := dumpCluster(t, c)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"whole cluster", nil},
+		{"cluster resources unset, one namespace", []string{"--include-namespaces", "monitoring"}},
+		{"cluster resources on, one namespace", []string{"--include-namespaces", "monitoring", "--include-cluster-resources=true"}},
+		{"cluster resources off", []string{"--include-cluster-resources=false"}},
+		{"namespace excluded", []string{"--exclude-namespaces", "shop,kube-system"}},
+		{"resources", []string{"--include-resources", "deployments,configmaps,persistentvolumes"}},
+		{"scoped resources", []string{"--include-namespaces", "shop", "--include-cluster-scoped-resources", "storageclasses", "--exclude-namespace-scoped-resources", "secrets"}},
+		{"label selector", []string{"--selector", "app.kubernetes.io/name=postgres"}},
+		{"or selectors", []string{"--or-selector", "app=redis or app.kubernetes.io/name=prometheus"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			live, files := fmt.Sprintf("live%d", i), fmt.Sprintf("files%d", i)
+			runOK(t, "", append([]string{"backup", "create", live, "--kubeconfig", c.Kubeconfig(), "--no-progress"}, tt.args...)...)
+			runOK(t, "", append([]string{"backup", "create", files, "--from", dump, "--no-progress"}, tt.args...)...)
+			if l, f := resourceList(t, live), resourceList(t, files); l != f {
+				t.Errorf("backup of the cluster holds\n%s\nbackup of its manifests holds\n%s", l, f)
+			}
+		})
 	}
 }
 
@@ -207,5 +250,22 @@ func TestBackupCreatePageSize(t *testing.T) {
 				t.Errorf("limits of the list requests %v, want all %q", limits, tt.limit)
 			}
 		})
+	}
+}
+
+// TestBackupCreateFromClusterNamespacePattern: --include-namespaces with a
+// pattern backs up the namespaces it matches (the lists read them all; the
+// filters choose), not a namespace named like the pattern.
+func TestBackupCreateFromClusterNamespacePattern(t *testing.T) {
+	c := testcluster.Get(t)
+	t.Setenv("RIGGING_HOME", t.TempDir())
+	runOK(t, "", "backup", "create", "exact", "--kubeconfig", c.Kubeconfig(), "--include-namespaces", "shop", "--no-progress")
+	runOK(t, "", "backup", "create", "pattern", "--kubeconfig", c.Kubeconfig(), "--include-namespaces", "sh?p,sho*", "--no-progress")
+	exact, pattern := resourceList(t, "exact"), resourceList(t, "pattern")
+	if exact != pattern {
+		t.Errorf("backup of shop holds\n%s\nbackup of sh?p,sho* holds\n%s", exact, pattern)
+	}
+	if !strings.Contains(pattern, "shop/redis") {
+		t.Errorf("backup of sh?p,sho* lacks shop's objects:\n%s", pattern)
 	}
 }
