@@ -263,15 +263,39 @@ func (bk *backupper) note(ctx context.Context) error {
 // with it, through the log of the block it runs in. find is safe for
 // concurrent use by the block workers.
 func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (it item, ok bool, getErr error) {
-	obj, err := bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
-	if err != nil && bk.opts.Lookup != nil {
-		obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
-		if err != nil && !errors.Is(err, rigging.ErrNotFound) {
-			getErr = err
+	return bk.get(ctx, id, false)
+}
+
+// fetcher is what a Lookup over a live cluster offers to get an object
+// from the API server as it is now (cluster.Lookup does).
+type fetcher interface {
+	Fetch(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error)
+}
+
+// fetch is find for the additional items an action names and the items of
+// a completed operation, which Velero gets from the API server as they are
+// when it backs them up (an action may have just created or changed them):
+// from the Lookup's Fetch when it has one, else as find.
+func (bk *backupper) fetch(ctx context.Context, id rigging.ResourceIdentifier) (it item, ok bool, getErr error) {
+	return bk.get(ctx, id, true)
+}
+
+func (bk *backupper) get(ctx context.Context, id rigging.ResourceIdentifier, live bool) (it item, ok bool, getErr error) {
+	var obj *unstructured.Unstructured
+	var err error
+	if f, isLive := bk.opts.Lookup.(fetcher); live && isLive {
+		obj, err = f.Fetch(ctx, id.GroupResource, id.Namespace, id.Name)
+	} else {
+		obj, err = bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+		if err != nil && bk.opts.Lookup != nil {
+			obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
 		}
 	}
+	if errors.Is(err, rigging.ErrNotFound) || err != nil && bk.opts.Lookup == nil {
+		return item{}, false, nil
+	}
 	if err != nil {
-		return item{}, false, getErr
+		return item{}, false, err
 	}
 	res, err := bk.mapper.ForGroupResource(id.GroupResource)
 	if err != nil {
@@ -477,7 +501,7 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 			}})
 		}
 		for _, id := range additional {
-			add, ok, getErr := bk.find(ctx, id)
+			add, ok, getErr := bk.fetch(ctx, id)
 			if getErr != nil {
 				r.warnf(il.logger(), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
 			}

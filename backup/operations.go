@@ -81,7 +81,7 @@ func (bk *backupper) waitOperations(ctx context.Context) error {
 				continue
 			}
 			for _, id := range o.op.Spec.PostOperationItems {
-				it, ok, getErr := bk.find(ctx, id)
+				it, ok, getErr := bk.fetch(ctx, id)
 				if getErr != nil {
 					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "item", id.String(), "error", getErr)
 				}

@@ -375,3 +375,33 @@ var (
 	_ rigging.Lookup          = (*Lookup)(nil)
 	_ resources.IndexedLookup = (*Lookup)(nil)
 )
+
+// Fetch gets the object from the API server now, whatever the Lookup read
+// before: for the items a backup must see as they are when it backs them
+// up (Velero gets the additional items an action names, and the items of
+// a completed operation, from the API server), such as the VolumeSnapshot
+// a CSI action created during the backup. An object the server does not
+// have, or of a resource it does not serve, is an error matching
+// rigging.ErrNotFound. Nothing fetched is added to what the Lookup
+// answers from.
+func (l *Lookup) Fetch(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
+	r, ok, err := l.resolve(ctx, gr)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || r.Namespaced != (namespace != "") {
+		return nil, fmt.Errorf("cluster fetch: %s %s/%s: %w", gr, namespace, name, rigging.ErrNotFound)
+	}
+	var ri dynamic.ResourceInterface = l.dyn.Resource(r.GroupVersionResource())
+	if r.Namespaced {
+		ri = l.dyn.Resource(r.GroupVersionResource()).Namespace(namespace)
+	}
+	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("cluster fetch: %s %s/%s: %w", gr, namespace, name, rigging.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster fetch: get %s %s/%s: %w", gr, namespace, name, err)
+	}
+	return obj, nil
+}
