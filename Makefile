@@ -17,13 +17,14 @@ DEMO   := testdata/demo
 # Packages with benchmarks; `make bench BENCH_PKGS=./...` runs every one.
 BENCH_PKGS ?= ./manager/... ./builtin/... ./resources/...
 
-.PHONY: help build test testcluster demo proto bench interop lint clean
+.PHONY: help build test testcluster demo demo-cluster proto bench interop lint clean
 
 help:
 	@echo "make build    static binary $(BIN) (CGO_ENABLED=0; TAGS=... to drop plugins)"
 	@echo "make test     go vet, then every test with the race detector (and the local S3 server, when versitygw is at hand)"
 	@echo "make testcluster  kube-apiserver and etcd for the live-cluster tests, in $(TESTCLUSTER_BIN)"
 	@echo "make demo     back up the sample cluster to the local store, list it, restore it to a directory"
+	@echo "make demo-cluster  back up the test API server's namespace monitoring, restore it into monitoring-restored with --to-cluster"
 	@echo "make proto    regenerate the gRPC code of external/ from its .proto files"
 	@echo "make bench    Go benchmarks, then rigging vs Velero side by side; rewrites docs/BENCHMARKS.md"
 	@echo "make interop  tests against real Velero v1.18 (module interop/)"
@@ -60,6 +61,25 @@ demo: build
 	$(BIN) restore create $$name-restore --from-backup $$name --to $$out; echo; \
 	echo "\$$ ls $$out"; ls $$out
 
+# demo-cluster: run the test API server (the binaries of `make testcluster`,
+# or $RIGGING_TESTCLUSTER_BIN) seeded with cluster-export, back up namespace
+# monitoring from it, restore it into monitoring-restored with --to-cluster,
+# list the restored objects, then stop the server (also on Ctrl-C). The
+# store is a temporary RIGGING_HOME, removed at the end.
+demo-cluster: build
+	@bindir=$${RIGGING_TESTCLUSTER_BIN:-$(abspath $(TESTCLUSTER_BIN))}; \
+	test -x $$bindir/kube-apiserver -a -x $$bindir/etcd || { echo "no kube-apiserver and etcd in $$bindir: run 'make testcluster' (or set RIGGING_TESTCLUSTER_BIN)"; exit 1; }
+	@$(GO) build -o bin/testcluster-run ./internal/testbin/testcluster
+	@RIGGING_TESTCLUSTER_BIN=$${RIGGING_TESTCLUSTER_BIN:-$(abspath $(TESTCLUSTER_BIN))} \
+	bin/testcluster-run -seed testdata/manifests/cluster-export -- sh -ec ' \
+	export RIGGING_HOME=$$(mktemp -d); trap "rm -rf $$RIGGING_HOME" EXIT; \
+	echo "\$$ rigging backup create live --include-namespaces monitoring"; \
+	$(BIN) backup create live --include-namespaces monitoring --no-progress; echo; \
+	echo "\$$ rigging restore create live-r1 --from-backup live --include-namespaces monitoring --namespace-mappings monitoring:monitoring-restored --to-cluster"; \
+	$(BIN) restore create live-r1 --from-backup live --include-namespaces monitoring --namespace-mappings monitoring:monitoring-restored --to-cluster --no-progress; echo; \
+	echo "\$$ testcluster list monitoring-restored"; \
+	bin/testcluster-run list monitoring-restored'
+
 # proto: protoc from apt (protobuf-compiler) and the pinned plugins
 # protoc-gen-go v1.36.12 / protoc-gen-go-grpc v1.6.2 (go install; see the script).
 proto:
@@ -68,11 +88,15 @@ proto:
 # bench: the Go benchmarks of BENCH_PKGS, then interop/cmd/bench (rigging's
 # paths and Velero's, interleaved in one run) on gen-large.sh's items, which
 # rewrites docs/benchmarks.json, docs/bench-per-call.svg and the generated
-# region of docs/BENCHMARKS.md (BENCH_DOCS= leaves docs alone). CI smoke run:
-#   make bench BENCH_TIME=1x BENCH_ITEMS=200 BENCH_FLAGS='--rounds 1 --calls 3 --object-mib 1' BENCH_DOCS=
+# region of docs/BENCHMARKS.md (BENCH_DOCS= leaves docs alone); then
+# interop/cmd/serverrace: rigging against a real Velero server on the test API
+# server seeded with the same items (needs the test API server's binaries and
+# versitygw, which .ci/s3.sh starts). CI smoke run:
+#   make bench BENCH_TIME=1x BENCH_ITEMS=200 BENCH_FLAGS='--rounds 1 --calls 3 --object-mib 1' RACE_FLAGS='--rounds 1' BENCH_DOCS=
 BENCH_TIME  ?= 1s
 BENCH_ITEMS ?= 10000
 BENCH_FLAGS ?=
+RACE_FLAGS  ?=
 BENCH_DOCS  ?= docs
 BENCH_TMP   := $(or $(TMPDIR),/tmp)/rigging-bench-items-$(BENCH_ITEMS)
 bench:
@@ -80,6 +104,8 @@ bench:
 	@test -d $(BENCH_TMP) || bash testdata/manifests/gen-large.sh -n $(BENCH_ITEMS) -s 20 $(BENCH_TMP) >/dev/null
 	cd interop && $(GO) build -o ../bin/bench ./cmd/bench && $(GO) build -o ../bin/velerochild ./cmd/bench/velerochild
 	bin/bench --velero-child bin/velerochild --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(BENCH_FLAGS)
+	cd interop && $(GO) build -o ../bin/serverrace ./cmd/serverrace
+	eval "$$(bash .ci/s3.sh)" && bin/serverrace --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(RACE_FLAGS)
 
 # interop: without -race, which would double the (large) Velero build for tests
 # that drive subprocesses; the tests build their plugin binaries inside the

@@ -34,4 +34,11 @@ var (
 	// ErrClosed reports a call through a Manager (or an instance it handed out)
 	// after Close.
 	ErrClosed = errors.New("plugin manager closed")
+	// ErrNoCluster reports that an action asked a Lookup for other objects
+	// and its host had none to give: no Lookup in the call's context, or (a
+	// plugin served over gRPC) no cluster configuration where a plugin
+	// process looks for one. An action that needs other objects fails with
+	// it (wrapped with the plugin and the item) instead of answering as if
+	// there were none.
+	ErrNoCluster = errors.New("no cluster to look up objects in")
 )

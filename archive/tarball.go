@@ -139,6 +139,31 @@ func (w *Writer) WriteItem(gr schema.GroupResource, version, namespace, name str
 		verDir = version + preferredVersionDir
 		w.preferred[grs] = verDir
 	}
+	w.add(entry{ItemPath(grs, "", namespace, name), data}, entry{ItemPath(grs, verDir, namespace, name), data})
+	return nil
+}
+
+// WriteVersion writes one item's JSON as the API server serves it in a
+// version it does not prefer (Velero's EnableAPIGroupVersions feature), at
+// resources/<gr>/<version>/{cluster|namespaces/<ns>}/<name>.json only, with
+// no classic copy, as Velero writes it. The arguments and errors are those
+// of WriteItem; the item is counted once more.
+func (w *Writer) WriteVersion(gr schema.GroupResource, version, namespace, name string, data []byte) error {
+	if err := CheckItem(gr, version, namespace, name); err != nil {
+		return err
+	}
+	if w.closed {
+		return errWriterClosed
+	}
+	if err := w.failed(); err != nil {
+		return err
+	}
+	w.add(entry{ItemPath(gr.String(), version, namespace, name), data})
+	return nil
+}
+
+// add queues the entries of one item.
+func (w *Writer) add(entries ...entry) {
 	if w.batch == nil {
 		select {
 		case b := <-w.free:
@@ -147,13 +172,14 @@ func (w *Writer) WriteItem(gr schema.GroupResource, version, namespace, name str
 			w.batch = make([]entry, 0, batchEntries)
 		}
 	}
-	w.batch = append(w.batch, entry{ItemPath(grs, "", namespace, name), data}, entry{ItemPath(grs, verDir, namespace, name), data})
-	w.batchBytes += 2 * len(data)
+	w.batch = append(w.batch, entries...)
+	for _, e := range entries {
+		w.batchBytes += len(e.data)
+	}
 	w.items++
 	if len(w.batch) >= batchEntries || w.batchBytes >= batchBytes {
 		w.send()
 	}
-	return nil
 }
 
 // CheckItem reports, with an error wrapping ErrInvalidItem, whether
@@ -218,7 +244,7 @@ func (w *Writer) run() {
 	}
 }
 
-// Items returns how many items WriteItem has accepted.
+// Items returns how many items WriteItem and WriteVersion have accepted.
 func (w *Writer) Items() int { return w.items }
 
 // Close writes the pending items, then finishes the tar and the gzip stream

@@ -110,10 +110,10 @@ type Options struct {
 	// block stay together and in order, and blocks are written in order.
 	// Blocks are formed (ItemBlockActions called) one at a time, in order.
 	// With more than one worker, the actions must allow concurrent calls
-	// (Velero runs them so too), and an action may see an item twice: when
-	// two blocks reach the same item (as an additional item), the later
-	// block is run again after the earlier one is written, and an
-	// asynchronous operation its first run started is not tracked.
+	// (Velero runs them so too). An item's actions run once whatever the
+	// count: when two blocks reach the same item (as an additional item),
+	// the answers the first calls gave are replayed, not asked again, and
+	// an asynchronous operation is started once and tracked.
 	Workers int
 }
 
@@ -248,7 +248,7 @@ func newBackupObject(opts Options, start time.Time) *rigging.Backup {
 	if loc == "" {
 		loc = "default"
 	}
-	spec := opts.Spec
+	spec := withExcludedNamespaces(opts.Spec, opts.Items)
 	if spec.TTL.Duration == 0 {
 		spec.TTL.Duration = DefaultTTL
 	}

@@ -1,12 +1,9 @@
 package backup_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -135,11 +132,7 @@ func TestFilters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := itemSet(contents(t, s, "b1"))
-			slices.Sort(got)
-			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-				t.Errorf("items\n got %v\nwant %v", got, tc.want)
-			}
+			checkItems(t, s, tc.want)
 			if sum.Backup.Status.Progress.ItemsBackedUp != len(tc.want) || sum.Backup.Status.Phase != rigging.BackupPhaseCompleted {
 				t.Errorf("status %+v", sum.Backup.Status)
 			}
@@ -434,27 +427,14 @@ func TestOrderedResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := s.OpenBackupFile(context.Background(), "b1", archive.BackupContents)
+	entries, err := archivetest.TarEntries(context.Background(), s, "b1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	zr, err := gzip.NewReader(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	var order []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(h.Name, "resources/configmaps/namespaces/") {
-			order = append(order, strings.TrimSuffix(strings.TrimPrefix(h.Name, "resources/configmaps/namespaces/"), ".json"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name, "resources/configmaps/namespaces/") {
+			order = append(order, strings.TrimSuffix(strings.TrimPrefix(e.Name, "resources/configmaps/namespaces/"), ".json"))
 		}
 	}
 	if got, want := strings.Join(order, " "), "b/cm4 a/cm2 a/cm1 b/cm3"; got != want {

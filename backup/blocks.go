@@ -23,7 +23,9 @@ import (
 // item two blocks share) is thrown away and its items run again by the
 // committer, now in order; so every output (the tarball, the resource
 // list, the operations, the results, the log's lines) is what a sequential
-// run writes. The price of a stale run is its plugin calls made twice.
+// run writes. Neither a run again nor an earlier block that reaches an item
+// a later one ran calls the plugins again: they replay the answers the
+// first calls gave (memo.go), so every item's actions run once.
 
 // recorder keeps log records to replay them later, each through the handler
 // it was meant for. It is used by one goroutine at a time.
@@ -89,8 +91,11 @@ type blockRun struct {
 	// not backed up by the committed blocks (both nil until needed).
 	claimed map[itemKey]bool
 	read    map[itemKey]struct{}
-	writes  []written
-	ops     []*operation
+	// uses counts this pass's Execute calls per item and action (the memo's
+	// answers it took or gave; nil without a memo).
+	uses   map[memoKey]int
+	writes []written
+	ops    []*operation
 	// err is a fatal error that ended the run.
 	err  error
 	done chan struct{} // closed when the run is over
@@ -104,6 +109,10 @@ type written struct {
 	data     []byte
 	listKey  string
 	finalize bool
+	// otherVersion marks an item in a version the API server does not
+	// prefer (FeatureAPIGroupVersions): written at its version's folder
+	// only.
+	otherVersion bool
 }
 
 // newRun returns a run whose logs are recorded when record is set (a run
@@ -165,6 +174,7 @@ func (bk *backupper) stale(r *blockRun) bool {
 func (r *blockRun) rerun(ctx context.Context) {
 	clear(r.claimed)
 	clear(r.read)
+	clear(r.uses) // the pass again takes the memo's answers from the first
 	clear(r.writes)
 	r.writes, r.ops, r.err = r.writes[:0], nil, nil
 	if r.rec != nil {
@@ -189,6 +199,9 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 	if r.err != nil {
 		return r.err
 	}
+	if bk.memo != nil {
+		bk.memo.forget(r.uses)
+	}
 	bk.backedUpMu.Lock()
 	for k, v := range r.claimed {
 		if v {
@@ -199,7 +212,11 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 	bk.ops = append(bk.ops, r.ops...)
 	for i, w := range r.writes {
 		r.writes[i] = written{} // the tarball writer keeps the data; r need not
-		if err := bk.tw.WriteItem(w.k.gr, w.version, w.ns, w.name, w.data); err != nil {
+		write := bk.tw.WriteItem
+		if w.otherVersion {
+			write = bk.tw.WriteVersion
+		}
+		if err := write(w.k.gr, w.version, w.ns, w.name, w.data); err != nil {
 			return &fatalError{err}
 		}
 		if w.finalize {
@@ -254,6 +271,8 @@ func (bk *backupper) backupBlocks(ctx context.Context, collected []item) error {
 		return nil
 	}
 
+	bk.memo = newMemo()
+	defer func() { bk.memo = nil }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *blockRun)
@@ -346,9 +365,13 @@ func (r *blockRun) formBlock(ctx context.Context, first item) error {
 				if bk.inBlock[k] {
 					continue
 				}
-				rel, ok, getErr := bk.find(ctx, id)
+				rel, ok, getErr := bk.find(ctx, id, false)
 				if getErr != nil {
 					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
+				}
+				if !ok && getErr == nil && bk.fetches() {
+					// Velero's warning: the item is gone from the API server.
+					r.warnf(r.log.With("namespace", id.Namespace), "related item was not found in "+bk.source()+", can't add it to the item block", "plugin", a.name, "item", id.String())
 				}
 				if !ok {
 					r.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)

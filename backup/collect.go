@@ -43,6 +43,10 @@ func (bk *backupper) collect(ctx context.Context) ([]item, error) {
 		if !f.resources.ShouldInclude(r.String(), r.Namespaced) {
 			continue
 		}
+		if autoExcluded[r.String()] {
+			bk.log.Info("skipping resource: Velero excludes it from every backup", "resource", r.String())
+			continue
+		}
 		objs, err := bk.index.List(ctx, r.GroupResource(), "")
 		if err != nil {
 			return nil, err

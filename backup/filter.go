@@ -2,8 +2,10 @@ package backup
 
 import (
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rigging-dev/rigging"
@@ -211,4 +213,38 @@ func (s *scopedFilter) ShouldExclude(gr string, namespaced bool) bool {
 		return s.namespaced.excluded(gr)
 	}
 	return s.cluster.excluded(gr)
+}
+
+// autoExcluded are the resources Velero's backup controller adds to the
+// exclusions of every backup (autoExcludeNamespaceScopedResources and
+// autoExcludeClusterScopedResources): snapshots that exist before the
+// backup are intermediate objects; only those the CSI actions create
+// during the backup are backed up, as additional items they must include.
+//
+// Velero adds them to the spec's exclusion lists, which has a side effect
+// in its scoped filters: with an exclusion present, a backup without
+// filters no longer counts as a full-cluster backup and collects no
+// cluster-scoped resource but namespaces. rigging keeps these resources
+// out without that side effect: they are never collected, and an
+// additional item of theirs is kept out unless the action says it must be
+// included; the filters are the spec's.
+var autoExcluded = map[string]bool{
+	"volumesnapshots.snapshot.storage.k8s.io":        true,
+	"volumesnapshotcontents.snapshot.storage.k8s.io": true,
+}
+
+// withExcludedNamespaces returns spec with every namespace among items
+// labelled velero.io/exclude-from-backup=true added to its excluded
+// namespaces, as Velero's backup controller adds them before the backup
+// runs (and writes them into velero-backup.json). spec is not modified.
+func withExcludedNamespaces(spec rigging.BackupSpec, items []*unstructured.Unstructured) rigging.BackupSpec {
+	excluded := slices.Clip(spec.ExcludedNamespaces)
+	for _, o := range items {
+		if o != nil && o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace" && o.GetLabels()[rigging.LabelExcludeFromBackup] == "true" &&
+			!slices.Contains(excluded, o.GetName()) {
+			excluded = append(excluded, o.GetName())
+		}
+	}
+	spec.ExcludedNamespaces = excluded
+	return spec
 }

@@ -119,6 +119,9 @@ type backupper struct {
 	ops          []*operation
 	itemsWritten int
 	total        int
+	// memo keeps the Execute answers while blocks run in parallel (nil
+	// otherwise).
+	memo *memo
 }
 
 func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, user *slog.Logger) (*backupper, error) {
@@ -255,55 +258,6 @@ func (bk *backupper) note(ctx context.Context) error {
 	return nil
 }
 
-// find returns the input object id names, with its resource; one that is
-// not among the input comes from Options.Lookup when there is one (a backup
-// of a cluster reads only the included namespaces, and Velero gets an
-// additional item from the API server). getErr is the cluster's error when
-// it could not answer (not when the object does not exist): the caller warns
-// with it, through the log of the block it runs in. find is safe for
-// concurrent use by the block workers.
-func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier) (it item, ok bool, getErr error) {
-	return bk.get(ctx, id, false)
-}
-
-// fetcher is what a Lookup over a live cluster offers to get an object
-// from the API server as it is now (cluster.Lookup does).
-type fetcher interface {
-	Fetch(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error)
-}
-
-// fetch is find for the additional items an action names and the items of
-// a completed operation, which Velero gets from the API server as they are
-// when it backs them up (an action may have just created or changed them):
-// from the Lookup's Fetch when it has one, else as find.
-func (bk *backupper) fetch(ctx context.Context, id rigging.ResourceIdentifier) (it item, ok bool, getErr error) {
-	return bk.get(ctx, id, true)
-}
-
-func (bk *backupper) get(ctx context.Context, id rigging.ResourceIdentifier, live bool) (it item, ok bool, getErr error) {
-	var obj *unstructured.Unstructured
-	var err error
-	if f, isLive := bk.opts.Lookup.(fetcher); live && isLive {
-		obj, err = f.Fetch(ctx, id.GroupResource, id.Namespace, id.Name)
-	} else {
-		obj, err = bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
-		if err != nil && bk.opts.Lookup != nil {
-			obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
-		}
-	}
-	if errors.Is(err, rigging.ErrNotFound) || err != nil && bk.opts.Lookup == nil {
-		return item{}, false, nil
-	}
-	if err != nil {
-		return item{}, false, err
-	}
-	res, err := bk.mapper.ForGroupResource(id.GroupResource)
-	if err != nil {
-		return item{}, false, nil
-	}
-	return newItem(obj, res, obj.GetLabels()), true, nil
-}
-
 // fatalError marks errors that end the backup (the tarball could not be
 // written, the context ended) rather than one item.
 type fatalError struct{ err error }
@@ -337,6 +291,10 @@ func (bk *backupper) included(it item, il *itemLog) bool {
 		il.info("excluding item because resource is excluded")
 		return false
 	}
+	if autoExcluded[gr] {
+		il.info("excluding item because Velero excludes its resource from every backup")
+		return false
+	}
 	return true
 }
 
@@ -365,6 +323,7 @@ func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finaliz
 			return true, nil
 		}
 		r.claim(k)
+		r.noteHooks(it, il)
 	}
 	il.info("backing up item")
 	// The resource-list key and folder come from the item as read, before
@@ -401,6 +360,14 @@ func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finaliz
 		return false, err
 	}
 	r.writes = append(r.writes, written{k: k, version: version, ns: ns, name: obj.GetName(), data: data, listKey: listKey, finalize: finalize})
+	if !finalize {
+		if err := r.backupOtherVersions(ctx, it, il); err != nil {
+			if isFatal(err) {
+				return true, err
+			}
+			r.errorf(il.logger(), k.namespace, "error backing up the item's other versions", "error", err)
+		}
+	}
 	return true, nil
 }
 
@@ -425,7 +392,7 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 	// that declares it leaves its item alone (rigging.InputPreserver) gets
 	// the shared item until then. private says obj is no longer it.obj.
 	obj, private := it.obj, false
-	for _, a := range bk.actions {
+	for ai, a := range bk.actions {
 		if !a.matcher.Matches(it.res, k.namespace, lbls) {
 			continue
 		}
@@ -440,12 +407,7 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 		// An Execute that met a dead plugin process runs once more (see
 		// retryUnavailable: the action may see this item twice, which
 		// Velero's contract allows); a second failure fails the backup.
-		res, err := retryUnavailable(r, il, a.name, "Execute", func() (executed, error) {
-			var r executed
-			var err error
-			r.updated, r.additional, r.opID, r.postItems, err = a.action.Execute(ctx, obj, bk.backup)
-			return r, err
-		})
+		res, err := r.execute(ctx, it, il, ai, obj, finalize)
 		updated, additional, opID, postItems := res.updated, res.additional, res.opID, res.postItems
 		if err != nil {
 			if ctx.Err() != nil {
@@ -501,12 +463,16 @@ func (r *blockRun) executeActions(ctx context.Context, it item, il *itemLog, fin
 			}})
 		}
 		for _, id := range additional {
-			add, ok, getErr := bk.fetch(ctx, id)
+			add, ok := r.inBlock(id)
+			var getErr error
+			if !ok {
+				add, ok, getErr = bk.find(ctx, id, true)
+			}
 			if getErr != nil {
 				r.warnf(il.logger(), "could not get the item from the cluster", "plugin", a.name, "item", id.String(), "error", getErr)
 			}
 			if !ok {
-				r.warnf(il.logger(), "additional item was not found in the input, can't back it up",
+				r.warnf(il.logger(), "additional item was not found in "+bk.source()+", can't back it up",
 					"plugin", a.name, "item", id.String())
 				continue
 			}
@@ -550,7 +516,7 @@ func (bk *backupper) backupCRDs(ctx context.Context) error {
 	slices.SortFunc(grs, func(a, b schema.GroupResource) int { return strings.Compare(a.String(), b.String()) })
 	return bk.single(ctx, func(r *blockRun) error {
 		for _, gr := range grs {
-			crd, ok, getErr := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()})
+			crd, ok, getErr := bk.find(ctx, rigging.ResourceIdentifier{GroupResource: crdGR, Name: gr.String()}, true)
 			if getErr != nil {
 				r.warnf(r.log, "could not get the item from the cluster", "item", crdGR.String()+"/"+gr.String(), "error", getErr)
 			}

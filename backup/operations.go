@@ -81,12 +81,12 @@ func (bk *backupper) waitOperations(ctx context.Context) error {
 				continue
 			}
 			for _, id := range o.op.Spec.PostOperationItems {
-				it, ok, getErr := bk.fetch(ctx, id)
+				it, ok, getErr := bk.find(ctx, id, true)
 				if getErr != nil {
 					r.warnf(r.log.With("namespace", id.Namespace), "could not get the item from the cluster", "item", id.String(), "error", getErr)
 				}
 				if !ok {
-					r.warnf(r.log.With("namespace", id.Namespace), "post-operation item was not found in the input", "item", id.String(), "operation", o.op.Spec.OperationID)
+					r.warnf(r.log.With("namespace", id.Namespace), "post-operation item was not found in "+bk.source(), "item", id.String(), "operation", o.op.Spec.OperationID)
 					continue
 				}
 				found = append(found, it)

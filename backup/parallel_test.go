@@ -193,7 +193,8 @@ func TestParallelSameAsSequential(t *testing.T) {
 // already backed it up when a is written. b's block is then run again
 // after a's, finds b backed up, and the backup holds b once, as a
 // sequential run writes it (a regression test: without the re-run, b was
-// written twice and counted twice).
+// written twice and counted twice). b's action runs once: a's block
+// replays the answer b's block got (a regression test: it ran twice).
 func TestParallelStaleBlockRunsAgain(t *testing.T) {
 	items := []*unstructured.Unstructured{
 		obj("v1", "Namespace", "", "app", nil),
@@ -229,10 +230,82 @@ func TestParallelStaleBlockRunsAgain(t *testing.T) {
 	par, bCalls := newAction(true)
 	got := backupFiles(t, backup.Options{Items: items, Plugins: plugins{par}, Workers: 2})
 	sameFiles(t, "2 workers", want, got)
-	// b: once in its own block (thrown away), once as a's additional item;
-	// the re-run finds it backed up.
-	if n := bCalls.Load(); n != 2 {
-		t.Errorf("b executed %d times, want 2", n)
+	if n := bCalls.Load(); n != 1 {
+		t.Errorf("b executed %d times, want 1", n)
+	}
+}
+
+// TestParallelSharedItemRunsOnce: blocks "a" and "b", run at the same time,
+// both name "s" as an additional item, whose action starts an asynchronous
+// operation; b's block reaches s first, but a's block (earlier) backs it
+// up. Every item's action runs once, the one operation started is the one
+// tracked (polled, and in the backup's operations), and the files are a
+// sequential run's (a regression test: b's block ran again, calling the
+// action on b and s a second time, and the operation its first run
+// started was never polled).
+func TestParallelSharedItemRunsOnce(t *testing.T) {
+	items := []*unstructured.Unstructured{
+		obj("v1", "Namespace", "", "app", nil),
+		obj("v1", "ConfigMap", "app", "a", nil),
+		obj("v1", "ConfigMap", "app", "b", nil),
+		obj("v1", "ConfigMap", "app", "s", nil),
+	}
+	type counts struct {
+		mu     sync.Mutex
+		calls  map[string]int
+		polled map[string]bool
+	}
+	newAction := func(parallel bool) (*fakeAction, *counts) {
+		c := &counts{calls: map[string]int{}, polled: map[string]bool{}}
+		sDone := make(chan struct{})
+		var once sync.Once
+		return &fakeAction{
+			name: "example.com/shared",
+			sel:  rigging.ResourceSelector{IncludedResources: []string{"configmaps"}},
+			exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+				name := item.GetName()
+				c.mu.Lock()
+				c.calls[name]++
+				n := c.calls[name]
+				c.mu.Unlock()
+				out := item.DeepCopy()
+				out.SetAnnotations(map[string]string{"seen": "yes"})
+				switch name {
+				case "a":
+					if parallel {
+						<-sDone // b's block has run s
+					}
+					return out, []rigging.ResourceIdentifier{cmID("app", "s")}, "", nil, nil
+				case "b":
+					return out, []rigging.ResourceIdentifier{cmID("app", "s")}, "", nil, nil
+				case "s":
+					defer once.Do(func() { close(sDone) })
+					return out, nil, fmt.Sprint("op-s-", n), nil, nil
+				}
+				return out, nil, "", nil, nil
+			},
+			progress: func(id string) (rigging.OperationProgress, error) {
+				c.mu.Lock()
+				c.polled[id] = true
+				c.mu.Unlock()
+				return rigging.OperationProgress{Completed: true}, nil
+			},
+		}, c
+	}
+	seq, _ := newAction(false)
+	want := backupFiles(t, backup.Options{Items: items, Plugins: plugins{seq}, Workers: 1})
+	par, c := newAction(true)
+	got := backupFiles(t, backup.Options{Items: items, Plugins: plugins{par}, Workers: 2})
+	sameFiles(t, "2 workers", want, got)
+	for _, name := range []string{"a", "b", "s"} {
+		if n := c.calls[name]; n != 1 {
+			t.Errorf("%s executed %d times, want 1", name, n)
+		}
+	}
+	for i := 1; i <= c.calls["s"]; i++ {
+		if id := fmt.Sprint("op-s-", i); !c.polled[id] {
+			t.Errorf("operation %s was started but never polled", id)
+		}
 	}
 }
 
@@ -247,6 +320,13 @@ func TestParallelSameAsSequentialRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The plugin process reads the objects the in-process run's Lookup
+	// holds (its Lookup would otherwise be a cluster's, and there is none).
+	exported, err := filepath.Abs("../testdata/manifests/cluster-export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(bench.EnvLookup, exported)
 	dir := t.TempDir()
 	if err := bench.LinkBinary(self, filepath.Join(dir, "rigging-plugins")); err != nil {
 		t.Fatal(err)

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 
+	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/manifest"
 	"github.com/rigging-dev/rigging/registry"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 // EnvPluginProfile, set to a path prefix, makes a plugin process served by
@@ -17,6 +21,13 @@ const EnvPluginProfile = "RIGGING_BENCH_PLUGIN_CPUPROFILE"
 
 // EnvFloor, set to a directory, makes ServeIfChild run ServeFloor there.
 const EnvFloor = "RIGGING_BENCH_FLOOR"
+
+// EnvLookup, set to manifest files or directories (separated by the OS
+// path-list separator), makes the plugins served by ServeIfChild find a
+// Lookup over their objects (plugin.ServeOptions.Lookup) instead of a
+// cluster's: a plugin process then sees the objects an in-process run
+// over the same manifests sees.
+const EnvLookup = "RIGGING_BENCH_LOOKUP"
 
 // ServeIfChild serves what the harness starts this binary for and reports
 // whether it did: the floors when EnvFloor is set (until stdin closes), or
@@ -44,8 +55,25 @@ func ServeIfChild() bool {
 			}
 		}
 	}
-	plugin.Serve(plugin.ServeOptions{})
+	var opts plugin.ServeOptions
+	if paths := os.Getenv(EnvLookup); paths != "" {
+		opts.Lookup = func() (rigging.Lookup, error) { return manifestLookup(filepath.SplitList(paths)) }
+	}
+	plugin.Serve(opts)
 	return true
+}
+
+// manifestLookup returns a Lookup over the objects of the manifests at paths.
+func manifestLookup(paths []string) (rigging.Lookup, error) {
+	objs, err := manifest.Load(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvLookup, err)
+	}
+	index := resources.NewIndex(resources.NewMapper())
+	if err := index.Add(objs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvLookup, err)
+	}
+	return index, nil
 }
 
 // FloorCommand returns a Config.FloorCommand starting bin with args and

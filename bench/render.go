@@ -213,19 +213,25 @@ func (r *Report) SVG() []byte {
 // UpdateDoc replaces the generated region of the Markdown file at path
 // (between BeginMarker and EndMarker) with body, or appends the region
 // when the file has none; the rest of the file is kept as it is.
-func UpdateDoc(path, body string) error {
+func UpdateDoc(path, body string) error { return UpdateRegion(path, BeginMarker, EndMarker, body) }
+
+// UpdateRegion replaces the region of the file at path between the lines
+// begin and end (markers included) with body, or appends the region when
+// the file has none; the rest of the file is kept as it is. Unbalanced
+// markers are an error and leave the file unchanged.
+func UpdateRegion(path, begin, end, body string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	region := BeginMarker + "\n" + body + EndMarker + "\n"
+	region := begin + "\n" + body + end + "\n"
 	s := string(old)
-	i, j := strings.Index(s, BeginMarker), strings.Index(s, EndMarker)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	switch {
 	case i >= 0 && j > i:
-		s = s[:i] + region + strings.TrimPrefix(s[j+len(EndMarker):], "\n")
+		s = s[:i] + region + strings.TrimPrefix(s[j+len(end):], "\n")
 	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: unbalanced %s / %s markers", path, BeginMarker, EndMarker)
+		return fmt.Errorf("%s: unbalanced %s / %s markers", path, begin, end)
 	default:
 		if s != "" && !strings.HasSuffix(s, "\n\n") {
 			s = strings.TrimRight(s, "\n") + "\n\n"

@@ -1,5 +1,6 @@
 // Package cluster reads a live Kubernetes cluster through its API server
-// (client-go), for hosts that back up from one or restore into one.
+// (client-go), for hosts that back up from one or restore into one, and
+// writes the objects of a restore into it (Applier).
 //
 // Lookup is the rigging.Lookup such a host puts in the context of the
 // plugins it calls (rigging.WithLookup): the objects the built-in actions
@@ -93,6 +94,8 @@ type Lookup struct {
 	// they were first asked for: not asked again.
 	absent map[schema.GroupResource]bool
 	reads  map[scope]*read
+	// versions serves OtherVersions.
+	versions versions
 }
 
 // servedResource is a resource as discovery reports it.
@@ -175,6 +178,35 @@ func (l *Lookup) List(ctx context.Context, gr schema.GroupResource, namespace st
 		return nil, err
 	}
 	return l.index.List(ctx, gr, namespace)
+}
+
+// Fetch reads one object afresh from the API server (a GET in the version
+// the server prefers), as Velero gets an additional item: not from what
+// the Lookup read, which it neither uses nor changes. An object that does
+// not exist, or of a resource the server does not serve, is an error
+// wrapping rigging.ErrNotFound; any other failure is an error naming the
+// object.
+func (l *Lookup) Fetch(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
+	r, ok, err := l.resolve(ctx, gr)
+	if err != nil {
+		return nil, err
+	}
+	id := rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}
+	if !ok || r.Namespaced != (namespace != "") {
+		return nil, fmt.Errorf("cluster lookup: get %s: %w", id, rigging.ErrNotFound)
+	}
+	var ri dynamic.ResourceInterface = l.dyn.Resource(r.GroupVersionResource())
+	if r.Namespaced {
+		ri = l.dyn.Resource(r.GroupVersionResource()).Namespace(namespace)
+	}
+	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("cluster lookup: get %s: %w: %w", id, rigging.ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster lookup: get %s: %w", id, err)
+	}
+	return obj, nil
 }
 
 // ListByIndex implements resources.IndexedLookup: the secondary index is
@@ -328,6 +360,20 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	} else if !r.Namespaced {
 		where = "the cluster"
 	}
+	objs, err := l.listAll(ctx, ri, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
+	}
+	l.teach(r.Resource)
+	if err := l.index.Add(objs...); err != nil {
+		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
+	}
+	return nil
+}
+
+// listAll lists ri page by page (the Lookup's page size), starting again
+// when the continue token expired, up to maxListAttempts times.
+func (l *Lookup) listAll(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		return ri.List(ctx, opts)
 	})
@@ -336,7 +382,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	var err error
 	for attempt := 1; ; attempt++ {
 		objs = objs[:0]
-		err = p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+		err = p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 			u, ok := obj.(*unstructured.Unstructured)
 			if !ok {
 				return fmt.Errorf("list item of type %T", obj)
@@ -351,14 +397,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 			break
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
-	}
-	l.teach(r.Resource)
-	if err := l.index.Add(objs...); err != nil {
-		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
-	}
-	return nil
+	return objs, err
 }
 
 // teach makes the index's mapper map r's kind to r, as the API server does
@@ -375,33 +414,3 @@ var (
 	_ rigging.Lookup          = (*Lookup)(nil)
 	_ resources.IndexedLookup = (*Lookup)(nil)
 )
-
-// Fetch gets the object from the API server now, whatever the Lookup read
-// before: for the items a backup must see as they are when it backs them
-// up (Velero gets the additional items an action names, and the items of
-// a completed operation, from the API server), such as the VolumeSnapshot
-// a CSI action created during the backup. An object the server does not
-// have, or of a resource it does not serve, is an error matching
-// rigging.ErrNotFound. Nothing fetched is added to what the Lookup
-// answers from.
-func (l *Lookup) Fetch(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
-	r, ok, err := l.resolve(ctx, gr)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || r.Namespaced != (namespace != "") {
-		return nil, fmt.Errorf("cluster fetch: %s %s/%s: %w", gr, namespace, name, rigging.ErrNotFound)
-	}
-	var ri dynamic.ResourceInterface = l.dyn.Resource(r.GroupVersionResource())
-	if r.Namespaced {
-		ri = l.dyn.Resource(r.GroupVersionResource()).Namespace(namespace)
-	}
-	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("cluster fetch: %s %s/%s: %w", gr, namespace, name, rigging.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cluster fetch: get %s %s/%s: %w", gr, namespace, name, err)
-	}
-	return obj, nil
-}

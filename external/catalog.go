@@ -3,8 +3,10 @@ package external
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -85,12 +87,27 @@ type Options struct {
 	// AllowWritable accepts a plugin directory or binary writable by users
 	// other than its owner; by default such binaries are refused.
 	AllowWritable bool
+	// MemoryLimit (bytes; 0, the default: none) holds each plugin process
+	// to that much data memory (RLIMIT_DATA, set before the host reads the
+	// plugin's handshake: heap and private writable mappings, inherited by
+	// what the plugin starts; a Go plugin's runtime takes about 130 MiB of
+	// it at start, most of it never touched). A process that dies
+	// reporting a failed allocation (a Go plugin's "out of memory", or its
+	// runtime's fault on one) fails its call, without a retry, with an
+	// error naming the binary and the limit that matches ErrMemoryLimit
+	// (not rigging.ErrPluginUnavailable), and restarts at the next call
+	// (the death counts towards MaxCrashes); any other death under a limit
+	// mentions it. Linux only: elsewhere every start fails.
+	MemoryLimit int64
 }
 
 // check reports options that contradict each other.
 func (o *Options) check() error {
 	if o.RequireMTLS && !o.AutoMTLS {
 		return fmt.Errorf("%w: RequireMTLS is set without AutoMTLS (mutual TLS is only negotiated with AutoMTLS)", ErrConflictingOptions)
+	}
+	if o.MemoryLimit < 0 {
+		return fmt.Errorf("memory limit %d: want a positive number of bytes, or 0 for none", o.MemoryLimit)
 	}
 	return nil
 }
@@ -224,6 +241,15 @@ func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) 
 	if !ok {
 		return nil, fmt.Errorf("%w: %s %s in plugin directory %s", rigging.ErrPluginNotFound, kind, name, c.opts.Dir)
 	}
+	p, err := c.process(path)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(kind, name, &supervisedInvoker{p: p, name: name}, &c.backups)
+}
+
+// process returns the supervised process of binary path, made once.
+func (c *Catalog) process(path string) (*process, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -234,7 +260,49 @@ func (c *Catalog) Open(_ context.Context, kind rigging.Kind, name rigging.Name) 
 		p = &process{path: path, cat: c, log: c.opts.Logger, sec: c.secure(path)}
 		c.procs[path] = p
 	}
-	return newClient(kind, name, &supervisedInvoker{p: p, name: name}, &c.backups)
+	return p, nil
+}
+
+// Start starts the process of every binary that provides plugins and is
+// not running yet, in parallel (bounded by Parallelism), as a first call
+// would. It returns the start errors, each naming its binary, joined.
+func (c *Catalog) Start(ctx context.Context) error {
+	paths := c.Binaries()
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, c.opts.Parallelism)
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		p, err := c.process(path)
+		if err != nil {
+			return err
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, _, err := p.conn(ctx); err != nil {
+				errs[i] = fmt.Errorf("plugin binary %s: %w", path, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ProcessStats returns the resource use of the process of every binary
+// opened or started so far, by path (see manager.ProcessStats): resident
+// memory and CPU time of its whole process group (Linux only: elsewhere
+// Measured is false), restarts and the calls running now. It implements
+// manager.ProcessReporter.
+func (c *Catalog) ProcessStats() []manager.ProcessStats {
+	c.mu.Lock()
+	procs := slices.Collect(maps.Values(c.procs))
+	c.mu.Unlock()
+	out := make([]manager.ProcessStats, 0, len(procs))
+	for _, p := range procs {
+		out = append(out, p.stats())
+	}
+	slices.SortFunc(out, func(a, b manager.ProcessStats) int { return strings.Compare(a.Binary, b.Binary) })
+	return out
 }
 
 func (c *Catalog) secure(path string) *goplugin.SecureConfig {
@@ -297,4 +365,7 @@ func (c *Catalog) String() string {
 	return fmt.Sprintf("plugin directory %s (%d plugins in %s)", c.opts.Dir, len(c.plugins), strings.Join(c.Binaries(), ", "))
 }
 
-var _ manager.Catalog = (*Catalog)(nil)
+var (
+	_ manager.Catalog         = (*Catalog)(nil)
+	_ manager.ProcessReporter = (*Catalog)(nil)
+)

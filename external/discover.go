@@ -194,7 +194,7 @@ func (c *Catalog) probe(ctx context.Context, path string) ([]listedPlugin, error
 	opts := &c.opts
 	ctx, cancel := context.WithTimeout(ctx, opts.ProbeTimeout)
 	defer cancel()
-	client, run, cc, _, err := c.launch(ctx, path, opts.Logger, c.secure(path), opts.ProbeTimeout)
+	client, run, cc, _, err := c.launch(ctx, path, opts.Logger, c.secure(path), opts.ProbeTimeout, nil)
 	if err != nil {
 		return nil, err
 	}

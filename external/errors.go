@@ -40,24 +40,43 @@ var (
 	// (RequireMTLS without AutoMTLS); Discover and OpenBinary return it
 	// before starting anything.
 	ErrConflictingOptions = errors.New("conflicting plugin catalog options")
+	// ErrMemoryLimit reports a call whose plugin process died exceeding
+	// Options.MemoryLimit (an allocation failed and the plugin said so on
+	// stderr). The call is not retried, and the error does not match
+	// rigging.ErrPluginUnavailable: the call's input drove the process past
+	// its limit, and the process is restarted at the next call.
+	ErrMemoryLimit = errors.New("exceeded its memory limit")
 )
 
-// unavailableError marks an error of the host's, caused by a plugin process
-// that died, lost its connection, or could not be (re)started or was
-// quarantined, as rigging.ErrPluginUnavailable, its text unchanged.
-type unavailableError struct{ err error }
+// causedError is an error of the host's that also matches the sentinels in
+// causes, its text unchanged (the text already says what they mean).
+type causedError struct {
+	err    error
+	causes []error
+}
 
-func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *causedError) Error() string { return e.err.Error() }
 
-// Unwrap returns the cause and rigging.ErrPluginUnavailable.
-func (e *unavailableError) Unwrap() []error { return []error{e.err, rigging.ErrPluginUnavailable} }
+// Unwrap returns the error and the sentinels it matches.
+func (e *causedError) Unwrap() []error { return append([]error{e.err}, e.causes...) }
 
 // unavailable wraps err (nil stays nil) so that it matches
-// rigging.ErrPluginUnavailable. Every error the supervisor returns because
-// the plugin process is gone goes through it.
+// rigging.ErrPluginUnavailable: the plugin process died, lost its
+// connection, or could not be (re)started or was quarantined. Every error
+// the supervisor returns because the plugin process is gone goes through
+// it.
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, rigging.ErrPluginUnavailable) {
 		return err
 	}
-	return &unavailableError{err}
+	return &causedError{err: err, causes: []error{rigging.ErrPluginUnavailable}}
+}
+
+// overLimit wraps the error of a call whose plugin process died exceeding
+// Options.MemoryLimit so that it matches ErrMemoryLimit. It does not match
+// rigging.ErrPluginUnavailable: the call drove the process past its limit
+// (a pipeline fails that item, not the whole run), and the next call
+// restarts the process.
+func overLimit(err error) error {
+	return &causedError{err: err, causes: []error{ErrMemoryLimit}}
 }

@@ -37,7 +37,7 @@ func TestErrorsNamePluginOnce(t *testing.T) {
 		{item: "panic", exact: prefix + "plugin panicked: test plugin asked to panic", bareIsRem: true},
 		// The transport's own words for the lost connection vary ("EOF",
 		// "connection reset by peer") with the moment the process dies.
-		{item: "crash", contains: "; the plugin process died; last plugin output: panic: test plugin crashed outside a handler"},
+		{item: "crash", contains: "; the plugin process died (exit status 2); last plugin output: panic: test plugin crashed outside a handler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.item, func(t *testing.T) {

@@ -237,7 +237,9 @@ func jsonLevel(line []byte) (slog.Level, bool) {
 type outputTail struct {
 	mu      sync.Mutex
 	ring    [tailLines][]byte
-	next, n int // ring position of the next line, lines held
+	next, n int  // ring position of the next line, lines held
+	oom     bool // a line said an allocation failed (see outOfMemory)
+	fault   bool // a line said Go's runtime itself faulted (see runtimeFault)
 }
 
 const (
@@ -253,6 +255,8 @@ func (t *outputTail) keep(line []byte, cut bool) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.oom = t.oom || outOfMemory(line)
+	t.fault = t.fault || bytes.HasPrefix(line, runtimeFault)
 	buf := append(t.ring[t.next][:0], line[:min(len(line), tailLineMax)]...)
 	if cut || len(line) > tailLineMax {
 		buf = append(buf, 0) // marks a cut line (NUL never ends a kept line otherwise)
@@ -260,6 +264,36 @@ func (t *outputTail) keep(line []byte, cut bool) {
 	t.ring[t.next] = buf
 	t.next = (t.next + 1) % tailLines
 	t.n = min(t.n+1, tailLines)
+}
+
+// outOfMemory reports a line in which a runtime says an allocation failed:
+// Go's "fatal error: out of memory" and "runtime: out of memory", the C
+// library's "Cannot allocate memory" (ENOMEM), C++'s std::bad_alloc.
+func outOfMemory(line []byte) bool {
+	for _, s := range [...]string{"out of memory", "annot allocate memory", "bad_alloc"} {
+		if bytes.Contains(line, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// runtimeFault begins the crash report of a fault inside Go's runtime (a
+// fault in a goroutine's code is reported as a panic instead). Go's
+// runtime faults so when one of its own allocations fails under a data
+// limit.
+var runtimeFault = []byte("SIGSEGV: segmentation violation")
+
+// sawOutOfMemory reports whether any line recorded said an allocation
+// failed (oom, see outOfMemory) or that Go's runtime faulted (fault, see
+// runtimeFault), even one no longer held.
+func (t *outputTail) sawOutOfMemory() (oom, fault bool) {
+	if t == nil {
+		return false, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.oom, t.fault
 }
 
 // add records one whole line (tests and callers outside go-plugin's pipe).

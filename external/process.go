@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/wire"
 	"github.com/rigging-dev/rigging/external/plugin"
+	"github.com/rigging-dev/rigging/manager"
 )
 
 // process supervises one plugin binary: started at first use, shared by
@@ -37,6 +39,10 @@ type process struct {
 
 	// dp is the data path state of the current process (its connection).
 	dp atomic.Pointer[dataPathState]
+	// open counts the calls running on the process now; cpuDone the CPU
+	// time (ns) of its processes that have exited (see ProcessStats).
+	open    atomic.Int64
+	cpuDone atomic.Int64
 
 	mu          sync.Mutex
 	client      *goplugin.Client
@@ -65,7 +71,8 @@ func (p *process) conn(ctx context.Context) (*grpc.ClientConn, uint64, error) {
 		if !p.client.Exited() {
 			return p.cc, p.gen, nil
 		}
-		p.brokenLocked("process exited", true)
+		note, _ := p.cat.exitNote(p.path, p.run, p.tail)
+		p.brokenLocked("process exited"+note, true)
 	}
 	recent := p.recentCrashesLocked()
 	if recent >= p.cat.opts.MaxCrashes {
@@ -115,10 +122,47 @@ func (p *process) recentCrashesLocked() int {
 	return len(kept)
 }
 
+// stats returns the process's resource use (see Catalog.ProcessStats).
+func (p *process) stats() manager.ProcessStats {
+	p.mu.Lock()
+	run, gen := p.run, p.gen
+	p.mu.Unlock()
+	s := manager.ProcessStats{Binary: p.path, OpenCalls: p.open.Load(), Measured: usageMeasured}
+	if gen > 1 {
+		s.Restarts = gen - 1
+	}
+	cpu := time.Duration(p.cpuDone.Load())
+	if run != nil && run.state() == nil {
+		pid, started := run.pid()
+		if pid > 0 {
+			s.PID, s.Running, s.Uptime = pid, true, time.Since(started)
+			rss, groupCPU, ok := groupUsage(pid)
+			s.RSS, cpu = rss, cpu+groupCPU
+			s.Measured = s.Measured && ok
+		}
+	}
+	s.CPU = cpu
+	return s
+}
+
+// formatBytes writes n in the largest binary unit that divides it
+// ("256Mi", "1Gi", "1000"), as Kubernetes quantities do.
+func formatBytes(n int64) string {
+	for _, u := range [...]struct {
+		suffix string
+		shift  uint
+	}{{"Ti", 40}, {"Gi", 30}, {"Mi", 20}, {"Ki", 10}} {
+		if n > 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // startLocked launches the binary and connects to it; cancelling ctx
 // kills it while it starts.
 func (p *process) startLocked(ctx context.Context, timeout time.Duration) error {
-	client, run, cc, tail, err := p.cat.launch(ctx, p.path, p.log, p.sec, timeout)
+	client, run, cc, tail, err := p.cat.launch(ctx, p.path, p.log, p.sec, timeout, &p.cpuDone)
 	if err != nil {
 		return err
 	}
@@ -141,7 +185,7 @@ func (p *process) dataPathOf(cc grpc.ClientConnInterface) *dataPathState {
 // group of its own (see groupRunner). Cancelling ctx while it starts kills
 // it. With AutoMTLS, a plugin whose handshake carries no server
 // certificate is started again without TLS (or refused with RequireMTLS).
-func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration) (*goplugin.Client, *groupRunner, *grpc.ClientConn, *outputTail, error) {
+func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec *goplugin.SecureConfig, timeout time.Duration, cpuDone *atomic.Int64) (*goplugin.Client, *groupRunner, *grpc.ClientConn, *outputTail, error) {
 	opts := &c.opts
 	if sec != nil {
 		// Checked here, not by go-plugin, which would check its runner's
@@ -161,6 +205,7 @@ func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec
 	}
 	for {
 		run := newGroupRunner(path, opts.Args, c.environ(), c.sockDir)
+		run.memLimit, run.cpuDone = opts.MemoryLimit, cpuDone
 		base := filepath.Base(path)
 		out := newPluginOutput(log, base)
 		tail := &out.tail
@@ -220,11 +265,12 @@ func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec
 		if err != nil {
 			run.kill()    // the whole group, whatever go-plugin killed
 			client.Kill() // also waits until its stderr has been read
-			status := ""
-			if st := run.state(); st != nil {
-				status = " (" + st.String() + ")"
+			note, cause := c.exitNote(path, run, tail)
+			err = fmt.Errorf("start plugin %s: %w%s%s", path, err, note, tail.suffix())
+			if cause != nil {
+				err = &causedError{err: err, causes: []error{cause}}
 			}
-			return nil, nil, nil, nil, fmt.Errorf("start plugin %s: %w%s%s", path, err, status, tail.suffix())
+			return nil, nil, nil, nil, err
 		}
 		gc, ok := rpcClient.(*goplugin.GRPCClient)
 		if !ok {
@@ -294,26 +340,34 @@ func (hostPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, cc *grpc
 // call may be retried. A call whose deadline expired is abandoned and the
 // process killed, since the plugin may still be running it (Velero's plugins
 // never look at their context).
-func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted bool, note string) {
+func (p *process) failed(ctx context.Context, gen uint64, err error) (restarted bool, note string, cause error) {
 	code := status.Code(err)
 	switch {
 	case deadlinePassed(ctx, code, err):
-		p.broken(gen, "call outlived its deadline; killing the plugin")
-		return false, ""
+		p.broken(gen, "call outlived its deadline; killing the plugin", 0)
+		return false, "", nil
 	case code == codes.Unavailable:
 		if p.healthy(gen) {
-			return false, "" // the plugin itself answered Unavailable
+			return false, "", nil // the plugin itself answered Unavailable
 		}
-		return true, "; the plugin process died" + p.broken(gen, "connection lost: "+status.Convert(err).Message())
+		note, cause := p.broken(gen, "connection lost: "+status.Convert(err).Message(), exitGrace)
+		return true, "; the plugin process died" + note, cause
 	}
 	p.mu.Lock()
 	exited := gen == p.gen && p.client != nil && p.client.Exited()
 	p.mu.Unlock()
 	if exited {
-		return true, "; the plugin process died" + p.broken(gen, "process exited")
+		note, cause := p.broken(gen, "process exited", exitGrace)
+		return true, "; the plugin process died" + note, cause
 	}
-	return false, ""
+	return false, "", nil
 }
+
+// exitGrace is how long a process whose connection was lost is given to
+// exit by itself before it is killed, so that the error reports its own
+// end (an exit status, a signal) rather than rigging's kill. A process
+// that lost its connection is almost always exiting already.
+const exitGrace = time.Second
 
 // deadlinePassed reports a call that failed because ctx's deadline passed.
 // The plugin's server may enforce the deadline (it travels as grpc-timeout)
@@ -363,19 +417,66 @@ func (p *process) healthy(gen uint64) bool {
 }
 
 // broken kills generation gen of the process (if still current), records
-// a crash, and returns the process's last stderr lines (as a suffix for an
-// error), read to the end: a dying plugin's panic is there.
-func (p *process) broken(gen uint64, why string) string {
+// a crash, and returns how the process ended and its last stderr lines
+// (as a suffix for an error), read to the end: a dying plugin's panic is
+// there. The process is first given up to grace to exit by itself. cause
+// is ErrMemoryLimit when it died exceeding Options.MemoryLimit.
+func (p *process) broken(gen uint64, why string, grace time.Duration) (note string, cause error) {
 	p.mu.Lock()
 	if gen != p.gen || p.client == nil {
 		p.mu.Unlock()
-		return ""
+		return "", nil
+	}
+	run := p.run
+	p.mu.Unlock()
+	if grace > 0 && run != nil {
+		t := time.NewTimer(grace)
+		select {
+		case <-run.exited:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	p.mu.Lock()
+	if gen != p.gen || p.client == nil {
+		p.mu.Unlock()
+		return "", nil // another caller found it broken meanwhile
 	}
 	client, tail := p.client, p.tail
 	p.brokenLocked(why, false)
 	p.mu.Unlock()
 	client.Kill() // the process is dead: returns once its output is read
-	return tail.suffix()
+	note, cause = p.cat.exitNote(p.path, run, tail)
+	if note != "" {
+		p.log.Warn("plugin process ended", "path", p.path, "how", strings.TrimPrefix(note, " "))
+	}
+	return note + tail.suffix(), cause
+}
+
+// exitNote says how run's process of binary path ended, as " (exit
+// status 3)", and that it exceeded Options.MemoryLimit when it reported a
+// failed allocation (cause is then ErrMemoryLimit); "" while it runs.
+func (c *Catalog) exitNote(path string, run *groupRunner, tail *outputTail) (note string, cause error) {
+	if run == nil {
+		return "", nil
+	}
+	how := run.exitReason()
+	if how == "" {
+		return "", nil
+	}
+	limit := formatBytes(c.opts.MemoryLimit)
+	switch oom, fault := tail.sawOutOfMemory(); {
+	case c.opts.MemoryLimit > 0 && oom:
+		return fmt.Sprintf(" (%s: plugin binary %s %v of %s)", how, path, ErrMemoryLimit, limit), ErrMemoryLimit
+	case c.opts.MemoryLimit > 0 && fault:
+		return fmt.Sprintf(" (%s: plugin binary %s %v of %s: its Go runtime faulted, as it does when an allocation fails under the limit)", how, path, ErrMemoryLimit, limit), ErrMemoryLimit
+	case c.opts.MemoryLimit > 0 && how != hostKill:
+		// A runtime whose allocation fails may crash without saying so
+		// (Go's garbage collector faults on a nil page): the limit may be
+		// the cause, but nothing proves it.
+		return fmt.Sprintf(" (%s; it ran under a memory limit of %s, which may be the cause)", how, limit), nil
+	}
+	return " (" + how + ")", nil
 }
 
 // brokenLocked kills the current process and records a crash; with
@@ -453,6 +554,8 @@ type supervisedInvoker struct {
 // Errors caused by the process being gone (it died during the call, could
 // not be started, or is quarantined) match rigging.ErrPluginUnavailable.
 func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent bool, fn func(context.Context, grpc.ClientConnInterface) error) error {
+	in.p.open.Add(1)
+	defer in.p.open.Add(-1)
 	for attempt := 0; ; attempt++ {
 		cc, gen, err := in.p.conn(ctx)
 		if err != nil {
@@ -463,7 +566,7 @@ func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent boo
 		// plugin: find out first, so even a non-idempotent call goes to a
 		// restarted process.
 		if attempt == 0 && in.p.stale(cc, gen) {
-			_ = in.p.broken(gen, "connection lost (health check failed)")
+			_, _ = in.p.broken(gen, "connection lost (health check failed)", exitGrace)
 			continue
 		}
 		if err = in.replay(ctx, cc, gen); err == nil {
@@ -476,7 +579,12 @@ func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent boo
 		if errors.As(err, &be) {
 			return callError(op, err, "")
 		}
-		restarted, note := in.p.failed(ctx, gen, err)
+		restarted, note, cause := in.p.failed(ctx, gen, err)
+		if cause != nil {
+			// The call drove the process past its memory limit: running
+			// it again would most likely do the same.
+			return overLimit(callError(op, wire.FromStatus(err), note))
+		}
 		if restarted && attempt < 2 && ctx.Err() == nil && (idempotent || notSent(err)) {
 			in.p.log.Info("retrying call after plugin restart", "plugin", string(in.name), "call", op)
 			idempotent = false // at most one retry of a call that may have run
@@ -542,12 +650,16 @@ func (in *supervisedInvoker) callInit(ctx context.Context, fn func(context.Conte
 	if already {
 		return rigging.ErrAlreadyInitialized
 	}
+	in.p.open.Add(1)
+	defer in.p.open.Add(-1)
 	cc, gen, err := in.p.conn(ctx)
 	if err != nil {
 		return err
 	}
 	if err := fn(ctx, cc); err != nil {
-		if restarted, note := in.p.failed(ctx, gen, err); restarted {
+		if restarted, note, cause := in.p.failed(ctx, gen, err); cause != nil {
+			return overLimit(fmt.Errorf("%w%s", wire.FromStatus(err), note))
+		} else if restarted {
 			return unavailable(fmt.Errorf("%w%s", wire.FromStatus(err), note))
 		}
 		return wire.FromStatus(err)

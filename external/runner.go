@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -40,16 +41,25 @@ type groupRunner struct {
 	// the directory go-plugin makes for a runner: one level less keeps
 	// socket paths within the 104-108 bytes unix sockets allow.
 	sockDir string
+	// memLimit (bytes, 0: none) is set on the process as its data limit
+	// right after it starts (see limitMemory).
+	memLimit int64
+	// cpuDone, if not nil, receives the process's CPU time (ns, user and
+	// system, its waited-for children included) once it is reaped.
+	cpuDone *atomic.Int64
 
 	cmd            *exec.Cmd
 	stdout, stderr *os.File // the read ends
 	exited         chan struct{}
 	waitErr        error // set before exited is closed
 
-	mu      sync.Mutex
-	started bool
-	killed  bool // Kill was called; a later Start fails
-	reaped  bool // the process was waited for: its group ID may be reused
+	mu        sync.Mutex
+	started   bool
+	startedAt time.Time
+	killed    bool // Kill was called; a later Start fails
+	killedRun bool // Kill signalled the group before its leader was seen to exit
+	exitSeen  bool // the leader has exited (it may not be reaped yet)
+	reaped    bool // the process was waited for: its group ID may be reused
 }
 
 // newGroupRunner returns the runner of binary path with args; env comes
@@ -98,9 +108,26 @@ func (r *groupRunner) Start(context.Context) error {
 		err = r.cmd.Start()
 	}
 	r.started = err == nil
+	r.startedAt = time.Now()
+	if err == nil && r.memLimit > 0 {
+		// Before go-plugin reads the handshake, so before any call: the
+		// limit holds from the plugin's first microseconds (what it mapped
+		// before counts against it).
+		if lerr := limitMemory(r.cmd.Process.Pid, r.memLimit); lerr != nil {
+			killGroup(r.cmd.Process)
+			r.killed, r.killedRun = true, true
+			err = fmt.Errorf("set the memory limit of plugin %s: %w", r.path, lerr)
+		}
+	}
 	r.mu.Unlock()
 	outW.Close()
 	errW.Close()
+	if err != nil && r.started {
+		// Killed above: reap it and end its pipes as wait does.
+		r.stdout, r.stderr = outR, errR
+		r.wait()
+		return err
+	}
 	if err != nil {
 		outR.Close()
 		errR.Close()
@@ -117,6 +144,7 @@ func (r *groupRunner) wait() {
 	p := r.cmd.Process
 	if awaitExit(p.Pid) {
 		r.mu.Lock()
+		r.exitSeen = true
 		killGroup(p)
 		r.waitErr = r.cmd.Wait()
 		r.reaped = true
@@ -127,6 +155,9 @@ func (r *groupRunner) wait() {
 		r.waitErr = err
 		r.reaped = true
 		r.mu.Unlock()
+	}
+	if st := r.cmd.ProcessState; st != nil && r.cpuDone != nil {
+		r.cpuDone.Add(int64(st.UserTime() + st.SystemTime()))
 	}
 	close(r.exited)
 	time.AfterFunc(pipeGrace, func() {
@@ -142,6 +173,7 @@ func (r *groupRunner) Kill(context.Context) error {
 	defer r.mu.Unlock()
 	r.killed = true
 	if r.started && !r.reaped {
+		r.killedRun = r.killedRun || !r.exitSeen
 		killGroup(r.cmd.Process)
 	}
 	return nil
@@ -165,6 +197,35 @@ func (r *groupRunner) state() *os.ProcessState {
 	default:
 		return nil
 	}
+}
+
+// hostKill is the exitReason of a process rigging killed.
+const hostKill = "killed by rigging (SIGKILL)"
+
+// exitReason says how the process ended ("exit status 3", "killed by
+// signal SIGSEGV (segmentation fault)", ...), or "" while it runs. A
+// SIGKILL that Kill sent before the process was seen to exit is
+// rigging's.
+func (r *groupRunner) exitReason() string {
+	st := r.state()
+	if st == nil {
+		return ""
+	}
+	r.mu.Lock()
+	byHost := r.killedRun
+	r.mu.Unlock()
+	return describeExit(st, byHost)
+}
+
+// pid returns the process ID and when the process started; 0 before it
+// started.
+func (r *groupRunner) pid() (int, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started {
+		return 0, time.Time{}
+	}
+	return r.cmd.Process.Pid, r.startedAt
 }
 
 func (r *groupRunner) Stdout() io.ReadCloser { return pipeReader{r.stdout} }

@@ -206,6 +206,9 @@ func New(opts Options) *Manager {
 		}
 		m.config[n] = c
 	}
+	if r, ok := m.external.(ProcessReporter); ok {
+		m.metrics.addReporter(r)
+	}
 	m.index()
 	return m
 }
@@ -485,7 +488,9 @@ func (m *Manager) track(cc *callConfig, raw any) error {
 
 // Close releases everything the Manager created: it calls Close once on
 // every instance it built that implements rigging.Closer (in creation
-// order), then closes the external Catalog. Later Gets, and later calls
+// order), then closes the external Catalog; a Catalog that is a
+// ProcessReporter has each process's stats logged at debug level first,
+// and its metrics are no longer exported. Later Gets, and later calls
 // through instances the Manager handed out, fail with an error wrapping
 // rigging.ErrClosed; so does a second Close. Calls in flight are not
 // waited for: close the Manager once its users are done.
@@ -502,6 +507,10 @@ func (m *Manager) Close() error {
 			if err := protect(c.c.Close); err != nil {
 				errs = append(errs, fmt.Errorf("plugin %s: close %s: %w", c.cc.name, c.cc.kind, err))
 			}
+		}
+		if r, ok := m.external.(ProcessReporter); ok {
+			m.logProcessStats()
+			m.metrics.removeReporter(r)
 		}
 		if m.external != nil {
 			if err := protect(m.external.Close); err != nil {

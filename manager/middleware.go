@@ -69,10 +69,12 @@ func (s *callStats) observe(d time.Duration) {
 // for every (kind, name, method, transport) that a wrapped instance has.
 type metrics struct {
 	calls, errors, duration, inFlight *prometheus.Desc
+	process                           processDescs
 
-	mu    sync.Mutex
-	stats map[[4]string]*callStats
-	order [][4]string // creation order, for stable output
+	mu        sync.Mutex
+	stats     map[[4]string]*callStats
+	order     [][4]string       // creation order, for stable output
+	reporters []ProcessReporter // the external catalogs of the Managers sharing it
 }
 
 func newMetricsCollector() *metrics {
@@ -82,6 +84,7 @@ func newMetricsCollector() *metrics {
 		errors:   prometheus.NewDesc(MetricErrors, "Calls to plugin methods that returned an error, panics included.", labels, nil),
 		duration: prometheus.NewDesc(MetricDuration, "Duration of calls to plugin methods.", labels, nil),
 		inFlight: prometheus.NewDesc(MetricInFlight, "Calls to plugin methods currently running.", labels, nil),
+		process:  newProcessDescs(),
 		stats:    map[[4]string]*callStats{},
 	}
 }
@@ -123,6 +126,10 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.errors
 	ch <- m.duration
 	ch <- m.inFlight
+	ch <- m.process.rss
+	ch <- m.process.cpu
+	ch <- m.process.restarts
+	ch <- m.process.openCalls
 }
 
 // Collect implements prometheus.Collector.
@@ -153,6 +160,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(m.duration, finished, sum, cumulative, s.labels...)
 		ch <- prometheus.MustNewConstMetric(m.inFlight, prometheus.GaugeValue, float64(inFlight), s.labels...)
 	}
+	m.collectProcesses(ch)
 }
 
 // callConfig is what every wrapped method of one plugin instance shares:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 )
@@ -205,6 +206,10 @@ func (w *appliesTo) AppliesTo(ctx context.Context) (sel rigging.ResourceSelector
 	return sel, err
 }
 
+// LookupResources forwards the action's rigging.LookupUser answer, for
+// every action kind.
+func (w *appliesTo) LookupResources() []schema.GroupResource { return rigging.LookupResources(w.impl) }
+
 // named answers Name with the registered name, as Velero's host does.
 type named struct{ name rigging.Name }
 
@@ -359,6 +364,11 @@ func (a *adaptedBackupItemAction) PreservesInput() bool {
 	return rigging.PreservesInput(a.BackupItemAction)
 }
 
+// LookupResources forwards the v1 action's rigging.LookupUser answer.
+func (a *adaptedBackupItemAction) LookupResources() []schema.GroupResource {
+	return rigging.LookupResources(a.BackupItemAction)
+}
+
 func (a *adaptedBackupItemAction) Execute(ctx context.Context, item *unstructured.Unstructured, backup *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
 	updated, additional, err := a.BackupItemAction.Execute(ctx, item, backup)
 	return updated, additional, "", nil, err
@@ -376,6 +386,11 @@ func (a *adaptedBackupItemAction) Cancel(context.Context, string, *rigging.Backu
 type adaptedRestoreItemAction struct {
 	rigging.RestoreItemAction // wrapped in the middleware
 	name                      rigging.Name
+}
+
+// LookupResources forwards the v1 action's rigging.LookupUser answer.
+func (a *adaptedRestoreItemAction) LookupResources() []schema.GroupResource {
+	return rigging.LookupResources(a.RestoreItemAction)
 }
 
 func (a *adaptedRestoreItemAction) Name() string { return string(a.name) }

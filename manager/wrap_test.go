@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/registry"
@@ -318,6 +320,51 @@ func TestWrappersForwardPreservesInput(t *testing.T) {
 			}
 			if got := rigging.PreservesInput(a2); got != tt.want {
 				t.Errorf("v2 wrapper: PreservesInput = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+var podsResource = []schema.GroupResource{{Resource: "pods"}}
+
+type lookupBIA struct{ fakeBIA }
+
+func (*lookupBIA) LookupResources() []schema.GroupResource { return podsResource }
+
+type lookupRIA struct{ fakeRIA }
+
+func (*lookupRIA) LookupResources() []schema.GroupResource { return podsResource }
+
+// TestWrappersForwardLookupResources: the Manager's wrappers of every
+// action kind (and the v1 to v2 adapters) answer rigging.LookupResources
+// as the action itself does, so a host sees which actions read the
+// cluster whichever way it got them.
+func TestWrappersForwardLookupResources(t *testing.T) {
+	ctx := context.Background()
+	reg := registry.New()
+	registry.RegisterIn(reg, "example.io/reads", func(*slog.Logger) (rigging.BackupItemAction, error) { return &lookupBIA{}, nil })
+	registry.RegisterIn(reg, "example.io/reads", func(*slog.Logger) (rigging.RestoreItemAction, error) { return &lookupRIA{}, nil })
+	registry.RegisterIn(reg, "example.io/silent", func(*slog.Logger) (rigging.BackupItemAction, error) { return &fakeBIA{}, nil })
+	m := New(Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	for _, tt := range []struct {
+		name string
+		get  func() (any, error)
+		want []schema.GroupResource
+	}{
+		{"BackupItemAction", func() (any, error) { return m.BackupItemAction(ctx, "example.io/reads") }, podsResource},
+		{"BackupItemActionV2 adapted", func() (any, error) { return m.BackupItemActionV2(ctx, "example.io/reads") }, podsResource},
+		{"RestoreItemAction", func() (any, error) { return m.RestoreItemAction(ctx, "example.io/reads") }, podsResource},
+		{"RestoreItemActionV2 adapted", func() (any, error) { return m.RestoreItemActionV2(ctx, "example.io/reads") }, podsResource},
+		{"undeclared", func() (any, error) { return m.BackupItemAction(ctx, "example.io/silent") }, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := tt.get()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rigging.LookupResources(a); !slices.Equal(got, tt.want) {
+				t.Errorf("LookupResources = %v, want %v", got, tt.want)
 			}
 		})
 	}

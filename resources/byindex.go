@@ -133,3 +133,28 @@ func buildDerived(list []indexed, fn IndexFunc) *derived {
 	}
 	return d
 }
+
+// ListByIndexOf answers l.ListByIndex when l is an IndexedLookup, and
+// otherwise lists gr in namespace and keeps the objects fn gives value
+// for, failing with the first error fn returns: the same answer either
+// way.
+func ListByIndexOf(ctx context.Context, l rigging.Lookup, gr schema.GroupResource, namespace, index string, fn IndexFunc, value string) ([]*unstructured.Unstructured, error) {
+	if il, ok := l.(IndexedLookup); ok {
+		return il.ListByIndex(ctx, gr, namespace, index, fn, value)
+	}
+	objs, err := l.List(ctx, gr, namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		values, err := fn(o)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(values, value) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,6 +66,22 @@ type restorer struct {
 	ops           []*operation
 	restored      int
 	total         int
+	workers       int        // concurrent Output writes within a tier
+	batch         []*pending // the tier's objects prepared and not yet written
+}
+
+// pending is an object prepared for the output: written with the others
+// of its tier (concurrently), then settled in restore order.
+type pending struct {
+	k       itemKey
+	obj     *unstructured.Unstructured
+	gr      string
+	target  string // its namespace in the target
+	listKey string // its resource list key, apiVersion/Kind
+	log     *slog.Logger
+	out     Outcome
+	err     error
+	tried   bool
 }
 
 func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *rigging.Backup, c *archive.Contents, rlog, user *slog.Logger) (*restorer, error) {
@@ -74,6 +93,13 @@ func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *riggi
 		opts: opts, restore: r, backup: b, contents: c, log: rlog, user: user, mapper: m,
 		restoredItems: map[itemKey]bool{}, namespacesOut: map[string]bool{}, resourceList: archive.ResourceList{},
 		written: map[itemKey]bool{}, skipReasons: map[itemKey]string{}, provision: map[string]bool{},
+	}
+	rs.workers = opts.Workers
+	if rs.workers <= 0 {
+		rs.workers = runtime.GOMAXPROCS(0)
+	}
+	if _, ok := opts.Output.(SequentialOutput); ok {
+		rs.workers = 1
 	}
 	var err error
 	if rs.volumes, err = readVolumeData(ctx, opts.Store, b.Name); err != nil {
@@ -175,7 +201,11 @@ func (rs *restorer) resourceOf(gr string, namespaced bool) resources.Resource {
 // run restores every selected item in order, then waits for the
 // asynchronous operations.
 func (rs *restorer) run(ctx context.Context) error {
-	ctx = rigging.WithLookup(ctx, &contentsLookup{rs: rs})
+	var lookup rigging.Lookup = &contentsLookup{rs: rs}
+	if rs.opts.Lookup != nil {
+		lookup = rs.opts.Lookup
+	}
+	ctx = rigging.WithLookup(ctx, lookup)
 	type selected struct {
 		gr, ns, name string
 	}
@@ -214,9 +244,17 @@ func (rs *restorer) run(ctx context.Context) error {
 		}
 	}
 	rs.total = len(todo)
+	tier := ""
 	for _, s := range todo {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore interrupted: %w", err)
+		}
+		// A tier (one resource) is written before the next one starts.
+		if s.gr != tier {
+			if err := rs.flush(ctx); err != nil {
+				return err
+			}
+			tier = s.gr
 		}
 		if s.gr == namespacesGR {
 			obj, err := decode(rs.contents.Get(s.gr, "", s.name))
@@ -229,7 +267,7 @@ func (rs *restorer) run(ctx context.Context) error {
 				rs.skip(itemKey{s.gr, "", s.name}, ReasonLabelSelector)
 				continue
 			}
-			if err := rs.ensureNamespace(s.name); err != nil {
+			if err := rs.ensureNamespace(ctx, s.name); err != nil {
 				return err
 			}
 			continue
@@ -244,9 +282,12 @@ func (rs *restorer) run(ctx context.Context) error {
 			rs.skip(itemKey{s.gr, s.ns, s.name}, ReasonLabelSelector)
 			continue
 		}
-		if err := rs.restoreItem(ctx, obj, s.gr, s.ns, false); err != nil {
+		if err := rs.restoreItem(ctx, obj, s.gr, s.ns, false, true); err != nil {
 			return err
 		}
+	}
+	if err := rs.flush(ctx); err != nil {
+		return err
 	}
 	return rs.waitOperations(ctx)
 }
@@ -285,7 +326,7 @@ func (rs *restorer) targetNamespace(ns string) string {
 // ensureNamespace writes the Namespace of original namespace ns (under its
 // mapped name) once, from the backup's copy (labels, annotations, spec) or
 // bare, as Velero's restore creates namespaces.
-func (rs *restorer) ensureNamespace(ns string) error {
+func (rs *restorer) ensureNamespace(ctx context.Context, ns string) error {
 	target := rs.targetNamespace(ns)
 	if rs.namespacesOut[target] {
 		return nil
@@ -303,20 +344,19 @@ func (rs *restorer) ensureNamespace(ns string) error {
 			out.Object["spec"] = spec
 		}
 	}
-	if err := rs.write(out, namespacesGR); err != nil {
-		return err
-	}
-	rs.written[itemKey{namespacesGR, "", ns}] = true
-	rs.log.Info("restored namespace", "namespace", target)
-	rs.record("v1/Namespace", "", target)
-	return nil
+	return rs.writeNow(ctx, &pending{k: itemKey{namespacesGR, "", ns}, obj: out, gr: namespacesGR, target: target,
+		listKey: "v1/Namespace", log: rs.log.With("namespace", target)})
 }
 
 // restoreItem restores one item of folder gr and original namespace ns
 // (Velero's restoreItem): checks, stripping, actions (their additional items
 // first), namespace mapping and labels, then the output. Item-level
 // failures are recorded; only an output failure is returned.
-func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructured, gr, ns string, mustInclude bool) error {
+//
+// An item of the tier being restored (top) joins the tier's batch, written
+// when the tier ends (or before an action's additional items are
+// restored); an additional item is written at once.
+func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructured, gr, ns string, mustInclude, top bool) error {
 	name := obj.GetName()
 	target := rs.targetNamespace(ns)
 	log := rs.log.With("resource", gr, "namespace", target, "name", name)
@@ -362,7 +402,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		}
 	}
 	if ns != "" {
-		if err := rs.ensureNamespace(ns); err != nil {
+		if err := rs.ensureNamespace(ctx, ns); err != nil {
 			return err
 		}
 	}
@@ -373,7 +413,7 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		rs.skip(k, ReasonFailed)
 		return nil
 	}
-	if !rs.keepStatus(gr) {
+	if !rs.keepStatus(gr, fromBackup.GetAnnotations()) {
 		unstructured.RemoveNestedField(obj.Object, "status")
 	}
 	res := rs.resourceOf(gr, ns != "")
@@ -407,6 +447,13 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 			rs.addOperation(a, out.OperationID, gr, target, name)
 		}
 		mustIncludeAdd := obj.GetAnnotations()[rigging.AnnotationRestoreMustIncludeAdditionalItems] == "true"
+		if len(out.AdditionalItems) > 0 {
+			// What the tier prepared so far exists before the additional
+			// items, as in a sequential restore.
+			if err := rs.flush(ctx); err != nil {
+				return err
+			}
+		}
 		for _, id := range out.AdditionalItems {
 			if err := rs.restoreAdditional(ctx, id, mustIncludeAdd, log, a.name); err != nil {
 				return err
@@ -439,13 +486,12 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 	lbls[rigging.LabelBackupName] = archive.ValidLabelValue(rs.backup.Name)
 	lbls[rigging.LabelRestoreName] = archive.ValidLabelValue(rs.restore.Name)
 	obj.SetLabels(lbls)
-	if err := rs.write(obj, gr); err != nil {
-		return err
+	p := &pending{k: k, obj: obj, gr: gr, target: target, listKey: listKey, log: log}
+	if top {
+		rs.batch = append(rs.batch, p)
+		return nil
 	}
-	log.Info("restored item")
-	rs.written[k] = true
-	rs.record(listKey, target, obj.GetName())
-	return nil
+	return rs.writeNow(ctx, p)
 }
 
 // restoreAdditional restores an item an action named, from the backup.
@@ -460,7 +506,7 @@ func (rs *restorer) restoreAdditional(ctx context.Context, id rigging.ResourceId
 		rs.errorf(rs.targetNamespace(id.Namespace), "error decoding additional item", "item", id.String(), "error", err)
 		return nil
 	}
-	return rs.restoreItem(ctx, obj, gr, id.Namespace, mustInclude)
+	return rs.restoreItem(ctx, obj, gr, id.Namespace, mustInclude, false)
 }
 
 // waitAdditional polls AreAdditionalItemsReady until true or the timeout.
@@ -493,37 +539,137 @@ func (rs *restorer) waitAdditional(ctx context.Context, a resolvedAction, out *r
 	}
 }
 
-func (rs *restorer) write(obj *unstructured.Unstructured, gr string) error {
-	pos, ok := rs.position[gr]
+// writeNow writes p and settles it.
+func (rs *restorer) writeNow(ctx context.Context, p *pending) error {
+	rs.writeOne(ctx, p)
+	if p.err != nil {
+		return p.err
+	}
+	rs.settle(p)
+	return nil
+}
+
+func (rs *restorer) writeOne(ctx context.Context, p *pending) {
+	pos, ok := rs.position[p.gr]
 	if !ok {
 		pos = len(rs.order)
 	}
-	if err := rs.opts.Output.Write(obj, gr, pos); err != nil {
-		return err
+	p.tried = true
+	p.out, p.err = rs.opts.Output.Write(ctx, Item{Object: p.obj, Resource: p.gr, Order: pos})
+}
+
+// flush writes the batch with up to rs.workers writes at once, then
+// settles each object in restore order, so the log, results and resource
+// list are those of a sequential run. A write that fails (the output is
+// broken) stops the others; what was written is settled and the failure
+// returned.
+func (rs *restorer) flush(ctx context.Context) error {
+	batch := rs.batch
+	rs.batch = nil
+	if len(batch) == 0 {
+		return nil
 	}
-	rs.restored++
-	if rs.opts.Progress != nil {
-		rs.opts.Progress(Progress{ItemsRestored: rs.restored, TotalItems: max(rs.total, rs.restored), Resource: gr})
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(rs.workers, len(batch)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batch) || wctx.Err() != nil {
+					return
+				}
+				p := batch[i]
+				rs.writeOne(wctx, p)
+				if p.err != nil {
+					cancel(p.err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range batch {
+		if p.tried && p.err == nil {
+			rs.settle(p)
+		}
+	}
+	if err := context.Cause(wctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("restore interrupted: %w", ctx.Err())
+		}
+		return err
 	}
 	return nil
 }
 
-func (rs *restorer) record(listKey, ns, name string) {
+// settle records what the output did with p: log lines, warnings and
+// errors, the resource list, progress.
+func (rs *restorer) settle(p *pending) {
+	name := p.obj.GetName()
+	for _, w := range p.out.Warnings {
+		p.log.Warn("warning restoring item", "error", w)
+		rs.user.Warn("warning restoring item", "restore", rs.restore.Name, "namespace", p.target, "resource", p.gr, "name", name, "error", w)
+	}
+	if p.out.Rejected != nil {
+		rs.errorf(p.target, "error restoring item", "resource", p.gr, "name", name, "error", p.out.Rejected)
+		rs.skip(p.k, ReasonFailed)
+		rs.record(p.listKey, p.target, name, rigging.RestoreActionFailed)
+		return
+	}
+	switch p.out.Action {
+	case rigging.RestoreActionExists:
+		p.log.Info("namespace exists")
+		rs.written[p.k] = true
+		return
+	case rigging.RestoreActionFailed:
+		// It exists and differs (a warning said so): not restored.
+		p.log.Info("not restored: exists in the cluster and differs")
+		rs.skip(p.k, ReasonExistsDiffers)
+		rs.record(p.listKey, p.target, name, rigging.RestoreActionFailed)
+		return
+	}
+	if p.gr == namespacesGR {
+		p.log.Info("restored namespace", "action", p.out.Action)
+	} else {
+		p.log.Info("restored item", "action", p.out.Action)
+	}
+	rs.written[p.k] = true
+	rs.record(p.listKey, p.target, name, p.out.Action)
+	rs.restored++
+	if rs.opts.Progress != nil {
+		rs.opts.Progress(Progress{ItemsRestored: rs.restored, TotalItems: max(rs.total, rs.restored), Resource: p.gr})
+	}
+}
+
+func (rs *restorer) record(listKey, ns, name, action string) {
 	entry := name
 	if ns != "" {
 		entry = ns + "/" + name
 	}
-	rs.resourceList[listKey] = append(rs.resourceList[listKey], entry+"(created)")
+	rs.resourceList[listKey] = append(rs.resourceList[listKey], entry+"("+action+")")
 }
 
-// keepStatus reports whether spec.restoreStatus asks to keep gr's status.
-func (rs *restorer) keepStatus(gr string) bool {
-	rsSpec := rs.restore.Spec.RestoreStatus
-	if rsSpec == nil {
+// annRestoreStatus on an object overrides spec.restoreStatus for it:
+// "true" or "false" (Velero's ObjectStatusRestoreAnnotationKey).
+const annRestoreStatus = "velero.io/restore-status"
+
+// keepStatus reports whether gr's status is restored: spec.restoreStatus
+// includes it, unless the object's annotation velero.io/restore-status
+// says "true" or "false" (any other value is ignored), as Velero decides.
+func (rs *restorer) keepStatus(gr string, ann map[string]string) bool {
+	keep := false
+	if rsSpec := rs.restore.Spec.RestoreStatus; rsSpec != nil {
+		ie := resources.IncludesExcludes{Includes: resolveAll(rs.mapper, rsSpec.IncludedResources), Excludes: resolveAll(rs.mapper, rsSpec.ExcludedResources)}
+		keep = len(rsSpec.IncludedResources) > 0 && ie.ShouldInclude(gr)
+	}
+	switch strings.ToLower(strings.TrimSpace(ann[annRestoreStatus])) {
+	case "true":
+		return true
+	case "false":
 		return false
 	}
-	ie := resources.IncludesExcludes{Includes: resolveAll(rs.mapper, rsSpec.IncludedResources), Excludes: resolveAll(rs.mapper, rsSpec.ExcludedResources)}
-	return len(rsSpec.IncludedResources) > 0 && ie.ShouldInclude(gr)
+	return keep
 }
 
 // skipped reports items Velero never restores whatever the filters:

@@ -24,6 +24,10 @@ const (
 	ReasonLabelSelector = "excluded by the label selector"
 	// ReasonFailed: restoring the item failed; the restore's errors say why.
 	ReasonFailed = "failed (see the errors)"
+	// ReasonExistsDiffers: the object exists in the cluster and differs
+	// from the backup's; the existing-resource policy left it (a warning
+	// says so).
+	ReasonExistsDiffers = "exists in the cluster and differs (see the warnings)"
 	// ReasonSkippedBy prefixes the name of the action that discarded the
 	// item (its SkipRestore).
 	ReasonSkippedBy = "skipped by plugin "

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,18 +11,84 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/rigging-dev/rigging"
 	"sigs.k8s.io/yaml"
 )
 
-// Output receives the restored objects, in restore order.
+// Output receives the restored objects: the sink of a restore. Manifests
+// (NewDirOutput, NewStreamOutput: a dry run) and a live cluster
+// (NewClusterOutput) are Outputs; the pipeline is the same for all.
+//
+// Write may be called from several goroutines at once (Options.Workers),
+// for objects of the same restore tier (one resource), unless the Output
+// is a SequentialOutput.
 type Output interface {
-	// Write stores one object. gr is its group-resource ("pods",
-	// "deployments.apps") and order the resource's position in the restore
-	// order (0 first).
-	Write(obj *unstructured.Unstructured, gr string, order int) error
+	// Write stores one object. An error stops the restore (the sink is
+	// broken: a full disk, an API server gone); an object the sink refuses
+	// is Outcome.Rejected, and the restore goes on without it.
+	Write(ctx context.Context, it Item) (Outcome, error)
 	// Close flushes what Write buffered.
 	Close() error
 }
+
+// SequentialOutput is an Output whose Write must be called one object at a
+// time, in restore order (a YAML stream). Run writes to it with one worker.
+type SequentialOutput interface {
+	Output
+	// Sequential marks the Output; it does nothing.
+	Sequential()
+}
+
+// Item is one object to restore.
+type Item struct {
+	// Object is the object as Velero would create it: stripped, passed
+	// through the actions, in its target namespace, labelled. Its status
+	// is there only when the restore keeps the resource's status.
+	Object *unstructured.Unstructured
+	// Resource is its group-resource ("pods", "deployments.apps").
+	Resource string
+	// Order is the resource's position in the restore order (0 first).
+	Order int
+}
+
+// Outcome is what a Write did.
+type Outcome struct {
+	// Action is one of rigging.RestoreAction*.
+	Action string
+	// Warnings are recorded as the restore's warnings, in the object's
+	// namespace.
+	Warnings []error
+	// Rejected, when set, is why the sink refused the object: an error of
+	// the restore, in the object's namespace; the restore goes on.
+	Rejected error
+}
+
+// Applier creates objects in a cluster; *cluster.Applier implements it.
+// Apply returns what it did (a rigging.RestoreAction constant), its warnings, rejected
+// when the API server refused obj, and err when it cannot go on (the API
+// server unreachable, the context ended).
+type Applier interface {
+	Apply(ctx context.Context, obj *unstructured.Unstructured, resource string) (action string, warnings []error, rejected, err error)
+}
+
+// clusterOutput writes into a cluster through an Applier.
+type clusterOutput struct{ a Applier }
+
+// NewClusterOutput returns an Output that creates the objects in a cluster
+// through a (a *cluster.Applier), concurrently when Run has workers.
+func NewClusterOutput(a Applier) Output { return clusterOutput{a} }
+
+func (c clusterOutput) Write(ctx context.Context, it Item) (Outcome, error) {
+	action, warnings, rejected, err := c.a.Apply(ctx, it.Object, schema.ParseGroupResource(it.Resource).Resource)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Action: action, Warnings: warnings, Rejected: rejected}, nil
+}
+
+func (clusterOutput) Close() error { return nil }
 
 // ErrOutputNotEmpty reports a target directory that already holds files.
 var ErrOutputNotEmpty = errors.New("output directory is not empty")
@@ -51,7 +118,14 @@ func NewDirOutput(dir string) (Output, error) {
 	return &dirOutput{dir: dir}, nil
 }
 
-func (d *dirOutput) Write(obj *unstructured.Unstructured, gr string, order int) error {
+func (d *dirOutput) Write(_ context.Context, it Item) (Outcome, error) {
+	if err := d.write(it.Object, it.Resource, it.Order); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Action: rigging.RestoreActionCreated}, nil
+}
+
+func (d *dirOutput) write(obj *unstructured.Unstructured, gr string, order int) error {
 	name := obj.GetName()
 	ns := obj.GetNamespace()
 	for _, seg := range []string{gr, name} {
@@ -97,7 +171,16 @@ func NewStreamOutput(w io.Writer) Output {
 	return &streamOutput{w: bufio.NewWriter(w), first: true}
 }
 
-func (s *streamOutput) Write(obj *unstructured.Unstructured, gr string, _ int) error {
+func (s *streamOutput) Write(_ context.Context, it Item) (Outcome, error) {
+	if err := s.write(it.Object, it.Resource); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Action: rigging.RestoreActionCreated}, nil
+}
+
+func (*streamOutput) Sequential() {}
+
+func (s *streamOutput) write(obj *unstructured.Unstructured, gr string) error {
 	data, err := yaml.Marshal(obj.Object)
 	if err != nil {
 		return fmt.Errorf("encode %s %s: %w", gr, obj.GetName(), err)

@@ -1,9 +1,10 @@
 // Package restore is rigging's restore pipeline: it reads a backup in
 // Velero's layout (written by rigging or by Velero), selects and orders its
 // items as Velero v1.18's restore does, runs the RestoreItemActions on them,
-// and writes the objects Velero would create, as YAML ready for
-// `kubectl apply`. Its logs and results go to restores/NAME/ in the storage
-// location, as Velero writes them.
+// and writes the objects Velero would create to an Output: into a live
+// cluster (NewClusterOutput), or as YAML ready for `kubectl apply` (a dry
+// run). Its logs and results go to restores/NAME/ in the storage location,
+// as Velero writes them, whatever the Output.
 package restore
 
 import (
@@ -62,7 +63,8 @@ type Options struct {
 	// restoreStatus and itemOperationTimeout, as a Velero Restore's spec.
 	// backupName is set from BackupName.
 	Spec rigging.RestoreSpec
-	// Output receives the restored objects. Required. Run closes it.
+	// Output receives the restored objects (manifests or a cluster).
+	// Required. Run closes it.
 	Output Output
 	// Plugins gives the actions to run; nil runs none.
 	Plugins Plugins
@@ -86,6 +88,15 @@ type Options struct {
 	Now func() time.Time
 	// TempDir holds the log file while the restore runs.
 	TempDir string
+	// Lookup is what the actions see of the cluster (rigging.WithLookup);
+	// nil: the backup's items. A restore into a cluster gives the
+	// cluster's (a *cluster.Lookup).
+	Lookup rigging.Lookup
+	// Workers is the number of objects of one tier (one resource) written
+	// at once; 0 means GOMAXPROCS. A tier is written before the next one
+	// starts, and the log, results and resource list are the same
+	// whatever the number. A SequentialOutput is written by one.
+	Workers int
 	// Features are Velero feature flags; without "EnableCSI" the
 	// velero.io/csi-* actions are skipped, as Velero skips them.
 	Features []string

@@ -40,18 +40,19 @@ func clusterExport(t testing.TB) []*unstructured.Unstructured {
 	return objs
 }
 
-// memOutput collects restored objects in order.
+// memOutput collects restored objects in order (a SequentialOutput).
 type memOutput struct {
 	objs []*unstructured.Unstructured
 	grs  []string
 }
 
-func (m *memOutput) Write(obj *unstructured.Unstructured, gr string, _ int) error {
-	m.objs = append(m.objs, obj.DeepCopy())
-	m.grs = append(m.grs, gr)
-	return nil
+func (m *memOutput) Write(_ context.Context, it restore.Item) (restore.Outcome, error) {
+	m.objs = append(m.objs, it.Object.DeepCopy())
+	m.grs = append(m.grs, it.Resource)
+	return restore.Outcome{Action: rigging.RestoreActionCreated}, nil
 }
 func (m *memOutput) Close() error { return nil }
+func (m *memOutput) Sequential()  {}
 
 func (m *memOutput) find(kind, ns, name string) *unstructured.Unstructured {
 	for _, o := range m.objs {
@@ -413,4 +414,44 @@ func normalize(t *testing.T, v map[string]any) map[string]any {
 	var out map[string]any
 	must(t, json.Unmarshal(data, &out))
 	return out
+}
+
+// TestRestoreStatus: a status is kept for the resources
+// spec.restoreStatus includes (and not those it excludes), and an object's
+// velero.io/restore-status annotation overrides the spec, as in Velero.
+func TestRestoreStatus(t *testing.T) {
+	claim := func(name, ann string) *unstructured.Unstructured {
+		o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+			"spec": map[string]any{"storageClassName": "standard"}, "status": map[string]any{"phase": "Bound"}}}
+		o.SetName(name)
+		o.SetNamespace("app")
+		if ann != "" {
+			o.SetAnnotations(map[string]string{"velero.io/restore-status": ann})
+		}
+		return o
+	}
+	items := []*unstructured.Unstructured{claim("plain", ""), claim("yes", "True "), claim("no", "false"), claim("odd", "maybe")}
+	tests := []struct {
+		name string
+		spec *rigging.RestoreStatusSpec
+		want map[string]bool // claim name -> status kept
+	}{
+		{"no spec", nil, map[string]bool{"plain": false, "yes": true, "no": false, "odd": false}},
+		{"claims included", &rigging.RestoreStatusSpec{IncludedResources: []string{"pvc"}}, map[string]bool{"plain": true, "yes": true, "no": false, "odd": true}},
+		{"all but claims", &rigging.RestoreStatusSpec{IncludedResources: []string{"*"}, ExcludedResources: []string{"persistentvolumeclaims"}}, map[string]bool{"plain": false, "yes": true, "no": false, "odd": false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _ := runRestore(t, backupOf(t, items, nil), restore.Options{Spec: rigging.RestoreSpec{RestoreStatus: tt.spec}})
+			for name, want := range tt.want {
+				o := out.find("PersistentVolumeClaim", "app", name)
+				if o == nil {
+					t.Fatalf("claim %s not restored", name)
+				}
+				if _, got := o.Object["status"]; got != want {
+					t.Errorf("claim %s: status kept %v, want %v", name, got, want)
+				}
+			}
+		})
+	}
 }

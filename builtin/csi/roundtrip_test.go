@@ -375,7 +375,9 @@ status: {snapshotHandle: snap-1, readyToUse: false}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			item := stripped(tt.item)
-			out, err := tt.action.Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: item, ItemFromBackup: tt.item, Restore: tt.restore})
+			// A Lookup without the Backup: the claim's annotation decides.
+			ctx := testmanifest.NewLookup().Context(context.Background())
+			out, err := tt.action.Execute(ctx, &rigging.RestoreItemActionExecuteInput{Item: item, ItemFromBackup: tt.item, Restore: tt.restore})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
@@ -16,14 +16,25 @@ import (
 )
 
 // ItemBlockAction is the ItemBlockAction velero.io/pvc. It finds pods and
-// claims through the rigging.Lookup in the context (rigging.LookupFrom); with
-// none, a claim's block holds only its volume. It keeps no state between
-// calls and is safe for concurrent use.
+// claims through the rigging.Lookup in the context (rigging.LookupFrom), and
+// declares it (rigging.LookupUser); with none, a bound claim's call fails with
+// an error matching rigging.ErrNoCluster that names the plugin and the claim,
+// rather than leave the pods that mount it out of its block. It keeps no
+// state between calls and is safe for concurrent use.
 type ItemBlockAction struct {
 	log *slog.Logger
 }
 
-var _ rigging.ItemBlockAction = (*ItemBlockAction)(nil)
+var (
+	_ rigging.ItemBlockAction = (*ItemBlockAction)(nil)
+	_ rigging.LookupUser      = (*ItemBlockAction)(nil)
+)
+
+// LookupResources implements rigging.LookupUser: the pods that mount a
+// claim and the claims of its volume group.
+func (a *ItemBlockAction) LookupResources() []schema.GroupResource {
+	return []schema.GroupResource{kube.PersistentVolumeClaims, kube.Pods}
+}
 
 // Name returns the registered name, velero.io/pvc.
 func (a *ItemBlockAction) Name() string { return Name }
@@ -110,24 +121,7 @@ const runningPodClaimsIndex = Name + ":running-pod-claims"
 // backup pipeline's) answers from an index of every pod by claim, built
 // once; any other is listed and scanned.
 func podsMounting(ctx context.Context, lookup rigging.Lookup, namespace, claim string) ([]*unstructured.Unstructured, error) {
-	if il, ok := lookup.(resources.IndexedLookup); ok {
-		return il.ListByIndex(ctx, kube.Pods, namespace, runningPodClaimsIndex, runningPodClaims, claim)
-	}
-	pods, err := lookup.List(ctx, kube.Pods, namespace)
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	for _, pod := range pods {
-		claims, err := runningPodClaims(pod)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(claims, claim) {
-			out = append(out, pod)
-		}
-	}
-	return out, nil
+	return resources.ListByIndexOf(ctx, lookup, kube.Pods, namespace, runningPodClaimsIndex, runningPodClaims, claim)
 }
 
 // runningPodClaims is the claims a running pod mounts (none for a pod that

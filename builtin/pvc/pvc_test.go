@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/actiontest"
@@ -101,7 +102,7 @@ func TestItemBlockActionGetRelatedItems(t *testing.T) {
 			[]rigging.ResourceIdentifier{pv("shop-assets-nfs"), pod("shop", "storefront-6d4cf56db6-2jxkq"), pod("shop", "storefront-6d4cf56db6-wlm8h")}},
 		{"statefulset claim", find("PersistentVolumeClaim", "monitoring", "prometheus-data-prometheus-0"), objs, &rigging.Backup{},
 			[]rigging.ResourceIdentifier{pv("pvc-6799d81d-c5fd-4290-b3ba-9ca9c35cdfcf"), pod("monitoring", "prometheus-0")}},
-		{"no lookup in context", find("PersistentVolumeClaim", "monitoring", "grafana-storage"), nil, nil,
+		{"no pods in the lookup", find("PersistentVolumeClaim", "monitoring", "grafana-storage"), []*unstructured.Unstructured{}, nil,
 			[]rigging.ResourceIdentifier{pv("pvc-4bfcbf27-8286-49ad-9281-8d33906bb842")}},
 		{"volume group by the default key", postgres, slices.Concat(objs, []*unstructured.Unstructured{redis, postgres}), &rigging.Backup{},
 			[]rigging.ResourceIdentifier{pv("pvc-ed173a47-6f0a-45a4-831a-17d847759f56"), pod("shop", "postgres-0"), claim("shop", "redis-data")}},
@@ -118,10 +119,7 @@ func TestItemBlockActionGetRelatedItems(t *testing.T) {
 	for _, tc := range tests {
 		// The same answers from a plain Lookup (scanned) and from the
 		// backup pipeline's resources.Index (its pods-by-claim index).
-		ctxs := map[string]context.Context{"no lookup": context.Background()}
-		if tc.objs != nil {
-			ctxs = map[string]context.Context{"lookup": actiontest.Context(tc.objs...), "index": indexContext(tc.objs...)}
-		}
+		ctxs := map[string]context.Context{"lookup": actiontest.Context(tc.objs...), "index": indexContext(tc.objs...)}
 		for lname, ctx := range ctxs {
 			t.Run(tc.name+"/"+lname, func(t *testing.T) {
 				before := tc.item.DeepCopy()
@@ -288,7 +286,7 @@ func TestItemBlockActionFieldTypes(t *testing.T) {
 			if err := unstructured.SetNestedField(item.Object, tc.value, tc.field...); err != nil {
 				t.Fatal(err)
 			}
-			_, err := a.GetRelatedItems(context.Background(), item, nil)
+			_, err := a.GetRelatedItems(indexContext(), item, nil)
 			if err == nil || !strings.Contains(err.Error(), "plugin velero.io/pvc: PersistentVolumeClaim shop/c: "+name) {
 				t.Errorf("error %v, want one naming the plugin, the claim and %s", err, name)
 			}
@@ -296,5 +294,29 @@ func TestItemBlockActionFieldTypes(t *testing.T) {
 	}
 	if _, err := a.GetRelatedItems(context.Background(), nil, nil); !errors.Is(err, kube.ErrNilItem) {
 		t.Errorf("nil item: error %v, want kube.ErrNilItem", err)
+	}
+}
+
+// TestItemBlockActionWithoutLookup: with no Lookup in the context a bound
+// claim's call fails, naming the plugin, the claim and ErrNoCluster, instead
+// of returning a block without the pods that mount it; an unbound claim,
+// which needs no other object, still answers.
+func TestItemBlockActionWithoutLookup(t *testing.T) {
+	a := &ItemBlockAction{}
+	claim := testmanifest.Find(t, actiontest.ClusterExport(t), "PersistentVolumeClaim", "monitoring", "grafana-storage")
+	got, err := a.GetRelatedItems(context.Background(), claim, nil)
+	if !errors.Is(err, rigging.ErrNoCluster) || got != nil {
+		t.Fatalf("GetRelatedItems = %v, %v; want no items and ErrNoCluster", got, err)
+	}
+	if want := "plugin velero.io/pvc: PersistentVolumeClaim monitoring/grafana-storage: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q does not start with %q", err, want)
+	}
+	pending := claim.DeepCopy()
+	unstructured.RemoveNestedField(pending.Object, "spec", "volumeName")
+	if got, err := a.GetRelatedItems(context.Background(), pending, nil); err != nil || got != nil {
+		t.Errorf("unbound claim: GetRelatedItems = %v, %v; want nothing", got, err)
+	}
+	if got := rigging.LookupResources(a); !reflect.DeepEqual(got, []schema.GroupResource{kube.PersistentVolumeClaims, kube.Pods}) {
+		t.Errorf("LookupResources = %v", got)
 	}
 }

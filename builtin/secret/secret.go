@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
@@ -29,13 +30,22 @@ func init() {
 }
 
 // RestoreAction is the RestoreItemAction velero.io/secret. It finds service
-// accounts through the rigging.Lookup in the context (rigging.LookupFrom). It
-// is safe for concurrent use.
+// accounts through the rigging.Lookup in the context (rigging.LookupFrom),
+// and declares it (rigging.LookupUser). It is safe for concurrent use.
 type RestoreAction struct {
 	log *slog.Logger
 }
 
-var _ rigging.RestoreItemAction = (*RestoreAction)(nil)
+var (
+	_ rigging.RestoreItemAction = (*RestoreAction)(nil)
+	_ rigging.LookupUser        = (*RestoreAction)(nil)
+)
+
+// LookupResources implements rigging.LookupUser: the service accounts whose
+// auto-generated token Secrets are skipped.
+func (a *RestoreAction) LookupResources() []schema.GroupResource {
+	return []schema.GroupResource{kube.ServiceAccounts}
+}
 
 // AppliesTo selects Secrets.
 func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
@@ -56,7 +66,9 @@ func (a *RestoreAction) AppliesTo(context.Context) (rigging.ResourceSelector, er
 //     left empty are removed), normalised as Velero's typed round trip
 //     normalises it (kube.Normalize).
 //
-// A Lookup error fails the call, naming the Secret.
+// A Lookup error fails the call, naming the Secret; so does a token Secret
+// with no Lookup in the context (rigging.ErrNoCluster): without the service
+// accounts, an auto-generated token cannot be told from a user's.
 func (a *RestoreAction) Execute(ctx context.Context, input *rigging.RestoreItemActionExecuteInput) (*rigging.RestoreItemActionExecuteOutput, error) {
 	if input == nil || input.Item == nil {
 		return nil, kube.Errorf(Name, nil, "%w", kube.ErrNilItem)

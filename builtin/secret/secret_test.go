@@ -92,8 +92,8 @@ func TestUserTokenSecret(t *testing.T) {
 		{"user-created token secret", actiontest.Context(objs...), user, strip(user)},
 		{"service account of another namespace", actiontest.Context(testmanifest.Find(t, objs, "ServiceAccount", "monitoring", "grafana"), testmanifest.Find(t, objs, "ServiceAccount", "kube-system", "coredns")),
 			testmanifest.Find(t, objs, "Secret", "monitoring", "prometheus-token-h6tqb"), strip(testmanifest.Find(t, objs, "Secret", "monitoring", "prometheus-token-h6tqb"))},
-		{"no lookup: nothing is known to be auto-generated", context.Background(), auto, strip(auto)},
-		{"data left empty is removed", context.Background(), onlyNamespace, noData},
+		{"no service accounts: nothing is known to be auto-generated", actiontest.Context(), auto, strip(auto)},
+		{"data left empty is removed", actiontest.Context(), onlyNamespace, noData},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,6 +118,11 @@ func TestErrors(t *testing.T) {
 	_, err := a.Execute(actiontest.FailingContext(errBroken), &rigging.RestoreItemActionExecuteInput{Item: s})
 	if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "plugin velero.io/secret: Secret shop/storefront-token-m7bxw: list serviceaccounts") {
 		t.Errorf("failing lookup: error %v", err)
+	}
+	// No Lookup: a token Secret cannot be told auto-generated or not.
+	out, err := a.Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: s})
+	if !errors.Is(err, rigging.ErrNoCluster) || out != nil || !strings.Contains(err.Error(), "plugin velero.io/secret: Secret shop/storefront-token-m7bxw: list serviceaccounts") {
+		t.Errorf("no lookup: %v, %v; want an error naming the plugin and the Secret, matching ErrNoCluster", out, err)
 	}
 	s.Object["type"] = int64(3)
 	if _, err := a.Execute(context.Background(), &rigging.RestoreItemActionExecuteInput{Item: s}); err == nil {

@@ -25,6 +25,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/builtin/internal/kube"
@@ -103,6 +104,11 @@ var _ rigging.BackupItemAction = (*BackupAction)(nil)
 
 var _ rigging.InputPreserver = (*BackupAction)(nil)
 
+var _ rigging.LookupUser = (*BackupAction)(nil)
+
+// LookupResources implements rigging.LookupUser: the ClusterRoleBindings.
+func (a *BackupAction) LookupResources() []schema.GroupResource { return lookupResources() }
+
 // PreservesInput reports true: Execute never modifies the item it is given
 // (rigging.InputPreserver), so a host need not copy a shared item for it.
 func (a *BackupAction) PreservesInput() bool { return true }
@@ -115,7 +121,8 @@ func (a *BackupAction) AppliesTo(context.Context) (rigging.ResourceSelector, err
 // Execute returns item itself, unmodified, with the ClusterRoleBindings
 // (group rbac.authorization.k8s.io, sorted by name) that name it as a
 // ServiceAccount subject and then the ClusterRoles they bind (sorted, each
-// once) as additional items. A Lookup error fails the call.
+// once) as additional items. A Lookup error fails the call, as does a
+// context without a Lookup (rigging.ErrNoCluster).
 func (a *BackupAction) Execute(ctx context.Context, item *unstructured.Unstructured, _ *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, error) {
 	related, err := relatedItems(ctx, item)
 	if err != nil {
@@ -133,7 +140,18 @@ type ItemBlockAction struct {
 	log *slog.Logger
 }
 
-var _ rigging.ItemBlockAction = (*ItemBlockAction)(nil)
+var (
+	_ rigging.ItemBlockAction = (*ItemBlockAction)(nil)
+	_ rigging.LookupUser      = (*ItemBlockAction)(nil)
+)
+
+// LookupResources implements rigging.LookupUser: the ClusterRoleBindings.
+func (a *ItemBlockAction) LookupResources() []schema.GroupResource { return lookupResources() }
+
+// lookupResources is what both actions read through the Lookup.
+func lookupResources() []schema.GroupResource {
+	return []schema.GroupResource{kube.ClusterRoleBindings}
+}
 
 // Name returns the registered name, velero.io/service-account.
 func (a *ItemBlockAction) Name() string { return Name }

@@ -120,8 +120,9 @@ func TestRelatedItems(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, wantExtra) {
 			t.Errorf("%s: got %v, %v; want %v", kind, got, err, wantExtra)
 		}
-		if got, err := run(context.Background(), sa); err != nil || got != nil {
-			t.Errorf("%s without a Lookup: got %v, %v; want nothing", kind, got, err)
+		if got, err := run(context.Background(), sa); !errors.Is(err, rigging.ErrNoCluster) || got != nil ||
+			!strings.Contains(err.Error(), "plugin velero.io/service-account: ServiceAccount shop/orders-worker: list clusterrolebindings") {
+			t.Errorf("%s without a Lookup: got %v, %v; want an error naming the plugin and the account, matching ErrNoCluster", kind, got, err)
 		}
 		_, err = run(actiontest.FailingContext(errBroken), sa)
 		if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "plugin velero.io/service-account: ServiceAccount shop/orders-worker: list clusterrolebindings") {

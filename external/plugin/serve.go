@@ -66,6 +66,20 @@ type ServeOptions struct {
 	// environment: a rigging host then streams object bodies in Velero's
 	// 16 KiB gRPC chunks. Velero hosts never use the data path either way.
 	DisableDataPath bool
+	// Lookup makes the rigging.Lookup that the served plugins find in the
+	// context of every call (rigging.LookupFrom): the other objects of
+	// the cluster that an action relates an item to. It is called at the
+	// first Get or List an action makes, not before, and its Lookup is
+	// kept for the life of the process (a Velero host starts its plugin
+	// processes for each backup or restore, rigging's for each command);
+	// while it fails, every Get and List fails with its error, naming what
+	// was asked, and the next question calls it again. Nil: ClusterLookup,
+	// the cluster the process finds as Velero's own plugin processes do
+	// ($KUBECONFIG or ~/.kube/config, else the in-cluster configuration),
+	// so a process with no cluster configuration starts and serves every
+	// call that needs no other object, and one that does gets an error
+	// matching rigging.ErrNoCluster that says where it looked.
+	Lookup func() (rigging.Lookup, error)
 
 	// dataPath is set by Serve; NewGRPCServer registers it.
 	dataPath *dataPath

@@ -35,7 +35,7 @@ func NewGRPCServer(opts ServeOptions, extra ...grpc.ServerOption) *grpc.Server {
 		// grown, not on a new goroutine per call that grows its stack
 		// again (gRPC starts a goroutine when every worker is busy).
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-		grpc.ChainUnaryInterceptor(unaryErrors),
+		grpc.ChainUnaryInterceptor(unaryErrors, m.withLookup),
 		grpc.ChainStreamInterceptor(streamErrors),
 	}, extra...)...)
 	generated.RegisterPluginListerServer(s, listerServer{m})
@@ -61,6 +61,9 @@ type mux struct {
 
 	// backups decodes the Backup of action requests.
 	backups backupDecoder
+
+	// lookup is what the plugins find with rigging.LookupFrom.
+	lookup *lazyLookup
 
 	mu       sync.Mutex
 	handlers map[registry.Key]*handler
@@ -88,7 +91,11 @@ func newMux(opts ServeOptions) *mux {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &mux{opts: opts, reg: reg, log: log, handlers: map[registry.Key]*handler{}}
+	newLookup := opts.Lookup
+	if newLookup == nil {
+		newLookup = ClusterLookup
+	}
+	return &mux{opts: opts, reg: reg, log: log, handlers: map[registry.Key]*handler{}, lookup: &lazyLookup{newLookup: newLookup}}
 }
 
 // entries returns the served plugins in Velero's listing order.

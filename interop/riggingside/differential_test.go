@@ -67,43 +67,7 @@ func TestBuiltinsMatchVelero(t *testing.T) {
 	ctx, cancel := context.WithTimeout(rigging.WithLookup(context.Background(), index), 5*time.Minute)
 	defer cancel()
 
-	ours := map[string]bool{}
-	for _, p := range rig.Plugins() {
-		ours[p.Kind.String()+" "+p.Name.String()] = true
-	}
-	compared := 0
-	for _, p := range velero.Plugins() {
-		name := p.Name.String()
-		key := p.Kind.String() + " " + name
-		switch {
-		case strings.HasPrefix(name, "velero.io/csi-"):
-			// CSI actions talk to the cluster's snapshot API; Velero and
-			// rigging both skip them unless EnableCSI is on.
-			continue
-		case notCompared[name] != "":
-			t.Logf("%s: not compared: %s", key, notCompared[name])
-			continue
-		case !ours[key]:
-			t.Logf("%s: Velero has it, rigging does not", key)
-			continue
-		}
-		compared++
-		t.Run(key, func(t *testing.T) {
-			switch p.Kind {
-			case rigging.KindBackupItemAction:
-				compareBackupActions(ctx, t, velero, rig, name, items, mapper)
-			case rigging.KindRestoreItemAction:
-				compareRestoreActions(ctx, t, velero, rig, name, items, mapper, diffRestore)
-			case rigging.KindItemBlockAction:
-				compareItemBlockActions(ctx, t, velero, rig, name, items, mapper)
-			default:
-				t.Skipf("kind %s is not compared", p.Kind)
-			}
-		})
-	}
-	if compared < 10 {
-		t.Errorf("compared only %d built-ins", compared)
-	}
+	ours := compareBuiltins(ctx, t, velero, rig, items, mapper, notCompared)
 
 	// The restore actions again, under a restore that maps namespaces and
 	// with velero.io/change-storage-class configured: Velero's from its
@@ -428,4 +392,49 @@ func compareRestoreActions(ctx context.Context, t *testing.T, vm, rm *manager.Ma
 			t.Errorf("%s: skip: Velero %t, rigging %t", ref(it), vOut.SkipRestore, rOut.SkipRestore)
 		}
 	}
+}
+
+// compareBuiltins compares each item action of Velero's Manager (velero)
+// that rigging's (rig) has too, kind by kind, on items, except the CSI
+// actions (both sides skip them unless EnableCSI is on) and those
+// notCompared gives a reason for; fewer than 10 compared is an error. It
+// returns the kind-and-name keys of rig's plugins.
+func compareBuiltins(ctx context.Context, t *testing.T, velero, rig *manager.Manager, items []*unstructured.Unstructured, mapper *resources.Mapper, notCompared map[string]string) map[string]bool {
+	t.Helper()
+	ours := map[string]bool{}
+	for _, p := range rig.Plugins() {
+		ours[p.Kind.String()+" "+p.Name.String()] = true
+	}
+	compared := 0
+	for _, p := range velero.Plugins() {
+		name := p.Name.String()
+		key := p.Kind.String() + " " + name
+		switch {
+		case strings.HasPrefix(name, "velero.io/csi-"):
+			continue
+		case notCompared[name] != "":
+			t.Logf("%s: not compared: %s", key, notCompared[name])
+			continue
+		case !ours[key]:
+			t.Logf("%s: Velero has it, rigging does not", key)
+			continue
+		}
+		compared++
+		t.Run(key, func(t *testing.T) {
+			switch p.Kind {
+			case rigging.KindBackupItemAction:
+				compareBackupActions(ctx, t, velero, rig, name, items, mapper)
+			case rigging.KindRestoreItemAction:
+				compareRestoreActions(ctx, t, velero, rig, name, items, mapper, diffRestore)
+			case rigging.KindItemBlockAction:
+				compareItemBlockActions(ctx, t, velero, rig, name, items, mapper)
+			default:
+				t.Skipf("kind %s is not compared", p.Kind)
+			}
+		})
+	}
+	if compared < 10 {
+		t.Errorf("compared only %d built-ins", compared)
+	}
+	return ours
 }

@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/rigging-dev/rigging/external"
+	"github.com/rigging-dev/rigging/internal/testcluster"
 	"github.com/rigging-dev/rigging/interop/internal/testbin"
 	"github.com/rigging-dev/rigging/manager"
 	"github.com/rigging-dev/rigging/registry"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// The test API server (started by the first testcluster.Get) holds
+	// the cluster-export objects.
+	code := testcluster.Main(m, testcluster.Options{Seed: []string{testcluster.ClusterExport}})
 	testbin.Cleanup()
 	os.Exit(code)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/rigging-dev/rigging/internal/testcluster"
 	"github.com/rigging-dev/rigging/interop/internal/testbin"
 	"github.com/rigging-dev/rigging/interop/internal/velerofw"
 )
@@ -17,7 +18,9 @@ func TestMain(m *testing.M) {
 		velerofw.NewServer().Serve()
 		os.Exit(0)
 	}
-	code := m.Run()
+	// The test API server (started by the first testcluster.Get) holds
+	// the cluster-export objects.
+	code := testcluster.Main(m, testcluster.Options{Seed: []string{testcluster.ClusterExport}})
 	testbin.Cleanup()
 	os.Exit(code)
 }

@@ -47,7 +47,7 @@ Without --from, back up the live cluster that kubectl's rules choose
 config; --context), named on the first line of output. Its API server is
 only read: every resource Velero backs up (each group's preferred version,
 resources that support list, create, get and delete), listed in pages of
---client-page-size, in the included namespaces only when
+--page-size (alias --client-page-size), in the included namespaces only when
 --include-namespaces names them. The plugins see the cluster through the
 same reads. A resource the credentials may not list is a warning naming it.
 
@@ -159,7 +159,7 @@ uploaded then. A NAME already in the location is refused.`,
 	f.StringVar(&ordered, "ordered-resources", "", `items to back up first, per resource: "pods=ns1/pod1,ns1/pod2;persistentvolumeclaims=ns1/pvc4"`)
 	f.StringToStringVar(&labels, "labels", nil, "labels to put on the Backup object (k=v,k2=v2)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
-	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster)")
+	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster; EnableAPIGroupVersions backs up a cluster's items in every version its API server serves)")
 	f.IntVar(&workers, "workers", 0, "item blocks processed at once (0: one per CPU, GOMAXPROCS); Velero's --item-block-worker-count. The backup is the same whatever the number")
 	f.BoolVar(&snapshotVolumes, "snapshot-volumes", true, "take volume snapshots (with --features EnableCSI, through the CSI actions)")
 	_ = cmd.MarkFlagFilename("from", "yaml", "yml", "json")

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rigging-dev/rigging/cluster"
@@ -36,14 +38,15 @@ func TestBackupCreateFromCluster(t *testing.T) {
 	t.Setenv("RIGGING_HOME", t.TempDir())
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-such-kubeconfig"))
 
-	out := runOK(t, "", "backup", "create", "live", "--kubeconfig", c.Kubeconfig(), "--include-namespaces", "shop", "--client-page-size", "3", "--no-progress")
+	out := runOK(t, "", "backup", "create", "live", "--kubeconfig", c.Kubeconfig(), "--include-namespaces", "shop", "--page-size", "3", "--no-progress")
 	first, _, _ := strings.Cut(out, "\n")
 	if want := "Backing up the cluster of context testcluster, server " + c.Config().Host; first != want {
 		t.Errorf("first line %q, want %q", first, want)
 	}
 	// The 6 errors are the failing test actions on shop's pods
-	// (failing_test.go). Which items are in it is checked below.
-	if !strings.Contains(out, "Backup live: PartiallyFailed.") || !strings.Contains(out, " 0 warnings, 6 errors") {
+	// (failing_test.go), the warning postgres-0's pre hook, not run. Which
+	// items are in it is checked below.
+	if !strings.Contains(out, "Backup live: PartiallyFailed.") || !strings.Contains(out, " 1 warnings, 6 errors") {
 		t.Errorf("create from the cluster:\n%s\n%s", out, resourceList(t, "live"))
 	}
 
@@ -146,5 +149,63 @@ func TestBackupCreateClusterGoneMidBackup(t *testing.T) {
 	}
 	if out := runOK(t, "", "backup", "list", "-o", "json"); strings.Contains(out, `"b"`) {
 		t.Errorf("a failed backup is listed: %s", out)
+	}
+}
+
+// TestBackupCreatePageSize: --page-size (and its alias --client-page-size,
+// Velero's server flag name) is the limit of every list request; 0 lists
+// without one; a negative size, or the two flags with different sizes, is
+// a usage error.
+func TestBackupCreatePageSize(t *testing.T) {
+	c := testcluster.Get(t)
+	tests := []struct {
+		name  string
+		args  []string
+		limit string // of every list request; "" none
+		code  int
+	}{
+		{"default", nil, "500", ExitOK},
+		{"page-size", []string{"--page-size", "4"}, "4", ExitOK},
+		{"alias", []string{"--client-page-size", "6"}, "6", ExitOK},
+		{"both, the same", []string{"--page-size", "7", "--client-page-size", "7"}, "7", ExitOK},
+		{"no pagination", []string{"--page-size", "0"}, "", ExitOK},
+		{"negative", []string{"--page-size", "-1"}, "", ExitUsage},
+		{"both, different", []string{"--page-size", "7", "--client-page-size", "8"}, "", ExitUsage},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("RIGGING_HOME", t.TempDir())
+			var (
+				mu     sync.Mutex
+				limits []string
+			)
+			_, kc := c.FaultProxy(t, func(r *http.Request, _ int) (int, http.Header, string, bool) {
+				// A list of a resource in namespace shop:
+				// /api/v1/namespaces/shop/R or /apis/G/V/namespaces/shop/R.
+				p := r.URL.Path
+				list := strings.HasPrefix(p, "/api/v1/namespaces/shop/") && strings.Count(p, "/") == 5 ||
+					strings.HasPrefix(p, "/apis/") && strings.Contains(p, "/namespaces/shop/") && strings.Count(p, "/") == 6
+				if r.Method == http.MethodGet && list {
+					mu.Lock()
+					limits = append(limits, r.URL.Query().Get("limit"))
+					mu.Unlock()
+				}
+				return 0, nil, "", false
+			})
+			args := append([]string{"backup", "create", "p" + string(rune('a'+i)), "--kubeconfig", kc, "--include-namespaces", "shop", "--no-progress"}, tt.args...)
+			_, errs, code := run(t, "", args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.code, errs)
+			}
+			if code != ExitOK {
+				if len(limits) > 0 {
+					t.Errorf("%d list requests sent after a usage error", len(limits))
+				}
+				return
+			}
+			if len(limits) == 0 || slices.ContainsFunc(limits, func(l string) bool { return l != tt.limit }) {
+				t.Errorf("limits of the list requests %v, want all %q", limits, tt.limit)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -19,13 +20,19 @@ type clusterFlags struct {
 	pageSize            int64
 	qps                 float32
 	burst               int
+	// aliasPageSize is --client-page-size, Velero's server flag name,
+	// kept as an alias of --page-size; flags tells which was given.
+	aliasPageSize int64
+	flags         *pflag.FlagSet
 }
 
 func (cf *clusterFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&cf.kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster (default: $KUBECONFIG, ~/.kube/config, or the in-cluster config, as kubectl)")
 	f.StringVar(&cf.context, "context", "", "kubeconfig context to use (default: its current context)")
-	f.Int64Var(&cf.pageSize, "client-page-size", cluster.DefaultPageSize, "objects per list request to the API server (0: no pagination)")
+	f.Int64Var(&cf.pageSize, "page-size", cluster.DefaultPageSize, "objects per list request to the API server (0: no pagination); Velero's --client-page-size")
+	f.Int64Var(&cf.aliasPageSize, "client-page-size", cluster.DefaultPageSize, "alias of --page-size (Velero's server flag name)")
+	cf.flags = f
 	f.Float32Var(&cf.qps, "client-qps", 20, "requests per second to the API server (client-side limit, as Velero's --client-qps)")
 	f.IntVar(&cf.burst, "client-burst", 30, "burst of requests above --client-qps (as Velero's --client-burst)")
 	_ = cmd.MarkFlagFilename("kubeconfig")
@@ -35,6 +42,15 @@ func (cf *clusterFlags) register(cmd *cobra.Command) {
 // description of it for the user ("context NAME, server URL").
 // The API server's warnings (deprecated APIs) go to stderr, each once.
 func (cf *clusterFlags) connect(stderr io.Writer) (*rest.Config, string, error) {
+	if cf.flags != nil && cf.flags.Changed("client-page-size") {
+		if cf.flags.Changed("page-size") && cf.pageSize != cf.aliasPageSize {
+			return nil, "", usageErrorf("--page-size %d and --client-page-size %d: give one (they are the same flag)", cf.pageSize, cf.aliasPageSize)
+		}
+		cf.pageSize = cf.aliasPageSize
+	}
+	if cf.pageSize < 0 {
+		return nil, "", usageErrorf("--page-size %d: must not be negative (0: no pagination)", cf.pageSize)
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = cf.kubeconfig
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: cf.context})

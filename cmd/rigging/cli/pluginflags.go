@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/rigging-dev/rigging/external"
 	"github.com/rigging-dev/rigging/manager"
@@ -27,6 +28,7 @@ const (
 	envAutoMTLS      = "RIGGING_PLUGIN_AUTO_MTLS"      // --plugin-auto-mtls
 	envEnvAllow      = "RIGGING_PLUGIN_ENV_ALLOW"      // --plugin-env-allow LIST
 	envGrace         = "RIGGING_PLUGIN_GRACE"          // --plugin-grace DURATION
+	envMemoryLimit   = "RIGGING_PLUGIN_MEMORY_LIMIT"   // --plugin-memory-limit SIZE
 )
 
 // registerPluginFlags adds the external plugin flags to the root's
@@ -45,6 +47,26 @@ func registerPluginFlags(f *pflag.FlagSet, g *globalFlags) {
 		"give plugins only these host environment variables (comma-separated; NAME or PREFIX*), plus go-plugin's own; default: the whole environment [$"+envEnvAllow+"]")
 	f.DurationVar(&g.PluginGrace, "plugin-grace", 2*time.Second,
 		"how long a plugin may take to stop after a graceful shutdown request before it is killed [$"+envGrace+"]")
+	f.StringVar(&g.PluginMemoryLimit, "plugin-memory-limit", "",
+		"hold each plugin process to SIZE of data memory (e.g. 256Mi, 1Gi; Linux RLIMIT_DATA, of which a Go plugin's runtime takes about 130Mi at start): "+
+			"a plugin that exceeds it fails its call with an error naming it and the limit, and restarts at the next call; default: no limit [$"+envMemoryLimit+"]")
+}
+
+// parseMemoryLimit reads a --plugin-memory-limit SIZE: a Kubernetes
+// quantity (256Mi, 1Gi, 500M) or a number of bytes; "" and "0" mean none.
+func parseMemoryLimit(source, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: want a size such as 256Mi or 1Gi: %w", source, v, err)
+	}
+	n, ok := q.AsInt64()
+	if !ok || n < 0 {
+		return 0, fmt.Errorf("%s %q: want a whole, non-negative number of bytes", source, v)
+	}
+	return n, nil
 }
 
 // externalOptions builds the discovery options from the --plugin-* flags,
@@ -96,6 +118,15 @@ func externalOptions(g *globalFlags) (external.Options, error) {
 		}
 		opts.StopGrace = d
 	}
+	limit, source := g.PluginMemoryLimit, "--plugin-memory-limit"
+	if v, ok := g.fromEnv("plugin-memory-limit", envMemoryLimit); ok {
+		limit, source = v, "$"+envMemoryLimit+" (fallback of --plugin-memory-limit)"
+	}
+	n, err := parseMemoryLimit(source, limit)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	opts.MemoryLimit = n
 	if opts.StopGrace <= 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("--plugin-grace %s: want a positive duration", opts.StopGrace))
 	}

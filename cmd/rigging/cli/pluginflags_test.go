@@ -43,10 +43,17 @@ func TestPluginFlagsToOptions(t *testing.T) {
 		{name: "bad environment boolean", env: map[string]string{envStrict: "yes please"}, wantErr: "RIGGING_PLUGIN_STRICT"},
 		{name: "bad environment duration", env: map[string]string{envGrace: "soon"}, wantErr: "RIGGING_PLUGIN_GRACE"},
 		{name: "grace not positive", args: []string{"--plugin-grace=0s"}, wantErr: "want a positive duration"},
+		{name: "memory limit", args: []string{"--plugin-memory-limit=256Mi"}, want: func(o *external.Options) { o.MemoryLimit = 256 << 20 }},
+		{name: "memory limit in bytes", args: []string{"--plugin-memory-limit=1000000"}, want: func(o *external.Options) { o.MemoryLimit = 1000000 }},
+		{name: "memory limit from the environment", env: map[string]string{envMemoryLimit: "1Gi"}, want: func(o *external.Options) { o.MemoryLimit = 1 << 30 }},
+		{name: "memory limit flag wins", args: []string{"--plugin-memory-limit=0"}, env: map[string]string{envMemoryLimit: "1Gi"}, want: func(*external.Options) {}},
+		{name: "bad memory limit", args: []string{"--plugin-memory-limit=lots"}, wantErr: "--plugin-memory-limit \"lots\": want a size such as 256Mi"},
+		{name: "negative memory limit", args: []string{"--plugin-memory-limit=-1Gi"}, wantErr: "non-negative"},
+		{name: "bad memory limit in the environment", env: map[string]string{envMemoryLimit: "1.5"}, wantErr: "RIGGING_PLUGIN_MEMORY_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, e := range []string{envStrict, envAllowWritable, envAutoMTLS, envEnvAllow, envGrace, envChecksums} {
+			for _, e := range []string{envStrict, envAllowWritable, envAutoMTLS, envEnvAllow, envGrace, envChecksums, envMemoryLimit} {
 				t.Setenv(e, tt.env[e])
 			}
 			g := &globalFlags{}
@@ -67,10 +74,11 @@ func TestPluginFlagsToOptions(t *testing.T) {
 			want := base
 			tt.want(&want)
 			if got.Strict != want.Strict || got.AllowWritable != want.AllowWritable || got.AutoMTLS != want.AutoMTLS ||
-				got.StopGrace != want.StopGrace || !slices.Equal(got.EnvAllow, want.EnvAllow) || (got.EnvAllow == nil) != (want.EnvAllow == nil) {
-				t.Errorf("options strict=%v writable=%v mtls=%v grace=%v env=%#v\nwant    strict=%v writable=%v mtls=%v grace=%v env=%#v",
-					got.Strict, got.AllowWritable, got.AutoMTLS, got.StopGrace, got.EnvAllow,
-					want.Strict, want.AllowWritable, want.AutoMTLS, want.StopGrace, want.EnvAllow)
+				got.StopGrace != want.StopGrace || !slices.Equal(got.EnvAllow, want.EnvAllow) || (got.EnvAllow == nil) != (want.EnvAllow == nil) ||
+				got.MemoryLimit != want.MemoryLimit {
+				t.Errorf("options strict=%v writable=%v mtls=%v grace=%v env=%#v memory=%d\nwant    strict=%v writable=%v mtls=%v grace=%v env=%#v memory=%d",
+					got.Strict, got.AllowWritable, got.AutoMTLS, got.StopGrace, got.EnvAllow, got.MemoryLimit,
+					want.Strict, want.AllowWritable, want.AutoMTLS, want.StopGrace, want.EnvAllow, want.MemoryLimit)
 			}
 		})
 	}

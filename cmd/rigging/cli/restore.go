@@ -2,6 +2,7 @@ package cli
 
 import (
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/cluster"
 	"github.com/rigging-dev/rigging/restore"
 )
 
@@ -21,9 +23,10 @@ func newRestoreCommand(g *globalFlags) *cobra.Command {
 	var lf locationFlags
 	cmd := groupCommand(&cobra.Command{
 		Use:   "restore",
-		Short: "Restore a backup from a storage location to manifests ready for kubectl apply",
+		Short: "Restore a backup from a storage location into a cluster, or to manifests ready for kubectl apply",
 		Long: `Restore a backup (written by rigging or by Velero) from a storage location into
-YAML manifests, as Velero v1.18 would restore it into a cluster.
+a live cluster (--to-cluster) or into YAML manifests (--to), as Velero v1.18
+restores it into a cluster.
 
 ` + locationHelp,
 	})
@@ -39,10 +42,15 @@ func newRestoreCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 		itemOpTimeout                  time.Duration
 		noProgress                     bool
 		features                       []string
+		toCluster                      bool
+		cf                             clusterFlags
+		existingPolicy                 string
+		statusInclude, statusExclude   []string
+		workers                        int
 	)
 	cmd := &cobra.Command{
-		Use:   "create NAME --from-backup BACKUP --to DIR|-",
-		Short: "Restore BACKUP into a directory of manifests (or a YAML stream on stdout)",
+		Use:   "create NAME --from-backup BACKUP --to DIR|- | --to-cluster",
+		Short: "Restore BACKUP into a cluster, or into a directory of manifests (or a YAML stream on stdout)",
 		Long: `Restore backup BACKUP as restore NAME: its items are selected by Velero's
 filters, ordered by Velero's restore priorities (CRDs, namespaces, storage
 classes, volumes, claims, RBAC, secrets, config maps, pods, ... then the rest
@@ -57,9 +65,28 @@ folders numbered in restore order, so that
   kubectl apply -R -f DIR
 
 creates everything in the right order. --to - writes one multi-document YAML
-stream to stdout. The restore's log, results and resource list go to
-restores/NAME/ in the location, as Velero writes them.`,
+stream to stdout. Either is a dry run: no cluster is written.
+
+--to-cluster creates the objects in the live cluster that kubectl's rules
+choose (--kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the
+in-cluster config; --context), named on the first line of output; nothing
+is written into a cluster without it. CRDs are created first and waited for
+until established; namespaces are created (moved by --namespace-mappings);
+then each resource in Velero's order, --workers objects at once, one
+resource finishing before the next starts. An object that exists already
+is skipped when it is the backup's version, and otherwise left with a
+warning (--existing-resource-policy none, the default) or patched to the
+backup's version (update). Status is restored, through the status
+subresource, only for --status-include-resources. The actions see the
+cluster (their lookups read it). An object the API server refuses is an
+error naming it, and the others go on (PartiallyFailed); an API server
+that goes away fails the restore, recording what was done. The results are
+the same whatever --workers.
+
+The restore's log, results and resource list go to restores/NAME/ in the
+location, as Velero writes them.`,
 		Example: `  rigging restore create demo-r1 --from-backup demo --to ./restored
+  rigging restore create shop-r1 --from-backup demo --include-namespaces shop --namespace-mappings shop:shop-copy --to-cluster --context staging
   rigging restore create shop-copy --from-backup demo --include-namespaces shop --namespace-mappings shop:shop-copy --to - | kubectl apply -f -`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -70,8 +97,19 @@ restores/NAME/ in the location, as Velero writes them.`,
 			if from == "" {
 				return usageErrorf("--from-backup is required")
 			}
-			if to == "" {
-				return usageErrorf("--to is required: a directory, or - for stdout")
+			switch {
+			case to != "" && toCluster:
+				return usageErrorf("--to and --to-cluster exclude each other: restore either to manifests or into the cluster")
+			case to == "" && !toCluster:
+				return usageErrorf("--to or --to-cluster is required: a directory, - for stdout, or the cluster of --kubeconfig/--context")
+			}
+			switch existingPolicy {
+			case "", cluster.PolicyNone, cluster.PolicyUpdate:
+			default:
+				return usageErrorf("--existing-resource-policy %q: want none or update", existingPolicy)
+			}
+			if workers < 0 {
+				return usageErrorf("--workers %d: the number of objects written at once must be at least 1 (0: one per CPU)", workers)
 			}
 			nsMap, err := parseMappings(mappings)
 			if err != nil {
@@ -82,6 +120,17 @@ restores/NAME/ in the location, as Velero writes them.`,
 				return err
 			}
 			ctx := cmd.Context()
+			var (
+				out    restore.Output
+				lookup rigging.Lookup
+			)
+			if toCluster {
+				// The API server answers before anything is written to
+				// the store.
+				if out, lookup, err = connectRestoreTarget(ctx, cmd, &cf, existingPolicy); err != nil {
+					return err
+				}
+			}
 			s, err := openSession(ctx, g, lf)
 			if err != nil {
 				return err
@@ -91,21 +140,29 @@ restores/NAME/ in the location, as Velero writes them.`,
 			if _, err := s.store.GetBackup(ctx, from); err != nil {
 				return fmt.Errorf("restore %s: %w", name, err)
 			}
-			var out restore.Output
-			if to == "-" {
+			switch {
+			case toCluster:
+			case to == "-":
 				out = restore.NewStreamOutput(cmd.OutOrStdout())
-			} else if out, err = restore.NewDirOutput(to); err != nil {
-				return err
+			default:
+				if out, err = restore.NewDirOutput(to); err != nil {
+					return err
+				}
 			}
 			opts := restore.Options{
 				Name: name, BackupName: from, Store: s.store, Output: out, Plugins: s.m, Logger: g.Logger, Features: features,
+				Lookup: lookup, Workers: workers,
 				Spec: rigging.RestoreSpec{
 					IncludedNamespaces: ff.includeNS, ExcludedNamespaces: ff.excludeNS,
 					IncludedResources: ff.includeRes, ExcludedResources: ff.excludeRes,
 					NamespaceMapping: nsMap, LabelSelector: sel, OrLabelSelectors: or,
 					IncludeClusterResources: ff.includeClusterResources(cmd),
 					ItemOperationTimeout:    metav1.Duration{Duration: itemOpTimeout},
+					ExistingResourcePolicy:  existingPolicy,
 				},
+			}
+			if len(statusInclude) > 0 || len(statusExclude) > 0 {
+				opts.Spec.RestoreStatus = &rigging.RestoreStatusSpec{IncludedResources: statusInclude, ExcludedResources: statusExclude}
 			}
 			if priorities != "" {
 				opts.Priorities = restore.ParsePriorities(priorities)
@@ -126,7 +183,9 @@ restores/NAME/ in the location, as Velero writes them.`,
 			} else {
 				fmt.Fprintln(cmd.OutOrStdout(), msg)
 				printNotRestored(cmd.OutOrStdout(), sum)
-				fmt.Fprintf(cmd.OutOrStdout(), "Apply with: kubectl apply -R -f %s\n", to)
+				if !toCluster {
+					fmt.Fprintf(cmd.OutOrStdout(), "Apply with: kubectl apply -R -f %s\n", to)
+				}
 			}
 			if st.Errors+st.Warnings > 0 {
 				printResult(cmd.ErrOrStderr(), "Errors", sum.Results.Errors)
@@ -137,7 +196,13 @@ restores/NAME/ in the location, as Velero writes them.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&from, "from-backup", "", "the backup to restore")
-	f.StringVar(&to, "to", "", "directory to write the manifests to (must be empty), or - for stdout")
+	f.StringVar(&to, "to", "", "directory to write the manifests to (must be empty), or - for stdout (a dry run)")
+	f.BoolVar(&toCluster, "to-cluster", false, "create the objects in the cluster of --kubeconfig/--context (kubectl's rules)")
+	cf.register(cmd)
+	f.StringVar(&existingPolicy, "existing-resource-policy", "", "an existing object that differs from the backup's: none (a warning, the default) or update (patched to the backup's version)")
+	f.StringSliceVar(&statusInclude, "status-include-resources", nil, "resources whose status is restored (through the status subresource), as Velero's restore --status-include-resources")
+	f.StringSliceVar(&statusExclude, "status-exclude-resources", nil, "resources whose status is not restored")
+	f.IntVar(&workers, "workers", 0, "objects of one resource written at once (0: one per CPU, GOMAXPROCS); the restore is the same whatever the number")
 	ff.register(cmd)
 	f.StringVar(&mappings, "namespace-mappings", "", "namespace renames as src1:dst1,src2:dst2")
 	f.StringVar(&priorities, "restore-resource-priorities", "", `restore order: comma-separated resources, a lone "-" between the high and the low list (default: Velero's)`)
@@ -146,6 +211,30 @@ restores/NAME/ in the location, as Velero writes them.`,
 	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions)")
 	_ = cmd.MarkFlagDirname("to")
 	return cmd
+}
+
+// connectRestoreTarget connects to the cluster cf chooses, names it on the
+// first line of output and checks that its API server answers: the Output
+// that creates the objects there and the Lookup the actions see it
+// through.
+func connectRestoreTarget(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, policy string) (restore.Output, rigging.Lookup, error) {
+	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Restoring into the cluster of %s\n", desc)
+	a, err := cluster.NewApplier(cfg, cluster.ApplyOptions{ExistingResourcePolicy: policy})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.Ping(ctx); err != nil {
+		return nil, nil, err
+	}
+	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
+	if err != nil {
+		return nil, nil, err
+	}
+	return restore.NewClusterOutput(a), l, nil
 }
 
 // printNotRestored writes what the restore left out of the backup: one

@@ -37,6 +37,7 @@ type globalFlags struct {
 	PluginAutoMTLS       bool          // --plugin-auto-mtls: negotiate mutual TLS (default on)
 	PluginEnvAllow       []string      // --plugin-env-allow: the only host variables plugins get
 	PluginGrace          time.Duration // --plugin-grace: stop grace before a plugin is killed
+	PluginMemoryLimit    string        // --plugin-memory-limit: SIZE each plugin process is held to
 
 	// Logger writes to stderr in the chosen format and level. Built in
 	// PersistentPreRunE.

@@ -89,7 +89,13 @@ A plugin host starts this command; run by hand it only explains itself. To
 give a Velero server rigging's plugins, copy or symlink the rigging binary into
 its plugin directory: started by a host, rigging serves its plugins whatever
 its arguments. Unknown flags (a Velero host forwards its own) are ignored;
---log-level and --features are honoured.`,
+--log-level and --features are honoured.
+
+The actions that relate an item to other objects (the pods that mount a
+claim, the bindings of a service account) read the cluster that Velero's own
+plugin processes would: $KUBECONFIG, else ~/.kube/config, else the in-cluster
+config, found at the first such question. Without one, those calls fail
+saying so; every other call is served.`,
 		Args: args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Getenv(plugin.Handshake.MagicCookieKey) != plugin.Handshake.MagicCookieValue {

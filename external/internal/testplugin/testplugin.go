@@ -17,8 +17,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -64,8 +66,34 @@ var Selector = rigging.ResourceSelector{
 // Pod is the identifier every action adds or relates.
 var Pod = rigging.ResourceIdentifier{GroupResource: schema.GroupResource{Resource: "persistentvolumeclaims"}, Namespace: "ns1", Name: "data"}
 
+// held keeps what "alloc-<n>" allocated.
+var (
+	heldMu sync.Mutex
+	held   [][]byte
+)
+
 // steer implements the name-driven behaviours.
 func steer(ctx context.Context, item *unstructured.Unstructured) error {
+	if sig, ok := strings.CutPrefix(item.GetName(), "signal-"); ok {
+		// Go's runtime ignores a SIGSEGV sent by kill: a shell in this
+		// process's place dies of it as a crashing program would.
+		err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -s " + strings.ToUpper(sig) + " $$"}, nil)
+		return fmt.Errorf("exec /bin/sh: %w", err)
+	}
+	if mib, ok := strings.CutPrefix(item.GetName(), "alloc-"); ok {
+		n, err := strconv.Atoi(mib)
+		if err != nil {
+			return err
+		}
+		b := make([]byte, n<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		heldMu.Lock()
+		held = append(held, b)
+		heldMu.Unlock()
+		return nil
+	}
 	switch item.GetName() {
 	case "panic":
 		panic("test plugin asked to panic")

@@ -2,9 +2,11 @@
 // `velero run-plugins` registers, from pkg/cmd/server/plugin) over a fake
 // cluster: the objects of the manifest files or directories listed in
 // $INTEROP_CLUSTER (separated by the OS path-list separator), served by fake
-// Kubernetes, dynamic, controller-runtime and discovery clients. The
-// differential test runs it as a plugin subprocess next to rigging's
-// built-ins.
+// Kubernetes, dynamic, controller-runtime and discovery clients; or, with
+// INTEROP_CLUSTER=live, the live cluster that Velero's own client factory
+// finds ($KUBECONFIG, else the in-cluster configuration), as in `velero
+// run-plugins`. The differential tests run it as a plugin subprocess next
+// to rigging's built-ins.
 package main
 
 import (
@@ -40,10 +42,20 @@ import (
 )
 
 func main() {
-	f, err := newFactory(os.Getenv("INTEROP_CLUSTER"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "velero-builtins:", err)
-		os.Exit(1)
+	var f veleroclient.Factory
+	if paths := os.Getenv("INTEROP_CLUSTER"); paths == Live {
+		// Velero's own factory, as `velero run-plugins` gets it from
+		// Velero's root command: its clients find the cluster with
+		// client-go's default loading rules ($KUBECONFIG, else the
+		// in-cluster configuration).
+		f = veleroclient.NewFactory("velero-builtins", veleroclient.VeleroConfig{})
+	} else {
+		ff, err := newFactory(paths)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "velero-builtins:", err)
+			os.Exit(1)
+		}
+		f = ff
 	}
 	cmd := plugin.NewCommand(f)
 	cmd.SetArgs(os.Args[1:])
@@ -51,6 +63,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// Live is the INTEROP_CLUSTER value that serves the built-ins over the live
+// cluster of $KUBECONFIG with Velero's own client factory.
+const Live = "live"
 
 // factory is Velero's client.Factory over fake clients holding one fixed
 // set of objects.

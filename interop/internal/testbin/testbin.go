@@ -150,3 +150,21 @@ func PluginDir(parent string, binaries ...string) (string, error) {
 	}
 	return d, nil
 }
+
+// VeleroCommand is the package of Velero's own command, built from this
+// module (which requires Velero v1.18.3 and names the command as a tool,
+// so its dependencies stay in go.mod).
+const VeleroCommand = "github.com/vmware-tanzu/velero/cmd/velero"
+
+// Velero builds the velero command (`velero server`, `velero install`),
+// stamped with its version as Velero's release build does. Its server's
+// controller-runtime manager gets no metrics address from Velero, so it
+// would listen on controller-runtime's default :8080 on every interface;
+// the build sets that default to a free loopback port instead.
+func Velero() (string, error) {
+	return once("velero", func(out string) error {
+		return run(ModuleRoot(), nil, "build", "-ldflags",
+			"-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=v1.18.3 -X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=127.0.0.1:0",
+			"-o", out, VeleroCommand)
+	})
+}

@@ -1,0 +1,249 @@
+package cluster_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/cluster"
+	"github.com/rigging-dev/rigging/internal/testcluster"
+)
+
+func obj(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
+	o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind}}
+	for k, v := range fields {
+		o.Object[k] = v
+	}
+	o.SetName(name)
+	o.SetNamespace(ns)
+	return o
+}
+
+func configMap(ns, name, value, restore string) *unstructured.Unstructured {
+	o := obj("v1", "ConfigMap", ns, name, map[string]any{"data": map[string]any{"k": value}})
+	o.SetLabels(map[string]string{"app": "x", rigging.LabelBackupName: "b", rigging.LabelRestoreName: restore})
+	return o
+}
+
+func newApplier(t *testing.T, cfg *rest.Config, policy string) *cluster.Applier {
+	t.Helper()
+	a, err := cluster.NewApplier(cfg, cluster.ApplyOptions{ExistingResourcePolicy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// applyOK applies o and checks the action and the number of warnings.
+func applyOK(t *testing.T, a *cluster.Applier, o *unstructured.Unstructured, resource, wantAction string, wantWarnings int) {
+	t.Helper()
+	action, warnings, rejected, err := a.Apply(context.Background(), o, resource)
+	if err != nil || rejected != nil {
+		t.Fatalf("Apply %s %s: rejected %v, err %v", o.GetKind(), o.GetName(), rejected, err)
+	}
+	if action != wantAction || len(warnings) != wantWarnings {
+		t.Fatalf("Apply %s %s: %s with warnings %v; want %s with %d", o.GetKind(), o.GetName(), action, warnings, wantAction, wantWarnings)
+	}
+}
+
+var grConfigMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// TestApply: against the test API server, objects are created; an existing
+// one that is the same is skipped; one that differs is left with a warning
+// (policy none, or no policy) or patched (update), and its restore labels
+// follow the latest restore under update; namespaces are ensured.
+func TestApply(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	dyn, err := dynamic.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, update := newApplier(t, c.Config(), cluster.PolicyNone), newApplier(t, c.Config(), cluster.PolicyUpdate)
+	if err := none.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ns := obj("v1", "Namespace", "", "apply-test", nil)
+	applyOK(t, none, ns, "namespaces", rigging.RestoreActionCreated, 0)
+	applyOK(t, none, ns, "namespaces", rigging.RestoreActionExists, 0)
+
+	applyOK(t, none, configMap("apply-test", "cm", "v1", "r1"), "configmaps", rigging.RestoreActionCreated, 0)
+	applyOK(t, none, configMap("apply-test", "cm", "v1", "r2"), "configmaps", rigging.RestoreActionSkipped, 0)
+	// Changed in the cluster: none leaves it, with a warning.
+	cms := dyn.Resource(grConfigMaps).Namespace("apply-test")
+	cur, err := cms.Get(ctx, "cm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(cur.Object, "changed", "data", "k")
+	_ = unstructured.SetNestedField(cur.Object, "added", "data", "extra")
+	if _, err := cms.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	applyOK(t, none, configMap("apply-test", "cm", "v1", "r3"), "configmaps", rigging.RestoreActionFailed, 1)
+	if got, _ := cms.Get(ctx, "cm", metav1.GetOptions{}); got.Object["data"].(map[string]any)["k"] != "changed" {
+		t.Errorf("policy none changed the object: %v", got.Object["data"])
+	}
+	// update patches it to the backup's version, extra key removed.
+	applyOK(t, update, configMap("apply-test", "cm", "v1", "r4"), "configmaps", rigging.RestoreActionUpdated, 0)
+	got, err := cms.Get(ctx, "cm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Object["data"].(map[string]any); len(d) != 1 || d["k"] != "v1" || got.GetLabels()[rigging.LabelRestoreName] != "r4" {
+		t.Errorf("after update: data %v labels %v", d, got.GetLabels())
+	}
+	// The same object from a later restore: skipped, its labels moved on.
+	applyOK(t, update, configMap("apply-test", "cm", "v1", "r5"), "configmaps", rigging.RestoreActionSkipped, 0)
+	if got, _ := cms.Get(ctx, "cm", metav1.GetOptions{}); got.GetLabels()[rigging.LabelRestoreName] != "r5" {
+		t.Errorf("restore label %v after update of an unchanged object", got.GetLabels())
+	}
+}
+
+// TestApplyServiceAccount: an existing ServiceAccount that differs is
+// merged with the backup's whatever the policy (secrets and image pull
+// secrets by name, labels and annotations by key, the cluster's values
+// kept), as Velero merges them.
+func TestApplyServiceAccount(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	a := newApplier(t, c.Config(), "")
+	applyOK(t, a, obj("v1", "Namespace", "", "apply-sa", nil), "namespaces", rigging.RestoreActionCreated, 0)
+	inCluster := obj("v1", "ServiceAccount", "apply-sa", "builder", map[string]any{"secrets": []any{map[string]any{"name": "a"}}})
+	inCluster.SetLabels(map[string]string{"team": "cluster"})
+	applyOK(t, a, inCluster, "serviceaccounts", rigging.RestoreActionCreated, 0)
+	fromBackup := obj("v1", "ServiceAccount", "apply-sa", "builder", map[string]any{
+		"secrets":          []any{map[string]any{"name": "b"}, map[string]any{"name": "a"}},
+		"imagePullSecrets": []any{map[string]any{"name": "registry"}},
+	})
+	fromBackup.SetLabels(map[string]string{"team": "backup", "tier": "ci", rigging.LabelBackupName: "b", rigging.LabelRestoreName: "r"})
+	fromBackup.SetAnnotations(map[string]string{"note": "restored"})
+	applyOK(t, a, fromBackup, "serviceaccounts", rigging.RestoreActionUpdated, 0)
+	dyn, err := dynamic.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}).Namespace("apply-sa").Get(ctx, "builder", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, _, _ := unstructured.NestedSlice(got.Object, "secrets")
+	pull, _, _ := unstructured.NestedSlice(got.Object, "imagePullSecrets")
+	l := got.GetLabels()
+	if len(secrets) != 2 || len(pull) != 1 || l["team"] != "cluster" || l["tier"] != "ci" || got.GetAnnotations()["note"] != "restored" {
+		t.Errorf("merged service account: secrets %v, image pull secrets %v, labels %v, annotations %v", secrets, pull, l, got.GetAnnotations())
+	}
+	// Merged: the same backup's version again changes nothing.
+	applyOK(t, a, fromBackup, "serviceaccounts", rigging.RestoreActionSkipped, 0)
+}
+
+// TestApplyRejected: what the API server refuses is rejected (the restore
+// goes on), naming the object; a namespace being deleted is refused.
+func TestApplyRejected(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	a := newApplier(t, c.Config(), "")
+	applyOK(t, a, obj("v1", "Namespace", "", "apply-rejected", nil), "namespaces", rigging.RestoreActionCreated, 0)
+	applyOK(t, a, obj("v1", "Namespace", "", "apply-doomed", nil), "namespaces", rigging.RestoreActionCreated, 0)
+	dyn, err := dynamic.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing finishes deleting a namespace here: it stays Terminating.
+	if err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Delete(ctx, "apply-doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		obj      *unstructured.Unstructured
+		resource string
+		want     string
+	}{
+		{"invalid name", configMap("apply-rejected", "Bad_Name", "v", "r"), "configmaps", `ConfigMap apply-rejected/Bad_Name`},
+		{"no such namespace", configMap("apply-none-such", "cm", "v", "r"), "configmaps", `namespaces "apply-none-such" not found`},
+		{"terminating namespace", obj("v1", "Namespace", "", "apply-doomed", nil), "namespaces", "namespace apply-doomed is terminating"},
+		{"unknown resource", obj("example.com/v1", "Gadget", "apply-rejected", "g", nil), "gadgets", "Gadget apply-rejected/g"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			action, _, rejected, err := a.Apply(ctx, tt.obj, tt.resource)
+			if err != nil || rejected == nil || action != rigging.RestoreActionFailed || !strings.Contains(rejected.Error(), tt.want) {
+				t.Errorf("Apply: %s, rejected %v, err %v; want failed, rejected naming %q", action, rejected, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestApplyStatusAndCRD: a status is restored through the status
+// subresource; a created CRD is established when Apply returns, and its
+// objects can be created at once.
+func TestApplyStatusAndCRD(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	a := newApplier(t, c.Config(), "")
+	applyOK(t, a, obj("v1", "Namespace", "", "apply-status", nil), "namespaces", rigging.RestoreActionCreated, 0)
+	pvc := obj("v1", "PersistentVolumeClaim", "apply-status", "data", map[string]any{
+		"spec":   map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}},
+		"status": map[string]any{"phase": "Bound"},
+	})
+	applyOK(t, a, pvc, "persistentvolumeclaims", rigging.RestoreActionCreated, 0)
+	dyn, err := dynamic.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}).Namespace("apply-status").Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if phase, _, _ := unstructured.NestedString(got.Object, "status", "phase"); phase != "Bound" {
+		t.Errorf("claim phase %q, want the restored Bound", phase)
+	}
+
+	crd := obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.apply.example.com", map[string]any{
+		"spec": map[string]any{
+			"group": "apply.example.com", "scope": "Namespaced",
+			"names": map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	})
+	applyOK(t, a, crd, "customresourcedefinitions", rigging.RestoreActionCreated, 0)
+	applyOK(t, a, obj("apply.example.com/v1", "Widget", "apply-status", "w1", map[string]any{"spec": map[string]any{"size": int64(3)}}), "widgets", rigging.RestoreActionCreated, 0)
+}
+
+// TestApplyServerGone: an API server that cannot be reached is an error
+// (the restore cannot go on), not a rejected object; Ping says so at once.
+func TestApplyServerGone(t *testing.T) {
+	c := testcluster.Get(t)
+	cfg, _ := c.FaultProxy(t, func(r *http.Request, n int) (int, http.Header, string, bool) {
+		if r.Method == http.MethodPost {
+			panic(http.ErrAbortHandler) // the connection drops
+		}
+		return 0, nil, "", false
+	})
+	a := newApplier(t, cfg, "")
+	action, _, rejected, err := a.Apply(context.Background(), configMap("default", "gone", "v", "r"), "configmaps")
+	if err == nil || rejected != nil || action != "" || !strings.Contains(err.Error(), "create ConfigMap default/gone") {
+		t.Errorf("Apply through a dropped connection: %q, rejected %v, err %v", action, rejected, err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	b := newApplier(t, &rest.Config{Host: "http://" + addr}, "")
+	if err := b.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Ping of nothing: %v", err)
+	}
+}

@@ -1,0 +1,148 @@
+package restore_test
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/archive"
+	"github.com/rigging-dev/rigging/manager"
+	"github.com/rigging-dev/rigging/restore"
+)
+
+// fakeCluster is a concurrent Output that answers as an API server would:
+// it refuses objects whose name contains "refuse", warns about those whose
+// name contains "warn", and fails (the server gone) at the object named
+// goneAt. Writes yield the processor to shuffle the workers.
+type fakeCluster struct {
+	goneAt string
+	mu     sync.Mutex
+	seen   map[string]bool
+}
+
+func (f *fakeCluster) Write(ctx context.Context, it restore.Item) (restore.Outcome, error) {
+	runtime.Gosched()
+	if err := ctx.Err(); err != nil {
+		return restore.Outcome{}, err
+	}
+	name := it.Object.GetName()
+	if name == f.goneAt {
+		return restore.Outcome{}, errors.New("connection refused")
+	}
+	f.mu.Lock()
+	if f.seen == nil {
+		f.seen = map[string]bool{}
+	}
+	f.seen[it.Resource+"/"+it.Object.GetNamespace()+"/"+name] = true
+	f.mu.Unlock()
+	switch {
+	case strings.Contains(name, "refuse"):
+		return restore.Outcome{Action: rigging.RestoreActionFailed, Rejected: fmt.Errorf("%s is invalid", name)}, nil
+	case strings.Contains(name, "warn"):
+		return restore.Outcome{Action: rigging.RestoreActionCreated, Warnings: []error{fmt.Errorf("status of %s not restored", name)}}, nil
+	}
+	return restore.Outcome{Action: rigging.RestoreActionCreated}, nil
+}
+
+func (f *fakeCluster) Close() error { return nil }
+
+// restoreFiles returns the restore's uploaded log (timestamps removed),
+// results and resource list.
+func restoreFiles(t *testing.T, store *archive.Store, name string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range []archive.RestoreFile{archive.RestoreLog, archive.RestoreResults, archive.RestoreResourceList} {
+		rc, err := store.Objects.GetObject(context.Background(), bucket, store.Layout.RestoreKey(name, f))
+		if err != nil {
+			t.Fatalf("%v: %v", f, err)
+		}
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(zr)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+		b.WriteString("\n")
+	}
+	return regexp.MustCompile(`(?m)^time=\S+ `).ReplaceAllString(b.String(), "")
+}
+
+// TestWorkersSameAsSequential: a restore written by 8 workers has the log,
+// results, resource list and counts of the same restore written by one,
+// with objects refused and warned about among them, built-in actions that
+// restore additional items, and a SequentialOutput's order kept.
+func TestWorkersSameAsSequential(t *testing.T) {
+	m := manager.New(manager.Options{Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	items := clusterExport(t)
+	for _, o := range items {
+		switch o.GetName() {
+		case "grafana-datasources":
+			o.SetName("grafana-datasources-refuse")
+		case "prometheus-config":
+			o.SetName("prometheus-config-warn")
+		}
+	}
+	var files [2]string
+	var sums [2]*restore.Summary
+	for i, workers := range []int{1, 8} {
+		store := backupOf(t, items, m)
+		out := &fakeCluster{}
+		sum, err := restore.Run(context.Background(), restore.Options{Name: "r1", BackupName: "b1", Store: store, Output: out, Plugins: m, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i], sums[i] = restoreFiles(t, store, "r1"), sum
+	}
+	if files[0] != files[1] {
+		t.Errorf("--workers 8 wrote other files than --workers 1:\n%s\n----\n%s", files[1], files[0])
+	}
+	st := sums[1].Restore.Status
+	if st.Phase != rigging.RestorePhasePartiallyFailed || st.Errors != 1 || st.Warnings != 1 {
+		t.Errorf("status %+v", st)
+	}
+	if a, b := sums[0].Restore.Status, sums[1].Restore.Status; a.Progress.ItemsRestored != b.Progress.ItemsRestored || fmt.Sprint(sums[0].NotRestored) != fmt.Sprint(sums[1].NotRestored) {
+		t.Errorf("counts differ: %+v %v, %+v %v", a.Progress, sums[0].NotRestored, b.Progress, sums[1].NotRestored)
+	}
+	if !strings.Contains(files[1], "monitoring/grafana-datasources-refuse(failed)") || !strings.Contains(files[1], "grafana-datasources-refuse is invalid") {
+		t.Errorf("the refused object is not recorded failed, with its error:\n%s", files[1])
+	}
+}
+
+// TestOutputGoneMidRestore: an Output that fails (an API server gone)
+// fails the restore; its log and results are uploaded, with the objects
+// written before the failure recorded and the failure logged.
+func TestOutputGoneMidRestore(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			store := backupOf(t, clusterExport(t), nil)
+			out := &fakeCluster{goneAt: "prometheus-config"}
+			_, err := restore.Run(context.Background(), restore.Options{Name: "r1", BackupName: "b1", Store: store, Output: out, Workers: workers})
+			if err == nil || !strings.Contains(err.Error(), "connection refused") {
+				t.Fatalf("Run: %v, want the output's failure", err)
+			}
+			files := restoreFiles(t, store, "r1")
+			for _, want := range []string{`msg="restore failed"`, "connection refused", "shop/orders-worker(created)"} {
+				if !strings.Contains(files, want) {
+					t.Errorf("uploaded files lack %q:\n%s", want, files)
+				}
+			}
+			if strings.Contains(files, "(created)") && strings.Contains(files, "monitoring/prometheus-config(") {
+				t.Errorf("the object the output failed on is recorded:\n%s", files)
+			}
+		})
+	}
+}
