@@ -131,3 +131,63 @@ func TestFinalizePhase(t *testing.T) {
 		})
 	}
 }
+
+// fetchLookup is a Lookup over a live cluster: Get answers from what it
+// read (old), Fetch from the cluster as it is now (current).
+type fetchLookup struct {
+	old, current map[string]*unstructured.Unstructured
+}
+
+func (l fetchLookup) Get(_ context.Context, _ schema.GroupResource, _, name string) (*unstructured.Unstructured, error) {
+	if o, ok := l.old[name]; ok {
+		return o, nil
+	}
+	return nil, rigging.ErrNotFound
+}
+
+func (l fetchLookup) List(context.Context, schema.GroupResource, string) ([]*unstructured.Unstructured, error) {
+	return nil, nil
+}
+
+func (l fetchLookup) Fetch(_ context.Context, _ schema.GroupResource, _, name string) (*unstructured.Unstructured, error) {
+	if o, ok := l.current[name]; ok {
+		return o, nil
+	}
+	return nil, rigging.ErrNotFound
+}
+
+// TestAdditionalItemsFetched: with a Lookup that can Fetch (a live
+// cluster's), the additional items an action names come from Fetch, as
+// Velero gets them from the API server: one created during the backup is
+// backed up, as is the current version of one changed since it was read.
+func TestAdditionalItemsFetched(t *testing.T) {
+	labelled := func(name, v string) *unstructured.Unstructured {
+		return obj("v1", "ConfigMap", "app", name, map[string]string{"v": v})
+	}
+	act := &fakeAction{
+		name: "example.com/adds",
+		sel:  rigging.ResourceSelector{IncludedResources: []string{"secrets"}},
+		exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+			return item, []rigging.ResourceIdentifier{cmID("app", "changed"), cmID("app", "created")}, "", nil, nil
+		},
+	}
+	l := fetchLookup{
+		old:     map[string]*unstructured.Unstructured{"changed": labelled("changed", "old")},
+		current: map[string]*unstructured.Unstructured{"changed": labelled("changed", "new"), "created": labelled("created", "new")},
+	}
+	s, sum, err := run(t, backup.Options{Items: []*unstructured.Unstructured{obj("v1", "Secret", "app", "s", nil)}, Lookup: l, Plugins: managerWith(t, act)})
+	if err != nil || sum.Backup.Status.Warnings+sum.Backup.Status.Errors != 0 {
+		t.Fatalf("%v %+v", err, sum.Results)
+	}
+	c := contents(t, s, "b1")
+	for _, name := range []string{"changed", "created"} {
+		it := c.Get("configmaps", "app", name)
+		if it == nil {
+			t.Errorf("configmap %s not backed up: %v", name, itemSet(c))
+			continue
+		}
+		if o, err := it.Object(); err != nil || o.GetLabels()["v"] != "new" {
+			t.Errorf("configmap %s backed up as %v (%v), want its current version", name, o, err)
+		}
+	}
+}

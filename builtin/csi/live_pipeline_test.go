@@ -9,11 +9,8 @@ import (
 	"time"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -23,26 +20,6 @@ import (
 	"github.com/rigging-dev/rigging/internal/testcluster"
 	"github.com/rigging-dev/rigging/manager"
 )
-
-// snapshotsLive is a cluster Lookup whose Get of snapshot objects asks the
-// API server each time, as Velero gets additional and post-operation items.
-// (cluster.Lookup answers from what it read when the backup started, which
-// cannot hold the VolumeSnapshot the backup creates.)
-type snapshotsLive struct {
-	*cluster.Lookup
-	dyn dynamic.Interface
-}
-
-func (l snapshotsLive) Get(ctx context.Context, gr schema.GroupResource, namespace, name string) (*unstructured.Unstructured, error) {
-	if gr.Group != snapshotv1.GroupName {
-		return l.Lookup.Get(ctx, gr, namespace, name)
-	}
-	obj, err := l.dyn.Resource(snapshotv1.SchemeGroupVersion.WithResource(gr.Resource)).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, rigging.ErrNotFound
-	}
-	return obj, err
-}
 
 // TestLiveBackupPipeline backs up a namespace with a CSI claim through the
 // backup pipeline with every CSI action, against the API server, the test
@@ -72,7 +49,7 @@ func TestLiveBackupPipeline(t *testing.T) {
 	t.Cleanup(func() { _ = m.Close() })
 	store := archive.NewStore(archivetest.NewMemStore(), "bucket", "")
 	sum, err := backup.Run(ctx, backup.Options{
-		Name: "snap", Items: items, Lookup: snapshotsLive{Lookup: l, dyn: e.dyn}, Store: store, Plugins: m,
+		Name: "snap", Items: items, Lookup: l, Store: store, Plugins: m,
 		Features: []string{"EnableCSI"}, OperationPollInterval: 10 * time.Millisecond,
 		Spec: rigging.BackupSpec{IncludedNamespaces: []string{ns}, ItemOperationTimeout: metav1.Duration{Duration: liveWait}},
 	})
