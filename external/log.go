@@ -237,7 +237,7 @@ func jsonLevel(line []byte) (slog.Level, bool) {
 type outputTail struct {
 	mu      sync.Mutex
 	ring    [tailLines][]byte
-	next, n int  // ring position of the next line, lines held
+	next, n int // ring position of the next line, lines held
 	// watch makes keep look for a failed allocation in each line (with a
 	// memory limit only: it costs a scan of every line); oom and fault
 	// record what it found (see sawOutOfMemory).
