@@ -237,9 +237,11 @@ func jsonLevel(line []byte) (slog.Level, bool) {
 type outputTail struct {
 	mu      sync.Mutex
 	ring    [tailLines][]byte
-	next, n int  // ring position of the next line, lines held
-	oom     bool // a line said an allocation failed (see outOfMemory)
-	fault   bool // a line said Go's runtime itself faulted (see runtimeFault)
+	next, n int // ring position of the next line, lines held
+	// watch makes keep look for a failed allocation in each line (with a
+	// memory limit only: it costs a scan of every line); oom and fault
+	// record what it found (see sawOutOfMemory).
+	watch, oom, fault bool
 }
 
 const (
@@ -255,8 +257,10 @@ func (t *outputTail) keep(line []byte, cut bool) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.oom = t.oom || outOfMemory(line)
-	t.fault = t.fault || bytes.HasPrefix(line, runtimeFault)
+	if t.watch && line[0] != '{' { // an hclog JSON line is a log record, not a crash
+		t.oom = t.oom || outOfMemory(line)
+		t.fault = t.fault || bytes.HasPrefix(line, runtimeFault)
+	}
 	buf := append(t.ring[t.next][:0], line[:min(len(line), tailLineMax)]...)
 	if cut || len(line) > tailLineMax {
 		buf = append(buf, 0) // marks a cut line (NUL never ends a kept line otherwise)

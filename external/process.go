@@ -209,6 +209,7 @@ func (c *Catalog) launch(ctx context.Context, path string, log *slog.Logger, sec
 		base := filepath.Base(path)
 		out := newPluginOutput(log, base)
 		tail := &out.tail
+		tail.watch = opts.MemoryLimit > 0
 		cfg := &goplugin.ClientConfig{
 			HandshakeConfig: plugin.Handshake,
 			Plugins:         goplugin.PluginSet{pluginKey: hostPlugin{}},
