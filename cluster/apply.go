@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,6 +140,13 @@ func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, res
 			warnings = append(warnings, w)
 		}
 	}
+	if mf, ok := obj.Object["metadata"].(map[string]any)["managedFields"].([]any); ok && len(mf) > 0 {
+		if w, err := a.restoreManagedFields(ctx, ri, obj, mf); err != nil {
+			return rigging.RestoreActionCreated, warnings, nil, err
+		} else if w != nil {
+			warnings = append(warnings, w)
+		}
+	}
 	if gvr.GroupResource() == crdsGroupResource {
 		if rej, err := a.waitEstablished(ctx, ri, obj.GetName()); err != nil || rej != nil {
 			return rigging.RestoreActionCreated, warnings, rej, err
@@ -208,6 +216,26 @@ func (a *Applier) restoreStatus(ctx context.Context, ri dynamic.ResourceInterfac
 		return fmt.Errorf("status of %s not restored: %w", describe(created), rerr), nil
 	default:
 		return nil, fmt.Errorf("restore status of %s: %w", describe(created), rerr)
+	}
+}
+
+// restoreManagedFields patches the backup's managedFields onto the
+// created object (a create ignores them), as Velero restores them, so that
+// field ownership (server-side apply) survives the restore. A refusal is a
+// warning; an unreachable server is err.
+func (a *Applier) restoreManagedFields(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, mf []any) (warning, err error) {
+	p, merr := json.Marshal(map[string]any{"metadata": map[string]any{"managedFields": mf}})
+	if merr != nil {
+		return fmt.Errorf("managed fields of %s not restored: %w", describe(obj), merr), nil
+	}
+	_, perr := ri.Patch(ctx, obj.GetName(), types.MergePatchType, p, metav1.PatchOptions{})
+	switch {
+	case perr == nil:
+		return nil, nil
+	case isAPIAnswer(perr):
+		return fmt.Errorf("managed fields of %s not restored: %w", describe(obj), perr), nil
+	default:
+		return nil, fmt.Errorf("restore managed fields of %s: %w", describe(obj), perr)
 	}
 }
 
