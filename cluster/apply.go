@@ -157,6 +157,19 @@ func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, res
 
 var crdsGroupResource = schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
 
+// split sorts err of the request what: the API server's answer (refused,
+// the restore goes on without it) or a failure to reach the server (err).
+func split(what string, err error) (refused, fatal error) {
+	switch {
+	case err == nil:
+		return nil, nil
+	case isAPIAnswer(err):
+		return fmt.Errorf("%s: %w", what, err), nil
+	default:
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+}
+
 // isAPIAnswer reports whether err is the API server's answer (a Status),
 // not a failure to reach it.
 func isAPIAnswer(err error) bool {
@@ -209,14 +222,7 @@ func (a *Applier) restoreStatus(ctx context.Context, ri dynamic.ResourceInterfac
 		}
 		return err
 	})
-	switch {
-	case rerr == nil:
-		return nil, nil
-	case isAPIAnswer(rerr):
-		return fmt.Errorf("status of %s not restored: %w", describe(created), rerr), nil
-	default:
-		return nil, fmt.Errorf("restore status of %s: %w", describe(created), rerr)
-	}
+	return split("restore status of "+describe(created), rerr)
 }
 
 // restoreManagedFields patches the backup's managedFields onto the
@@ -229,14 +235,7 @@ func (a *Applier) restoreManagedFields(ctx context.Context, ri dynamic.ResourceI
 		return fmt.Errorf("managed fields of %s not restored: %w", describe(obj), merr), nil
 	}
 	_, perr := ri.Patch(ctx, obj.GetName(), types.MergePatchType, p, metav1.PatchOptions{})
-	switch {
-	case perr == nil:
-		return nil, nil
-	case isAPIAnswer(perr):
-		return fmt.Errorf("managed fields of %s not restored: %w", describe(obj), perr), nil
-	default:
-		return nil, fmt.Errorf("restore managed fields of %s: %w", describe(obj), perr)
-	}
+	return split("restore managed fields of "+describe(obj), perr)
 }
 
 // waitEstablished polls CRD name until its Established condition is True
@@ -403,14 +402,7 @@ func (a *Applier) patch(ctx context.Context, ri dynamic.ResourceInterface, obj *
 		return nil, nil
 	}
 	_, perr := ri.Patch(ctx, obj.GetName(), types.MergePatchType, p, metav1.PatchOptions{})
-	switch {
-	case perr == nil:
-		return nil, nil
-	case isAPIAnswer(perr):
-		return fmt.Errorf("patch %s: %w", describe(obj), perr), nil
-	default:
-		return nil, fmt.Errorf("patch %s: %w", describe(obj), perr)
-	}
+	return split("patch "+describe(obj), perr)
 }
 
 // forComparison returns a copy of obj without what the API server sets or
