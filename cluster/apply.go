@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,6 +140,13 @@ func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, res
 			warnings = append(warnings, w)
 		}
 	}
+	if mf, ok := obj.Object["metadata"].(map[string]any)["managedFields"].([]any); ok && len(mf) > 0 {
+		if w, err := a.restoreManagedFields(ctx, ri, obj, mf); err != nil {
+			return rigging.RestoreActionCreated, warnings, nil, err
+		} else if w != nil {
+			warnings = append(warnings, w)
+		}
+	}
 	if gvr.GroupResource() == crdsGroupResource {
 		if rej, err := a.waitEstablished(ctx, ri, obj.GetName()); err != nil || rej != nil {
 			return rigging.RestoreActionCreated, warnings, rej, err
@@ -148,6 +156,19 @@ func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, res
 }
 
 var crdsGroupResource = schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
+
+// split sorts err of the request what: the API server's answer (refused,
+// the restore goes on without it) or a failure to reach the server (err).
+func split(what string, err error) (refused, fatal error) {
+	switch {
+	case err == nil:
+		return nil, nil
+	case isAPIAnswer(err):
+		return fmt.Errorf("%s: %w", what, err), nil
+	default:
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+}
 
 // isAPIAnswer reports whether err is the API server's answer (a Status),
 // not a failure to reach it.
@@ -201,14 +222,20 @@ func (a *Applier) restoreStatus(ctx context.Context, ri dynamic.ResourceInterfac
 		}
 		return err
 	})
-	switch {
-	case rerr == nil:
-		return nil, nil
-	case isAPIAnswer(rerr):
-		return fmt.Errorf("status of %s not restored: %w", describe(created), rerr), nil
-	default:
-		return nil, fmt.Errorf("restore status of %s: %w", describe(created), rerr)
+	return split("restore status of "+describe(created), rerr)
+}
+
+// restoreManagedFields patches the backup's managedFields onto the
+// created object (a create ignores them), as Velero restores them, so that
+// field ownership (server-side apply) survives the restore. A refusal is a
+// warning; an unreachable server is err.
+func (a *Applier) restoreManagedFields(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, mf []any) (warning, err error) {
+	p, merr := json.Marshal(map[string]any{"metadata": map[string]any{"managedFields": mf}})
+	if merr != nil {
+		return fmt.Errorf("managed fields of %s not restored: %w", describe(obj), merr), nil
 	}
+	_, perr := ri.Patch(ctx, obj.GetName(), types.MergePatchType, p, metav1.PatchOptions{})
+	return split("restore managed fields of "+describe(obj), perr)
 }
 
 // waitEstablished polls CRD name until its Established condition is True
@@ -375,14 +402,7 @@ func (a *Applier) patch(ctx context.Context, ri dynamic.ResourceInterface, obj *
 		return nil, nil
 	}
 	_, perr := ri.Patch(ctx, obj.GetName(), types.MergePatchType, p, metav1.PatchOptions{})
-	switch {
-	case perr == nil:
-		return nil, nil
-	case isAPIAnswer(perr):
-		return fmt.Errorf("patch %s: %w", describe(obj), perr), nil
-	default:
-		return nil, fmt.Errorf("patch %s: %w", describe(obj), perr)
-	}
+	return split("patch "+describe(obj), perr)
 }
 
 // forComparison returns a copy of obj without what the API server sets or

@@ -57,7 +57,8 @@ func applyOK(t *testing.T, a *cluster.Applier, o *unstructured.Unstructured, res
 
 var grConfigMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
-// TestApply: against the test API server, objects are created; an existing
+// TestApply: against the test API server, objects are created (with the
+// backup's managedFields); an existing
 // one that is the same is skipped; one that differs is left with a warning
 // (policy none, or no policy) or patched (update), and its restore labels
 // follow the latest restore under update; namespaces are ensured.
@@ -76,13 +77,19 @@ func TestApply(t *testing.T) {
 	applyOK(t, none, ns, "namespaces", rigging.RestoreActionCreated, 0)
 	applyOK(t, none, ns, "namespaces", rigging.RestoreActionExists, 0)
 
-	applyOK(t, none, configMap("apply-test", "cm", "v1", "r1"), "configmaps", rigging.RestoreActionCreated, 0)
+	withFields := configMap("apply-test", "cm", "v1", "r1")
+	withFields.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl-client-side-apply", Operation: metav1.ManagedFieldsOperationUpdate,
+		APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:k":{}}}`)}}})
+	applyOK(t, none, withFields, "configmaps", rigging.RestoreActionCreated, 0)
 	applyOK(t, none, configMap("apply-test", "cm", "v1", "r2"), "configmaps", rigging.RestoreActionSkipped, 0)
 	// Changed in the cluster: none leaves it, with a warning.
 	cms := dyn.Resource(grConfigMaps).Namespace("apply-test")
 	cur, err := cms.Get(ctx, "cm", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mf := cur.GetManagedFields(); len(mf) != 1 || mf[0].Manager != "kubectl-client-side-apply" {
+		t.Errorf("managed fields %+v, want the backup's (kubectl-client-side-apply)", mf)
 	}
 	_ = unstructured.SetNestedField(cur.Object, "changed", "data", "k")
 	_ = unstructured.SetNestedField(cur.Object, "added", "data", "extra")
