@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,7 +137,25 @@ func RunBackupWorkers(ctx context.Context, m *manager.Manager, store *archive.St
 	if err != nil {
 		return 0, err
 	}
+	// A backup with errors measured something else than a backup (an
+	// action's failing path): the measurement is void.
+	if n := sum.Backup.Status.Errors; n > 0 {
+		return 0, fmt.Errorf("backup %s: %d errors, among them: %s", name, n, oneError(sum.Results.Errors))
+	}
 	return int64(sum.Backup.Status.Progress.ItemsBackedUp), nil
+}
+
+// oneError returns one message of r: Velero's, a cluster-scoped item's or
+// that of the first namespace in sorted order.
+func oneError(r archive.Result) string {
+	msgs := slices.Concat(r.Velero, r.Cluster)
+	for _, ns := range slices.Sorted(maps.Keys(r.Namespaces)) {
+		msgs = append(msgs, r.Namespaces[ns]...)
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return msgs[0]
 }
 
 // withoutCSI leaves out the actions named velero.io/csi-*, as Velero v1.18

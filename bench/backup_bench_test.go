@@ -21,7 +21,8 @@ import (
 )
 
 // largeItems returns gen-large.sh's 10 000 items (plus their 20
-// namespaces), loaded once per benchmark.
+// namespaces), loaded once per benchmark, and makes them the Lookup of the
+// plugin processes the benchmark starts (bench.EnvLookup).
 func largeItems(b *testing.B) []*unstructured.Unstructured {
 	b.Helper()
 	dir := b.TempDir()
@@ -32,6 +33,9 @@ func largeItems(b *testing.B) []*unstructured.Unstructured {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Plugin processes started by the benchmark read the same items as
+	// their Lookup.
+	b.Setenv(bench.EnvLookup, dir)
 	return items
 }
 

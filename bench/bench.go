@@ -239,6 +239,9 @@ func (s *suite) rpcManager() (*manager.Manager, error) {
 	if err := linkBinary(s.cfg.PluginBinary, filepath.Join(dir, "rigging-plugins")); err != nil {
 		return nil, err
 	}
+	if err := s.shareItems(dir); err != nil {
+		return nil, err
+	}
 	m, err := catalogManager(s.ctx, dir, "")
 	if err != nil {
 		return nil, err
@@ -246,6 +249,28 @@ func (s *suite) rpcManager() (*manager.Manager, error) {
 	s.closers = append(s.closers, func() { m.Close() })
 	s.rpc = m
 	return m, nil
+}
+
+// shareItems gives the plugin processes started after it the benchmark's
+// items as their Lookup (EnvLookup, inherited): written to dir as a JSON
+// array, unless EnvLookup is set already or there are no items.
+func (s *suite) shareItems(dir string) error {
+	if len(s.cfg.Items) == 0 || os.Getenv(EnvLookup) != "" {
+		return nil
+	}
+	data, err := json.Marshal(s.cfg.Items)
+	if err != nil {
+		return fmt.Errorf("bench: items for the plugin processes' Lookup: %w", err)
+	}
+	path := filepath.Join(dir, "lookup.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("bench: items for the plugin processes' Lookup: %w", err)
+	}
+	if err := os.Setenv(EnvLookup, path); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { os.Unsetenv(EnvLookup) })
+	return nil
 }
 
 // merge adds b to a.

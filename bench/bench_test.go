@@ -63,6 +63,12 @@ func TestRunAllGroups(t *testing.T) {
 	if r, _ := rep.Result(bench.BackupInProcess); r.Ops < 200 {
 		t.Errorf("backup counted %d items, want at least the 200 generated", r.Ops)
 	}
+	// The plugin process's actions read the items as the in-process ones
+	// do (bench.EnvLookup), not a cluster: they back up the same items.
+	in, _ := rep.Result(bench.BackupInProcess)
+	if rpc, _ := rep.Result(bench.BackupRPC); rpc.Ops != in.Ops {
+		t.Errorf("backup over RPC counted %d items, in-process %d", rpc.Ops, in.Ops)
+	}
 	if r, _ := rep.Result(bench.Get(bench.RiggingRigging)); r.MBPerS <= 0 {
 		t.Errorf("get has no MB/s: %+v", r)
 	}

@@ -55,12 +55,22 @@ func ServeIfChild() bool {
 			}
 		}
 	}
+	plugin.Serve(ChildServeOptions())
+	return true
+}
+
+// ChildServeOptions returns the options a plugin process that a benchmark
+// starts serves with (ServeIfChild, and `rigging run-plugins` for `rigging
+// bench`): with EnvLookup set, its plugins' Lookup holds those manifests'
+// objects, the ones the in-process run's Lookup holds, so that both sides
+// do the same work and the benchmark reads no cluster; otherwise the
+// defaults.
+func ChildServeOptions() plugin.ServeOptions {
 	var opts plugin.ServeOptions
 	if paths := os.Getenv(EnvLookup); paths != "" {
 		opts.Lookup = func() (rigging.Lookup, error) { return manifestLookup(filepath.SplitList(paths)) }
 	}
-	plugin.Serve(opts)
-	return true
+	return opts
 }
 
 // manifestLookup returns a Lookup over the objects of the manifests at paths.

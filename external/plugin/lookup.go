@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"google.golang.org/grpc"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -88,10 +87,4 @@ func (z *lazyLookup) ListByIndex(ctx context.Context, gr schema.GroupResource, n
 		return nil, fmt.Errorf("%s: %w", gr, err)
 	}
 	return resources.ListByIndexOf(ctx, l, gr, namespace, index, fn, value)
-}
-
-// withLookup is the unary interceptor that gives every call of a served
-// plugin the process's Lookup (rigging.LookupFrom).
-func (m *mux) withLookup(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	return h(rigging.WithLookup(ctx, m.lookup), req)
 }

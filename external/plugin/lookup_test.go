@@ -50,7 +50,7 @@ func (a podsOf) GetRelatedItems(ctx context.Context, item *unstructured.Unstruct
 
 // serveLookupTest serves example.com/pods and example.com/quiet over an
 // in-memory gRPC connection with opts, through NewGRPCServer.
-func serveLookupTest(t *testing.T, opts ServeOptions) ibav1.ItemBlockActionClient {
+func serveLookupTest(t testing.TB, opts ServeOptions) ibav1.ItemBlockActionClient {
 	t.Helper()
 	reg := registry.New()
 	registry.RegisterIn(reg, "example.com/pods", func(*slog.Logger) (rigging.ItemBlockAction, error) { return podsOf{}, nil })
@@ -154,6 +154,24 @@ func TestServedLookupNoCluster(t *testing.T) {
 	for _, want := range []string{"pods: " + rigging.ErrNoCluster.Error(), "kubeconfig: nothing in $KUBECONFIG=" + filepath.Join(dir, "missing"), "in-cluster: not running in a pod"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to say %q", err, want)
+		}
+	}
+}
+
+// BenchmarkServedCallLookup measures a served call that reads no other
+// object (example.com/quiet's GetRelatedItems) over an in-memory gRPC
+// connection, both sides in this process: what giving every call the
+// process's Lookup costs a call that does not use it.
+//
+//	go test -run '^$' -bench ServedCallLookup -benchmem -count 5 ./external/plugin
+func BenchmarkServedCallLookup(b *testing.B) {
+	c := serveLookupTest(b, ServeOptions{Lookup: func() (rigging.Lookup, error) { return nil, errors.New("unused") }})
+	req := &ibav1.ItemBlockActionGetRelatedItemsRequest{Plugin: "example.com/quiet", Item: lookupItem, Backup: []byte(`{}`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.GetRelatedItems(ctx, req); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

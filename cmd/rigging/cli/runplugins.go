@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/bench"
 	"github.com/rigging-dev/rigging/external/plugin"
 )
 
@@ -28,8 +29,18 @@ func servePluginsIfChild() bool {
 		kinds, names := selectionFlags(os.Args[i+1:])
 		sel = selector(kinds, names)
 	}
-	plugin.Serve(plugin.ServeOptions{Select: sel})
+	servePlugins(sel)
 	return true
+}
+
+// servePlugins serves the compiled-in plugins sel accepts (nil: all). The
+// actions find the cluster as Velero's plugin processes do, except in a
+// process `rigging bench` starts, which gives them its items instead
+// (bench.ChildServeOptions).
+func servePlugins(sel func(rigging.Kind, rigging.Name) bool) {
+	opts := bench.ChildServeOptions()
+	opts.Select = sel
+	plugin.Serve(opts)
 }
 
 // selectionFlags reads --kind and --name (repeatable, comma-separated) from
@@ -106,7 +117,7 @@ saying so; every other call is served.`,
 					return asUsage(err)
 				}
 			}
-			plugin.Serve(plugin.ServeOptions{Select: selector(kinds, names)})
+			servePlugins(selector(kinds, names))
 			return nil
 		},
 	}
