@@ -402,12 +402,19 @@ func (r *race) setting(ctx context.Context, l Limits) (*Setting, error) {
 		if r.restoreOK {
 			rr := &Row{Name: rowRigging}
 			smp, err := r.riggingRestore(ctx, srv, l, firstRigging)
-			if err != nil {
-				return nil, fmt.Errorf("%s: rigging restore: %w", l, err)
+			switch {
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case err != nil:
+				// Recorded, and the race goes on: a failing restore is
+				// a finding, not a reason to lose the other figures.
+				logf("%s: rigging restore: %v", l, err)
+				s.RestorePending = "rigging's restore failed: " + lastLine(err.Error())
+			default:
+				logf("%s: rigging restore: %.1fs, %d items", l, smp.Seconds, smp.Items)
+				rr.Samples = append(rr.Samples, smp)
+				s.Restore = append(s.Restore, rr)
 			}
-			logf("%s: rigging restore: %.1fs, %d items", l, smp.Seconds, smp.Items)
-			rr.Samples = append(rr.Samples, smp)
-			s.Restore = append(s.Restore, rr)
 		} else {
 			s.RestorePending = "this rigging has no `restore create --to-cluster` yet"
 		}
@@ -575,6 +582,12 @@ func (r *race) riggingRestore(ctx context.Context, srv *veleroserver.Server, l L
 	return Sample{Seconds: d.Seconds(), Items: items, PeakRSS: rss}, err
 }
 
+// lastLine is the last non-empty line of s (a command's error message).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
 func anySlice(s []string) []any {
 	out := make([]any, len(s))
 	for i, v := range s {
@@ -662,7 +675,7 @@ func (rep *Report) Markdown() string {
 			}
 		}
 		if s.RestorePending != "" {
-			fmt.Fprintf(&b, "\nrigging's restore: pending (%s).\n", s.RestorePending)
+			fmt.Fprintf(&b, "\nrigging's restore: not measured (%s).\n", s.RestorePending)
 		}
 		b.WriteString("\n")
 	}
