@@ -33,8 +33,8 @@ func (cf *clusterFlags) register(cmd *cobra.Command) {
 	f.Int64Var(&cf.pageSize, "page-size", cluster.DefaultPageSize, "objects per list request to the API server (0: no pagination); Velero's --client-page-size")
 	f.Int64Var(&cf.aliasPageSize, "client-page-size", cluster.DefaultPageSize, "alias of --page-size (Velero's server flag name)")
 	cf.flags = f
-	f.Float32Var(&cf.qps, "client-qps", 20, "requests per second to the API server (client-side limit, as Velero's --client-qps)")
-	f.IntVar(&cf.burst, "client-burst", 30, "burst of requests above --client-qps (as Velero's --client-burst)")
+	f.Float32Var(&cf.qps, "client-qps", 100, "requests per second to the API server (client-side limit; Velero v1.18 server's --client-qps default)")
+	f.IntVar(&cf.burst, "client-burst", 100, "burst of requests above --client-qps (Velero v1.18 server's --client-burst default)")
 	_ = cmd.MarkFlagFilename("kubeconfig")
 }
 
