@@ -333,6 +333,9 @@ func (bk *backupper) backupBlocks(ctx context.Context, collected []item) error {
 // to it, recursively.
 func (r *blockRun) formBlock(ctx context.Context, first item) error {
 	bk := r.bk
+	if err := bk.load(&first); err != nil {
+		return &fatalError{err}
+	}
 	r.block = []item{first}
 	bk.inBlock[first.key()] = true
 	for i := 0; i < len(r.block); i++ {
@@ -365,7 +368,7 @@ func (r *blockRun) formBlock(ctx context.Context, first item) error {
 					r.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)
 					continue
 				}
-				bk.inBlock[k] = true
+				bk.inBlock[rel.key()] = true // k's strings may keep a decoded object alive: rel's are the index's
 				r.block = append(r.block, rel)
 			}
 		}
@@ -384,7 +387,7 @@ func (r *blockRun) backupItems(ctx context.Context) error {
 				return err
 			}
 			r.errorf(r.log, it.key().namespace, "error backing up item",
-				"resource", it.res.String(), "name", it.obj.GetName(), "error", err)
+				"resource", it.res.String(), "name", it.key().name, "error", err)
 		}
 	}
 	return nil

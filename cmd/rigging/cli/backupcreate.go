@@ -16,6 +16,7 @@ import (
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/cluster"
 	"github.com/rigging-dev/rigging/manifest"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 func newBackupCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
@@ -83,14 +84,20 @@ uploaded then. A NAME already in the location is refused.`,
 			start := time.Now()
 			ctx := cmd.Context()
 			var (
-				items    []*unstructured.Unstructured
-				lookup   rigging.Lookup
-				warnings []error
+				items     []*unstructured.Unstructured
+				input     *resources.JSONIndex
+				inputErrs []error
+				lookup    rigging.Lookup
+				warnings  []error
 			)
 			if len(from) > 0 {
-				if items, err = manifest.LoadFrom(cmd.InOrStdin(), from...); err != nil {
+				// Each object is kept as its JSON as soon as it is decoded:
+				// the backup never holds every object decoded.
+				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, resources.Encode)
+				if err != nil {
 					return err
 				}
+				input, inputErrs = backup.NewInput(nil, enc)
 			} else {
 				if items, lookup, warnings, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
 					return err
@@ -118,7 +125,7 @@ uploaded then. A NAME already in the location is refused.`,
 			}
 			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "backup "+name)
 			sum, err := backup.Run(ctx, backup.Options{
-				Name: name, Items: items, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
+				Name: name, Items: items, Input: input, InputErrors: inputErrs, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
 				Store: s.store, LocationName: s.loc.Name, Plugins: s.m, Logger: g.Logger,
 				Progress: func(p backup.Progress) { bar.update(p.ItemsBackedUp, p.TotalItems, p.Resource) },
 			})
