@@ -1,11 +1,9 @@
 package resources
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -77,11 +75,9 @@ type JSONIndex struct {
 	// defaultNamespace, when set, is the namespace of a namespaced object
 	// added without one.
 	defaultNamespace string
+	s                sorted[[]byte]
 
-	mu        sync.RWMutex
-	byGR      map[schema.GroupResource][]jsonEntry
-	gen       uint64
-	derived   map[derivedKey]*jsonDerived
+	mu        sync.Mutex
 	defaulted int
 	// namespaces interns the namespaces of the objects.
 	namespaces map[string]string
@@ -94,17 +90,6 @@ type JSONIndex struct {
 // the items of the blocks a backup has in flight and the objects their
 // actions look up, few enough that they weigh little next to the JSON.
 const jsonCacheSize = 512
-
-// jsonEntry is one object: its namespace ("" when cluster-scoped), name and
-// JSON.
-type jsonEntry struct {
-	namespace, name string
-	data            []byte
-}
-
-func compareEntry(a jsonEntry, ns, name string) int {
-	return cmp.Or(cmp.Compare(a.namespace, ns), cmp.Compare(a.name, name))
-}
 
 // JSONIndexOptions configure NewJSONIndex.
 type JSONIndexOptions struct {
@@ -121,7 +106,7 @@ func NewJSONIndex(m *Mapper, opts JSONIndexOptions) *JSONIndex {
 		m = NewMapper()
 	}
 	return &JSONIndex{mapper: m, defaultNamespace: opts.DefaultNamespace,
-		byGR: map[schema.GroupResource][]jsonEntry{}, cache: map[*byte]*unstructured.Unstructured{}}
+		namespaces: map[string]string{}, cache: map[*byte]*unstructured.Unstructured{}}
 }
 
 // Mapper returns the mapper the index maps kinds with.
@@ -168,11 +153,7 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 			}
 		}
 	}
-	type keyed struct {
-		gr schema.GroupResource
-		jsonEntry
-	}
-	batch := make([]keyed, 0, len(objs))
+	batch := make([]keyed[[]byte], 0, len(objs))
 	defaulted := 0
 	for i, o := range objs {
 		if o.Name == "" {
@@ -201,17 +182,10 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 			ns = ix.defaultNamespace
 			defaulted++
 		}
-		batch = append(batch, keyed{r.GroupResource(), jsonEntry{ns, o.Name, data}})
+		batch = append(batch, keyed[[]byte]{r.GroupResource(), sortedEntry[[]byte]{ns, o.Name, data}})
 	}
-
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.gen++
-	ix.derived = nil
 	ix.defaulted += defaulted
-	if ix.namespaces == nil {
-		ix.namespaces = map[string]string{}
-	}
 	for i := range batch {
 		// One copy of each namespace's name, whatever the number of objects.
 		ns := batch[i].namespace
@@ -221,26 +195,8 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 			ix.namespaces[ns] = ns
 		}
 	}
-	// Sorted once per resource: append, sort stably (equal keys keep their
-	// order), keep the last of equal keys.
-	touched := map[schema.GroupResource]bool{}
-	for _, k := range batch {
-		ix.byGR[k.gr] = append(ix.byGR[k.gr], k.jsonEntry)
-		touched[k.gr] = true
-	}
-	for gr := range touched {
-		list := ix.byGR[gr]
-		slices.SortStableFunc(list, func(a, b jsonEntry) int { return compareEntry(a, b.namespace, b.name) })
-		out := list[:0]
-		for i, e := range list {
-			if i+1 < len(list) && compareEntry(list[i+1], e.namespace, e.name) == 0 {
-				continue
-			}
-			out = append(out, e)
-		}
-		clear(list[len(out):])
-		ix.byGR[gr] = out
-	}
+	ix.mu.Unlock()
+	ix.s.add(batch)
 	ix.dropCache()
 	return errors.Join(errs...)
 }
@@ -248,21 +204,13 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 // Defaulted returns how many namespaced objects added without a namespace
 // were put in the default namespace (JSONIndexOptions.DefaultNamespace).
 func (ix *JSONIndex) Defaulted() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	return ix.defaulted
 }
 
 // Len returns the number of objects indexed.
-func (ix *JSONIndex) Len() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	n := 0
-	for _, l := range ix.byGR {
-		n += len(l)
-	}
-	return n
-}
+func (ix *JSONIndex) Len() int { return ix.s.len() }
 
 // Ref is one indexed object, named without decoding it.
 type Ref struct {
@@ -277,12 +225,10 @@ func (r Ref) Size() int { return len(r.data) }
 // namespace), sorted by namespace, then name, as List orders them, without
 // decoding them.
 func (ix *JSONIndex) Refs(gr schema.GroupResource, namespace string) []Ref {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	list := ix.scope(gr, namespace)
+	list := ix.s.list(gr, namespace)
 	out := make([]Ref, len(list))
 	for i, e := range list {
-		out[i] = Ref{Namespace: e.namespace, Name: e.name, data: e.data}
+		out[i] = Ref{Namespace: e.namespace, Name: e.name, data: e.v}
 	}
 	return out
 }
@@ -290,29 +236,8 @@ func (ix *JSONIndex) Refs(gr schema.GroupResource, namespace string) []Ref {
 // Ref returns the object of resource gr named name in namespace ("" for a
 // cluster-scoped resource), as Get finds it, without decoding it.
 func (ix *JSONIndex) Ref(gr schema.GroupResource, namespace, name string) (Ref, bool) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	list := ix.byGR[gr]
-	i, found := slices.BinarySearchFunc(list, name, func(a jsonEntry, name string) int { return compareEntry(a, namespace, name) })
-	if !found {
-		return Ref{}, false
-	}
-	e := list[i]
-	return Ref{Namespace: e.namespace, Name: e.name, data: e.data}, true
-}
-
-// scope returns the entries of gr in namespace; ix.mu is held.
-func (ix *JSONIndex) scope(gr schema.GroupResource, namespace string) []jsonEntry {
-	list := ix.byGR[gr]
-	if namespace != "" {
-		lo, _ := slices.BinarySearchFunc(list, namespace, func(a jsonEntry, ns string) int { return cmp.Compare(a.namespace, ns) })
-		hi := lo
-		for hi < len(list) && list[hi].namespace == namespace {
-			hi++
-		}
-		list = list[lo:hi]
-	}
-	return list
+	e, found := ix.s.get(gr, namespace, name)
+	return Ref{Namespace: e.namespace, Name: e.name, data: e.v}, found
 }
 
 // Object returns the object r names, decoded (or from the cache of
@@ -370,8 +295,7 @@ func (ix *JSONIndex) Get(ctx context.Context, gr schema.GroupResource, namespace
 	}
 	r, found := ix.Ref(gr, namespace, name)
 	if !found {
-		id := rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}
-		return nil, fmt.Errorf("%s: %w", id, rigging.ErrNotFound)
+		return nil, notFound(gr, namespace, name)
 	}
 	return ix.decode(r.data)
 }
@@ -382,19 +306,16 @@ func (ix *JSONIndex) List(ctx context.Context, gr schema.GroupResource, namespac
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ix.mu.RLock()
-	list := slices.Clone(ix.scope(gr, namespace))
-	ix.mu.RUnlock()
-	return ix.decodeAll(list)
+	return ix.decodeAll(ix.s.list(gr, namespace))
 }
 
-func (ix *JSONIndex) decodeAll(list []jsonEntry) ([]*unstructured.Unstructured, error) {
+func (ix *JSONIndex) decodeAll(list []sortedEntry[[]byte]) ([]*unstructured.Unstructured, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
 	out := make([]*unstructured.Unstructured, len(list))
 	for i, e := range list {
-		obj, err := ix.decode(e.data)
+		obj, err := ix.decode(e.v)
 		if err != nil {
 			return nil, err
 		}
@@ -403,81 +324,31 @@ func (ix *JSONIndex) decodeAll(list []jsonEntry) ([]*unstructured.Unstructured, 
 	return out, nil
 }
 
-// jsonDerived is a secondary index of one resource: the entries per value,
-// in the primary order, with and without their namespace.
-type jsonDerived struct {
-	byNamespace map[nsValue][]jsonEntry
-	byValue     map[string][]jsonEntry
-	failed      []failedObject
-}
-
 var _ IndexedLookup = (*JSONIndex)(nil)
 
 // ListByIndex implements IndexedLookup, as Index.ListByIndex: the secondary
-// index is built on first use (each object of gr decoded once for fn,
-// outside the lock) and kept until the next Add.
+// index is built on first use (each object of gr decoded for fn, outside
+// the lock) and kept until the next Add.
 func (ix *JSONIndex) ListByIndex(ctx context.Context, gr schema.GroupResource, namespace, index string, fn IndexFunc, value string) ([]*unstructured.Unstructured, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d, err := ix.derivedIndex(gr, index, fn)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range d.failed {
-		if namespace == "" || f.namespace == namespace {
-			return nil, f.err
-		}
-	}
-	if namespace == "" {
-		return ix.decodeAll(d.byValue[value])
-	}
-	return ix.decodeAll(d.byNamespace[nsValue{namespace, value}])
-}
-
-func (ix *JSONIndex) derivedIndex(gr schema.GroupResource, index string, fn IndexFunc) (*jsonDerived, error) {
-	k := derivedKey{gr, index}
-	ix.mu.RLock()
-	d, ok := ix.derived[k]
-	gen := ix.gen
-	var list []jsonEntry
-	if !ok {
-		list = slices.Clone(ix.byGR[gr])
-	}
-	ix.mu.RUnlock()
-	if ok {
-		return d, nil
-	}
-	d = &jsonDerived{byNamespace: map[nsValue][]jsonEntry{}, byValue: map[string][]jsonEntry{}}
-	for _, e := range list {
-		obj, err := ix.decode(e.data)
+	d := ix.s.derivedIndex(gr, index, func(e sortedEntry[[]byte]) ([]string, error) {
+		obj, err := ix.decode(e.v)
 		if err != nil {
 			return nil, err
 		}
-		values, err := fn(obj)
-		if err != nil {
-			d.failed = append(d.failed, failedObject{namespace: e.namespace, err: err})
-			continue
-		}
-		for i, v := range values {
-			if slices.Contains(values[:i], v) {
-				continue // an object is listed once per value
-			}
-			v = strings.Clone(v) // a value fn read from obj would keep all of obj's memory
-			nk := nsValue{e.namespace, v}
-			d.byNamespace[nk] = append(d.byNamespace[nk], e)
-			d.byValue[v] = append(d.byValue[v], e)
-		}
+		return fn(obj)
+	})
+	list, err := d.lookup(namespace, value)
+	if err != nil {
+		return nil, err
 	}
-	ix.mu.Lock()
-	if ix.gen == gen {
-		if ix.derived == nil {
-			ix.derived = map[derivedKey]*jsonDerived{}
-		}
-		ix.derived[k] = d
+	out := make([]sortedEntry[[]byte], len(list))
+	for i, data := range list {
+		out[i].v = data
 	}
-	ix.mu.Unlock()
-	return d, nil
+	return ix.decodeAll(out)
 }
 
 var _ rigging.Lookup = (*JSONIndex)(nil)
