@@ -81,7 +81,9 @@ type Lookup struct {
 	dyn      dynamic.Interface
 	disc     discovery.DiscoveryInterface
 	pageSize int64
-	index    *resources.Index
+	// index holds what was read as its JSON (decoded when asked): a
+	// backup of a large cluster holds its objects compactly.
+	index *resources.JSONIndex
 
 	// discoverMu serialises discovery; mu guards the fields below it.
 	discoverMu sync.Mutex
@@ -145,7 +147,7 @@ func newLookup(dyn dynamic.Interface, disc discovery.DiscoveryInterface, opts Lo
 		dyn:      dyn,
 		disc:     disc,
 		pageSize: size,
-		index:    resources.NewIndex(resources.NewMapper()),
+		index:    resources.NewJSONIndex(resources.NewMapper(), resources.JSONIndexOptions{}),
 		absent:   map[schema.GroupResource]bool{},
 		reads:    map[scope]*read{},
 	}
@@ -332,16 +334,22 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 		return ri.List(ctx, opts)
 	})
 	p.PageSize = l.pageSize
-	var objs []*unstructured.Unstructured
+	var objs []resources.Encoded
 	var err error
 	for attempt := 1; ; attempt++ {
 		objs = objs[:0]
+		// Each object is kept as its JSON as it comes: the decoded
+		// objects of one page at most are held at once.
 		err = p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
 			u, ok := obj.(*unstructured.Unstructured)
 			if !ok {
 				return fmt.Errorf("list item of type %T", obj)
 			}
-			objs = append(objs, u)
+			e, err := resources.Encode(u)
+			if err != nil {
+				return err
+			}
+			objs = append(objs, e)
 			return nil
 		})
 		// A continue token the server no longer honours (410 Expired,
@@ -355,7 +363,7 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
 	}
 	l.teach(r.Resource)
-	if err := l.index.Add(objs...); err != nil {
+	if err := l.index.AddEncoded(objs...); err != nil {
 		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -84,7 +83,6 @@ uploaded then. A NAME already in the location is refused.`,
 			start := time.Now()
 			ctx := cmd.Context()
 			var (
-				items     []*unstructured.Unstructured
 				input     *resources.JSONIndex
 				inputErrs []error
 				lookup    rigging.Lookup
@@ -99,7 +97,7 @@ uploaded then. A NAME already in the location is refused.`,
 				}
 				input, inputErrs = backup.NewInput(nil, enc)
 			} else {
-				if items, lookup, warnings, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
+				if input, inputErrs, lookup, warnings, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
 					return err
 				}
 			}
@@ -125,7 +123,7 @@ uploaded then. A NAME already in the location is refused.`,
 			}
 			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "backup "+name)
 			sum, err := backup.Run(ctx, backup.Options{
-				Name: name, Items: items, Input: input, InputErrors: inputErrs, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
+				Name: name, Input: input, InputErrors: inputErrs, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
 				Store: s.store, LocationName: s.loc.Name, Plugins: s.m, Logger: g.Logger,
 				Progress: func(p backup.Progress) { bar.update(p.ItemsBackedUp, p.TotalItems, p.Resource) },
 			})
@@ -190,30 +188,33 @@ func parseOrderedResources(s string) (map[string]string, error) {
 }
 
 // readCluster reads the items of a backup from the cluster cf chooses,
-// after naming it on the first line of output: the objects, the Lookup the
-// plugins see them through, and a warning per resource it may not list.
-// includeNS narrows the namespaced lists unless it is empty or "*".
-func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, error) {
+// after naming it on the first line of output: the objects (as their JSON,
+// shared with the Lookup, and the errors of those the backup cannot hold),
+// the Lookup the plugins see them through, and a warning per resource it
+// may not list. includeNS narrows the namespaced lists unless it is empty
+// or "*".
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) (*resources.JSONIndex, []error, rigging.Lookup, []error, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Backing up the cluster of %s\n", desc)
 	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	var opts cluster.CollectOptions
 	if !slices.Contains(includeNS, "*") {
 		opts.Namespaces = includeNS
 	}
-	items, ws, err := l.Collect(ctx, opts)
+	enc, ws, err := l.CollectEncoded(ctx, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	warnings := make([]error, len(ws))
 	for i, w := range ws {
 		warnings[i] = w
 	}
-	return items, l, warnings, nil
+	input, inputErrs := backup.NewInput(nil, enc)
+	return input, inputErrs, l, warnings, nil
 }
