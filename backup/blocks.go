@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rigging-dev/rigging"
 )
@@ -93,7 +94,10 @@ type blockRun struct {
 	read    map[itemKey]struct{}
 	// uses counts this pass's Execute calls per item and action (the memo's
 	// answers it took or gave; nil without a memo).
-	uses   map[memoKey]int
+	uses map[memoKey]int
+	// forced says a committed pass shared an Execute answer with this one
+	// (the memo's): this one runs again, as if stale.
+	forced atomic.Bool
 	writes []written
 	ops    []*operation
 	// err is a fatal error that ended the run.
@@ -156,6 +160,9 @@ func (bk *backupper) committed(k itemKey) bool {
 // stale reports whether a block committed since r ran backed up an item r
 // found not backed up.
 func (bk *backupper) stale(r *blockRun) bool {
+	if r.forced.Load() {
+		return true
+	}
 	bk.backedUpMu.RLock()
 	defer bk.backedUpMu.RUnlock()
 	for k := range r.read {
@@ -171,6 +178,7 @@ func (r *blockRun) rerun(ctx context.Context) {
 	clear(r.claimed)
 	clear(r.read)
 	clear(r.uses) // the pass again takes the memo's answers from the first
+	r.forced.Store(false)
 	clear(r.writes)
 	r.writes, r.ops, r.err = r.writes[:0], nil, nil
 	if r.rec != nil {
@@ -196,7 +204,7 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 		return r.err
 	}
 	if bk.memo != nil {
-		bk.memo.forget(r.uses)
+		bk.memo.forget(r)
 	}
 	bk.backedUpMu.Lock()
 	for k, v := range r.claimed {
