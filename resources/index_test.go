@@ -152,7 +152,7 @@ func testIndexAdd(t *testing.T, newIndex func() testIndex) {
 	noName := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret"}}
 
 	err := ix.Add(cm("b", "x", "1"), cm("a", "y", "1"), widget, nil, noName, pv, cm("a", "x", "1"), cm("b", "x", "2"))
-	if !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), `"Widget"`) || !strings.Contains(err.Error(), "object 3 is nil") || !strings.Contains(err.Error(), "no metadata.name") {
+	if !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), `"Widget"`) || !strings.Contains(err.Error(), "object 3 is nil") || !strings.Contains(err.Error(), `object 4 (apiVersion "v1" kind "Secret") has no metadata.name`) {
 		t.Errorf("Add err = %v", err)
 	}
 	list, _ := ix.List(ctx, schema.GroupResource{Resource: "configmaps"}, "")

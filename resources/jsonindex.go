@@ -122,6 +122,10 @@ func (ix *JSONIndex) Add(objs ...*unstructured.Unstructured) error {
 			errs = append(errs, fmt.Errorf("index: object %d is nil", i))
 			continue
 		}
+		if obj.GetName() == "" { // named here, by its place in objs
+			errs = append(errs, fmt.Errorf("index: object %d (apiVersion %q kind %q) has no metadata.name", i, obj.GetAPIVersion(), obj.GetKind()))
+			continue
+		}
 		e, err := Encode(obj)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("index: %w", err))
