@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -84,7 +85,22 @@ type JSONIndex struct {
 
 	cacheMu sync.Mutex
 	cache   map[*byte]*unstructured.Unstructured
+	// lists caches List's answers (an action may list the same resource
+	// for every item: the service accounts' bindings), lists holding
+	// listed objects in all.
+	lists  map[listKey][]*unstructured.Unstructured
+	listed int
 }
+
+// listKey names one List answer.
+type listKey struct {
+	gr        schema.GroupResource
+	namespace string
+}
+
+// jsonListCacheSize bounds the objects of the List answers a JSONIndex
+// keeps.
+const jsonListCacheSize = 1024
 
 // jsonCacheSize bounds the decoded objects a JSONIndex keeps: enough for
 // the items of the blocks a backup has in flight and the objects their
@@ -106,7 +122,8 @@ func NewJSONIndex(m *Mapper, opts JSONIndexOptions) *JSONIndex {
 		m = NewMapper()
 	}
 	return &JSONIndex{mapper: m, defaultNamespace: opts.DefaultNamespace,
-		namespaces: map[string]string{}, cache: map[*byte]*unstructured.Unstructured{}}
+		namespaces: map[string]string{}, cache: map[*byte]*unstructured.Unstructured{},
+		lists: map[listKey][]*unstructured.Unstructured{}}
 }
 
 // Mapper returns the mapper the index maps kinds with.
@@ -289,6 +306,8 @@ func (ix *JSONIndex) decode(data []byte) (*unstructured.Unstructured, error) {
 func (ix *JSONIndex) dropCache() {
 	ix.cacheMu.Lock()
 	clear(ix.cache)
+	clear(ix.lists)
+	ix.listed = 0
 	ix.cacheMu.Unlock()
 }
 
@@ -310,7 +329,32 @@ func (ix *JSONIndex) List(ctx context.Context, gr schema.GroupResource, namespac
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return ix.decodeAll(ix.s.list(gr, namespace))
+	k := listKey{gr, namespace}
+	ix.cacheMu.Lock()
+	cached, ok := ix.lists[k]
+	ix.cacheMu.Unlock()
+	if ok {
+		return slices.Clone(cached), nil
+	}
+	gen := ix.s.generation()
+	out, err := ix.decodeAll(ix.s.list(gr, namespace))
+	if err != nil || len(out) == 0 || len(out) > jsonListCacheSize/4 {
+		return out, err
+	}
+	ix.cacheMu.Lock()
+	defer ix.cacheMu.Unlock()
+	if ix.s.generation() != gen { // an Add ran meanwhile: out may be stale
+		return out, nil
+	}
+	if ix.listed+len(out) > jsonListCacheSize {
+		clear(ix.lists)
+		ix.listed = 0
+	}
+	if _, ok := ix.lists[k]; !ok {
+		ix.lists[k] = out
+		ix.listed += len(out)
+	}
+	return slices.Clone(out), nil
 }
 
 func (ix *JSONIndex) decodeAll(list []sortedEntry[[]byte]) ([]*unstructured.Unstructured, error) {

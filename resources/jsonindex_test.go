@@ -72,6 +72,12 @@ func TestJSONIndexEncoded(t *testing.T) {
 	if refs := ix.Refs(schema.GroupResource{Resource: "configmaps"}, ""); len(refs) != 1 || refs[0].Namespace != "default" {
 		t.Errorf("Refs = %+v", refs)
 	}
+	// A List asked again is answered from the cache: the same objects.
+	l1, _ := ix.List(ctx, schema.GroupResource{Resource: "configmaps"}, "default")
+	l2, _ := ix.List(ctx, schema.GroupResource{Resource: "configmaps"}, "default")
+	if len(l1) != 1 || len(l2) != 1 || l1[0] != l2[0] {
+		t.Errorf("List again: %v, %v; want the same object", l1, l2)
+	}
 	// The caller's object is not kept: changing it changes nothing.
 	cm.SetName("changed")
 	if _, ok := ix.Ref(schema.GroupResource{Resource: "configmaps"}, "default", "cm"); !ok {

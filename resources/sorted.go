@@ -71,6 +71,13 @@ func (s *sorted[V]) add(batch []keyed[V]) {
 	}
 }
 
+// generation returns how many adds ran so far.
+func (s *sorted[V]) generation() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.gen
+}
+
 // len returns the number of entries.
 func (s *sorted[V]) len() int {
 	s.mu.RLock()
