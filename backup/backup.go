@@ -57,8 +57,18 @@ type Options struct {
 	// Name is the backup's name (a Kubernetes object name). Required.
 	Name string
 	// Items are the objects to back up (manifest.Load's result). The
-	// pipeline does not modify them.
+	// pipeline does not modify them, and holds them only as their JSON.
 	Items []*unstructured.Unstructured
+	// Input, when not nil, holds the objects to back up instead of Items,
+	// already encoded (NewInput; manifest.LoadWith with resources.Encode
+	// decodes manifests into that form without holding their decoded
+	// trees): a backup of many objects then never holds them all decoded.
+	// Its mapper maps kinds (Mapper is then ignored); Run adds the bare
+	// Namespace objects it makes up to it.
+	Input *resources.JSONIndex
+	// InputErrors are the objects the Input could not hold (NewInput's
+	// errors), recorded as errors of the backup as Items' are.
+	InputErrors []error
 	// Spec holds the filters and settings, as a Velero Backup's spec: the
 	// include/exclude lists, label selectors, TTL (zero: 720h),
 	// itemOperationTimeout (zero: 4h), orderedResources, and so on. It is

@@ -142,9 +142,11 @@ func TestFilters(t *testing.T) {
 
 // fakeAction is a BackupItemActionV2 driven by a function.
 type fakeAction struct {
-	name     string
-	sel      rigging.ResourceSelector
-	exec     func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error)
+	name string
+	sel  rigging.ResourceSelector
+	exec func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error)
+	// execCtx, when set, is called instead of exec, with the call's context.
+	execCtx  func(ctx context.Context, item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error)
 	progress func(id string) (rigging.OperationProgress, error)
 	mu       sync.Mutex
 	seen     []string
@@ -155,10 +157,13 @@ func (a *fakeAction) Name() string { return a.name }
 func (a *fakeAction) AppliesTo(context.Context) (rigging.ResourceSelector, error) {
 	return a.sel, nil
 }
-func (a *fakeAction) Execute(_ context.Context, item *unstructured.Unstructured, _ *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+func (a *fakeAction) Execute(ctx context.Context, item *unstructured.Unstructured, _ *rigging.Backup) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
 	a.mu.Lock()
 	a.seen = append(a.seen, item.GetNamespace()+"/"+item.GetName())
 	a.mu.Unlock()
+	if a.execCtx != nil {
+		return a.execCtx(ctx, item)
+	}
 	return a.exec(item)
 }
 func (a *fakeAction) Progress(_ context.Context, id string, _ *rigging.Backup) (rigging.OperationProgress, error) {

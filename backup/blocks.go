@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rigging-dev/rigging"
 )
@@ -93,7 +94,10 @@ type blockRun struct {
 	read    map[itemKey]struct{}
 	// uses counts this pass's Execute calls per item and action (the memo's
 	// answers it took or gave; nil without a memo).
-	uses   map[memoKey]int
+	uses map[memoKey]int
+	// forced says a committed pass shared an Execute answer with this one
+	// (the memo's): this one runs again, as if stale.
+	forced atomic.Bool
 	writes []written
 	ops    []*operation
 	// err is a fatal error that ended the run.
@@ -160,6 +164,9 @@ func (bk *backupper) committed(k itemKey) bool {
 // stale reports whether a block committed since r ran backed up an item r
 // found not backed up.
 func (bk *backupper) stale(r *blockRun) bool {
+	if r.forced.Load() {
+		return true
+	}
 	bk.backedUpMu.RLock()
 	defer bk.backedUpMu.RUnlock()
 	for k := range r.read {
@@ -175,6 +182,7 @@ func (r *blockRun) rerun(ctx context.Context) {
 	clear(r.claimed)
 	clear(r.read)
 	clear(r.uses) // the pass again takes the memo's answers from the first
+	r.forced.Store(false)
 	clear(r.writes)
 	r.writes, r.ops, r.err = r.writes[:0], nil, nil
 	if r.rec != nil {
@@ -200,7 +208,7 @@ func (bk *backupper) commit(ctx context.Context, r *blockRun) error {
 		return r.err
 	}
 	if bk.memo != nil {
-		bk.memo.forget(r.uses)
+		bk.memo.forget(r)
 	}
 	bk.backedUpMu.Lock()
 	for k, v := range r.claimed {
@@ -341,6 +349,9 @@ func (bk *backupper) backupBlocks(ctx context.Context, collected []item) error {
 // to it, recursively.
 func (r *blockRun) formBlock(ctx context.Context, first item) error {
 	bk := r.bk
+	if err := bk.load(&first); err != nil {
+		return &fatalError{err}
+	}
 	r.block = []item{first}
 	bk.inBlock[first.key()] = true
 	for i := 0; i < len(r.block); i++ {
@@ -377,7 +388,7 @@ func (r *blockRun) formBlock(ctx context.Context, first item) error {
 					r.log.Debug("related item not in the input", "item", k.String(), "plugin", a.name)
 					continue
 				}
-				bk.inBlock[k] = true
+				bk.inBlock[rel.key()] = true // k's strings may keep a decoded object alive: rel's are the index's
 				r.block = append(r.block, rel)
 			}
 		}
@@ -396,7 +407,7 @@ func (r *blockRun) backupItems(ctx context.Context) error {
 				return err
 			}
 			r.errorf(r.log, it.key().namespace, "error backing up item",
-				"resource", it.res.String(), "name", it.obj.GetName(), "error", err)
+				"resource", it.res.String(), "name", it.key().name, "error", err)
 		}
 	}
 	return nil

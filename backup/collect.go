@@ -47,26 +47,31 @@ func (bk *backupper) collect(ctx context.Context) ([]item, error) {
 			bk.log.Info("skipping resource: Velero excludes it from every backup", "resource", r.String())
 			continue
 		}
-		objs, err := bk.index.List(ctx, r.GroupResource(), "")
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if len(objs) > 0 {
-			byGR[r.GroupResource()] = make([]item, 0, len(objs))
+		refs := bk.index.Refs(r.GroupResource(), "")
+		if len(refs) > 0 {
+			byGR[r.GroupResource()] = make([]item, 0, len(refs))
 		}
-		for _, o := range objs {
-			ns := ""
-			if r.Namespaced {
-				ns = o.GetNamespace()
-				if !f.namespaces.ShouldInclude(ns) {
+		for _, ref := range refs {
+			ns := ref.Namespace
+			if ns != "" && !f.namespaces.ShouldInclude(ns) {
+				continue
+			}
+			it := refItem(ref, r)
+			if hasSelectors(f) {
+				// Decoded for its labels, then dropped: a block decodes
+				// it again when it comes.
+				o, err := bk.index.Object(ref)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", it.k, err)
+				}
+				if !f.labelsMatch(o.GetLabels()) {
 					continue
 				}
 			}
-			lbls := o.GetLabels()
-			if !f.labelsMatch(lbls) {
-				continue
-			}
-			byGR[r.GroupResource()] = append(byGR[r.GroupResource()], newItem(o, r, lbls))
+			byGR[r.GroupResource()] = append(byGR[r.GroupResource()], it)
 			if ns != "" {
 				tracked[ns] = true
 			}
@@ -142,12 +147,8 @@ func (bk *backupper) namespaceObjects(ctx context.Context) ([]*unstructured.Unst
 		if !r.Namespaced {
 			continue
 		}
-		objs, err := bk.index.List(ctx, r.GroupResource(), "")
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range objs {
-			ns := o.GetNamespace()
+		for _, ref := range bk.index.Refs(r.GroupResource(), "") {
+			ns := ref.Namespace
 			if ns == "" || names[ns] {
 				continue
 			}

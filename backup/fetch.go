@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 // Fetcher is implemented by an Options.Lookup that can read one object
@@ -47,29 +48,39 @@ func (bk *backupper) source() string {
 // object does not exist): the caller warns with it, through the log of the
 // block it runs in. find is safe for concurrent use by the block workers.
 func (bk *backupper) find(ctx context.Context, id rigging.ResourceIdentifier, fresh bool) (it item, ok bool, getErr error) {
-	fetcher, canFetch := bk.opts.Lookup.(Fetcher)
-	var (
-		obj *unstructured.Unstructured
-		err error
-	)
-	if !fresh || !canFetch {
-		obj, err = bk.index.Get(ctx, id.GroupResource, id.Namespace, id.Name)
-	}
-	if (fresh && canFetch) || (err != nil && bk.opts.Lookup != nil) {
-		if canFetch {
-			obj, err = fetcher.Fetch(ctx, id.GroupResource, id.Namespace, id.Name)
-		} else {
-			obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
-		}
-		if err != nil && !errors.Is(err, rigging.ErrNotFound) {
-			getErr = err
-		}
-	}
-	if err != nil {
-		return item{}, false, getErr
-	}
 	res, err := bk.mapper.ForGroupResource(id.GroupResource)
 	if err != nil {
+		res = resources.Resource{}
+	}
+	fetcher, canFetch := bk.opts.Lookup.(Fetcher)
+	if !fresh || !canFetch {
+		if ref, found := bk.index.Ref(id.GroupResource, id.Namespace, id.Name); found {
+			if res.Plural == "" {
+				return item{}, false, nil
+			}
+			it := refItem(ref, res)
+			if err := bk.load(&it); err != nil {
+				return item{}, false, err
+			}
+			return it, true, nil
+		}
+		if bk.opts.Lookup == nil {
+			return item{}, false, nil
+		}
+	}
+	var obj *unstructured.Unstructured
+	if canFetch {
+		obj, err = fetcher.Fetch(ctx, id.GroupResource, id.Namespace, id.Name)
+	} else {
+		obj, err = bk.opts.Lookup.Get(ctx, id.GroupResource, id.Namespace, id.Name)
+	}
+	if err != nil {
+		if !errors.Is(err, rigging.ErrNotFound) {
+			getErr = err
+		}
+		return item{}, false, getErr
+	}
+	if res.Plural == "" {
 		return item{}, false, nil
 	}
 	return newItem(obj, res, obj.GetLabels()), true, nil

@@ -34,12 +34,15 @@ func (k itemKey) String() string {
 
 // item is an object with its resource, and what the pipeline reads of it
 // more than once: its key and its labels (nil when it has none; shared,
-// not to be modified).
+// not to be modified). An item of the input is named by ref until a block
+// needs it: obj and labels are then decoded from it (load), and dropped
+// with the block, so the pipeline holds the items' JSON, not their trees.
 type item struct {
 	obj    *unstructured.Unstructured
 	res    resources.Resource
 	k      itemKey
 	labels map[string]string
+	ref    resources.Ref // the input's JSON; empty for an object of Options.Lookup
 }
 
 // newItem returns the item of obj, whose labels are lbls (obj.GetLabels(),
@@ -50,6 +53,24 @@ func newItem(obj *unstructured.Unstructured, res resources.Resource, lbls map[st
 		ns = obj.GetNamespace()
 	}
 	return item{obj: obj, res: res, k: itemKey{gr: res.GroupResource(), namespace: ns, name: obj.GetName()}, labels: lbls}
+}
+
+// refItem returns the item of the input's object ref names, not loaded.
+func refItem(ref resources.Ref, res resources.Resource) item {
+	return item{res: res, k: itemKey{gr: res.GroupResource(), namespace: ref.Namespace, name: ref.Name}, ref: ref}
+}
+
+// load decodes it's object, unless it has it already.
+func (bk *backupper) load(it *item) error {
+	if it.obj != nil {
+		return nil
+	}
+	obj, err := bk.index.Object(it.ref)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.k, err)
+	}
+	it.obj, it.labels = obj, obj.GetLabels()
+	return nil
 }
 
 func (it item) key() itemKey { return it.k }
@@ -102,7 +123,7 @@ type backupper struct {
 	log          *slog.Logger // the backup's own log (uploaded)
 	user         *slog.Logger // the caller's logger
 	mapper       *resources.Mapper
-	index        *resources.Index
+	index        *resources.JSONIndex
 	filters      *filters
 	actions      []resolved[rigging.BackupItemActionV2]
 	blockActions []resolved[rigging.ItemBlockAction]
@@ -125,26 +146,30 @@ type backupper struct {
 }
 
 func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, user *slog.Logger) (*backupper, error) {
-	m := opts.Mapper
-	if m == nil {
-		m = resources.NewMapper()
+	ix, inputErrs := opts.Input, opts.InputErrors
+	if ix == nil {
+		ix = resources.NewJSONIndex(opts.Mapper, resources.JSONIndexOptions{DefaultNamespace: DefaultNamespace})
+		if err := ix.Add(opts.Items...); err != nil {
+			inputErrs = append(slices.Clip(inputErrs), unjoin(err)...)
+		}
 	}
 	bk := &backupper{
-		opts: opts, backup: b, log: blog, user: user, mapper: m,
-		index:        resources.NewIndex(m),
+		opts: opts, backup: b, log: blog, user: user, mapper: ix.Mapper(),
+		index:        ix,
 		backedUp:     map[itemKey]bool{},
 		inBlock:      map[itemKey]bool{},
 		grsBackedUp:  map[schema.GroupResource]bool{},
 		resourceList: archive.ResourceList{},
 	}
-	if err := bk.index.Add(defaultNamespaces(opts.Items, m, blog)...); err != nil {
-		// Objects of kinds nobody defined cannot be placed in a backup;
-		// they are reported and the others go on.
-		for _, e := range unjoin(err) {
-			bk.errorf(blog, "", "cannot back up an input object", "error", e)
-		}
+	if n := ix.Defaulted(); n > 0 {
+		blog.Info("namespaced objects without a namespace go to namespace "+DefaultNamespace+", as kubectl apply puts them", "count", n)
 	}
-	f, err := newFilters(&b.Spec, m)
+	// Objects of kinds nobody defined cannot be placed in a backup; they
+	// are reported and the others go on.
+	for _, e := range inputErrs {
+		bk.errorf(blog, "", "cannot back up an input object", "error", e)
+	}
+	f, err := newFilters(&b.Spec, bk.mapper)
 	if err != nil {
 		return nil, err
 	}
@@ -161,32 +186,17 @@ func newBackupper(ctx context.Context, opts Options, b *rigging.Backup, blog, us
 // goes, as kubectl apply puts it.
 const DefaultNamespace = "default"
 
-// defaultNamespaces returns items with namespaced objects that lack a
-// namespace copied into DefaultNamespace; the others are shared.
-func defaultNamespaces(items []*unstructured.Unstructured, m *resources.Mapper, log *slog.Logger) []*unstructured.Unstructured {
-	for _, o := range items {
-		if o != nil && resources.IsCRD(o) {
-			_ = m.AddCRD(o) // errors are reported when the index adds it again
-		}
+// NewInput returns objs indexed as Options.Input (m maps their kinds; nil:
+// resources.NewMapper()): namespaced objects that lack a namespace are put
+// in DefaultNamespace. It also returns one error per object that could not
+// be indexed (an unknown kind, say), to pass as Options.InputErrors; the
+// others are indexed. The index keeps objs' JSON.
+func NewInput(m *resources.Mapper, objs []resources.Encoded) (*resources.JSONIndex, []error) {
+	ix := resources.NewJSONIndex(m, resources.JSONIndexOptions{DefaultNamespace: DefaultNamespace})
+	if err := ix.AddEncoded(objs...); err != nil {
+		return ix, unjoin(err)
 	}
-	out := make([]*unstructured.Unstructured, len(items))
-	n := 0
-	for i, o := range items {
-		out[i] = o
-		if o == nil || o.GetNamespace() != "" {
-			continue
-		}
-		if r, err := m.ForObject(o); err == nil && r.Namespaced {
-			c := o.DeepCopy()
-			c.SetNamespace(DefaultNamespace)
-			out[i] = c
-			n++
-		}
-	}
-	if n > 0 {
-		log.Info("namespaced objects without a namespace go to namespace "+DefaultNamespace+", as kubectl apply puts them", "count", n)
-	}
-	return out
+	return ix, nil
 }
 
 func (bk *backupper) resolveActions(ctx context.Context) error {
@@ -341,8 +351,10 @@ func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finaliz
 		delete(r.claimed, k)
 		return false, nil
 	}
-	data, err := ujson.Marshal(obj.Object) // encoding/json's bytes
-	if err != nil {
+	var data []byte
+	if obj == it.obj && it.ref.Size() > 0 {
+		data = it.ref.JSON() // the input as it was read: no action changed it
+	} else if data, err = ujson.Marshal(obj.Object); err != nil { // encoding/json's bytes
 		delete(r.claimed, k)
 		return false, fmt.Errorf("encode %s: %w", k, err)
 	}

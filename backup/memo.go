@@ -25,7 +25,8 @@ import (
 // skipped, and a later reach runs it again: so does a replay, from the
 // next answer). The answers a committed pass used are forgotten: a later
 // pass that reaches the item again (it failed there) calls the plugin
-// again, as a sequential run does. A sequential backup (one worker) keeps
+// again, as a sequential run does, and a later pass that had taken one of
+// them runs again to do so. A sequential backup (one worker) keeps
 // no memo: its calls are plain calls.
 
 // memoKey names one Execute answer.
@@ -48,6 +49,8 @@ type memoEntry struct {
 	input bool
 	// retry is the warning retryUnavailable logged, to log it again.
 	retry *loggedWarning
+	// users are the passes that took this answer (guarded by memo.mu).
+	users []*blockRun
 }
 
 type loggedWarning struct {
@@ -63,27 +66,39 @@ type memo struct {
 
 func newMemo() *memo { return &memo{entries: map[memoKey][]*memoEntry{}} }
 
-// entry returns the n-th answer of key and whether the caller is to make
+// entry returns the n-th answer of key for pass r and whether r is to make
 // the call (a new entry, in progress).
-func (m *memo) entry(key memoKey, n int) (*memoEntry, bool) {
+func (m *memo) entry(r *blockRun, key memoKey, n int) (*memoEntry, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	list := m.entries[key]
 	if n < len(list) {
+		list[n].users = append(list[n].users, r)
 		return list[n], false
 	}
-	e := &memoEntry{done: make(chan struct{})}
+	e := &memoEntry{done: make(chan struct{}), users: []*blockRun{r}}
 	m.entries[key] = append(list, e)
 	return e, true
 }
 
-// forget drops the answers a committed pass used.
-func (m *memo) forget(uses map[memoKey]int) {
+// forget drops the answers committed pass r used. Another pass that took
+// one of them (a later block, not committed yet) is marked to run again: a
+// sequential run would have made that call again (the item was not backed
+// up), not reused this one's answer.
+func (m *memo) forget(r *blockRun) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for key, n := range uses {
+	for key, n := range r.uses {
 		list := m.entries[key]
-		if n >= len(list) {
+		n = min(n, len(list))
+		for _, e := range list[:n] {
+			for _, u := range e.users {
+				if u != r {
+					u.forced.Store(true)
+				}
+			}
+		}
+		if n == len(list) {
 			delete(m.entries, key)
 			continue
 		}
@@ -128,7 +143,7 @@ func (r *blockRun) execute(ctx context.Context, it item, il *itemLog, ai int, ob
 	}
 	n := r.uses[key]
 	r.uses[key] = n + 1
-	e, mine := bk.memo.entry(key, n)
+	e, mine := bk.memo.entry(r, key, n)
 	if !mine {
 		select {
 		case <-e.done:

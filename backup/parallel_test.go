@@ -356,3 +356,49 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// TestParallelFailedSharedItemCalledAgain: block "s" runs s first and its
+// action fails; block "a" (earlier) reaches s as an additional item and
+// takes that answer. A sequential run calls the action on s twice (for a,
+// then in s's own block, where it succeeds here), and so does a parallel
+// one: s's block, which shared a's answer, runs again (a regression test:
+// it kept the failure, and s was not in the backup).
+func TestParallelFailedSharedItemCalledAgain(t *testing.T) {
+	items := []*unstructured.Unstructured{
+		obj("v1", "Namespace", "", "app", nil),
+		obj("v1", "ConfigMap", "app", "a", nil),
+		obj("v1", "ConfigMap", "app", "s", nil),
+	}
+	newAction := func(parallel bool) (*fakeAction, *atomic.Int32) {
+		sDone := make(chan struct{})
+		var once sync.Once
+		var sCalls atomic.Int32
+		return &fakeAction{
+			name: "example.com/flaky",
+			sel:  rigging.ResourceSelector{IncludedResources: []string{"configmaps"}},
+			exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+				out := item.DeepCopy()
+				out.SetAnnotations(map[string]string{"seen": "yes"})
+				if item.GetName() == "a" {
+					if parallel {
+						<-sDone // s's own block has run s
+					}
+					return out, []rigging.ResourceIdentifier{cmID("app", "s")}, "", nil, nil
+				}
+				defer once.Do(func() { close(sDone) })
+				if sCalls.Add(1) == 1 {
+					return nil, nil, "", nil, errors.New("not yet")
+				}
+				return out, nil, "", nil, nil
+			},
+		}, &sCalls
+	}
+	seq, seqCalls := newAction(false)
+	want := backupFiles(t, backup.Options{Items: items, Plugins: plugins{seq}, Workers: 1})
+	par, parCalls := newAction(true)
+	got := backupFiles(t, backup.Options{Items: items, Plugins: plugins{par}, Workers: 2})
+	sameFiles(t, "2 workers", want, got)
+	if s, p := seqCalls.Load(), parCalls.Load(); s != 2 || p != s {
+		t.Errorf("s executed %d times with 2 workers, %d with one; want 2 both", p, s)
+	}
+}

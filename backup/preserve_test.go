@@ -26,7 +26,7 @@ func (p plugins) BackupItemActionsV2(context.Context) ([]rigging.BackupItemActio
 func (plugins) ItemBlockActions(context.Context) ([]rigging.ItemBlockAction, error) { return nil, nil }
 
 // TestSharedInputCopies: an action that preserves its input gets the input
-// object itself; the first one that may modify its item gets a copy; the
+// object itself (the one the Lookup serves); the first one that may modify its item gets a copy; the
 // pipeline never modifies the input, even when it strips the
 // must-include annotation from an item a preserving action returned.
 func TestSharedInputCopies(t *testing.T) {
@@ -37,9 +37,11 @@ func TestSharedInputCopies(t *testing.T) {
 	cms := rigging.ResourceSelector{IncludedResources: []string{"configmaps"}}
 
 	var gotFirst, gotSecond *unstructured.Unstructured
+	var sh sharedItem
 	first := preservingAction{&fakeAction{name: "a.example.com/first", sel: cms,
-		exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+		execCtx: func(ctx context.Context, item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
 			gotFirst = item
+			sh.get(t, ctx, item)
 			return item, nil, "", nil, nil
 		}}}
 	second := &fakeAction{name: "b.example.com/second", sel: cms,
@@ -52,14 +54,15 @@ func TestSharedInputCopies(t *testing.T) {
 	if err != nil || sum.Backup.Status.Phase != rigging.BackupPhaseCompleted {
 		t.Fatalf("backup: %v %+v", err, sum)
 	}
-	if gotFirst != input {
-		t.Error("the input-preserving action did not get the input object itself")
+	if gotFirst == nil || gotFirst != sh.obj {
+		t.Error("the input-preserving action did not get the shared input object itself")
 	}
-	if gotSecond == nil || gotSecond == input {
+	if gotSecond == nil || gotSecond == sh.obj {
 		t.Error("the action that may modify its item did not get a copy")
 	}
+	sh.unchanged(t)
 	if !reflect.DeepEqual(input.Object, before.Object) {
-		t.Errorf("input modified:\n got %v\nwant %v", input.Object, before.Object)
+		t.Errorf("caller's item modified:\n got %v\nwant %v", input.Object, before.Object)
 	}
 	it := contents(t, s, "b1").Get("configmaps", "app", "cm")
 	if it == nil {
@@ -78,11 +81,12 @@ func TestSharedInputCopies(t *testing.T) {
 
 	// Alone, the preserving action's item is stored without a copy being
 	// modified: the annotation is stripped from a copy.
-	gotFirst = nil
+	gotFirst, sh = nil, sharedItem{}
 	if _, _, err := run(t, backup.Options{Items: []*unstructured.Unstructured{ns, input}, Plugins: plugins{first}}); err != nil {
 		t.Fatal(err)
 	}
-	if gotFirst != input || !reflect.DeepEqual(input.Object, before.Object) {
-		t.Error("input not passed as is, or modified")
+	if gotFirst == nil || gotFirst != sh.obj {
+		t.Error("input not passed as is")
 	}
+	sh.unchanged(t)
 }

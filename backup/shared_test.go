@@ -1,10 +1,12 @@
 package backup_test
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/backup"
@@ -31,13 +33,14 @@ func TestSharedInputReturnedAfterCopy(t *testing.T) {
 				input.SetAnnotations(map[string]string{rigging.AnnotationBackupMustIncludeAdditionalItems: "true"})
 			}
 			ns := obj("v1", "Namespace", "", "app", nil)
-			before := input.DeepCopy()
+			var sh sharedItem
 			first := &fakeAction{name: "a.example.com/first", sel: cms,
-				exec: func(item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
-					if item == input {
+				execCtx: func(ctx context.Context, item *unstructured.Unstructured) (*unstructured.Unstructured, []rigging.ResourceIdentifier, string, []rigging.ResourceIdentifier, error) {
+					s := sh.get(t, ctx, item)
+					if item == s {
 						t.Error("an action that may modify its item got the shared input")
 					}
-					return input, nil, "", nil, nil // the Lookup's object for the item
+					return s, nil, "", nil, nil // the Lookup's object for the item
 				}}
 			acts := plugins{first}
 			if tc.second {
@@ -50,9 +53,38 @@ func TestSharedInputReturnedAfterCopy(t *testing.T) {
 			if _, _, err := run(t, backup.Options{Items: []*unstructured.Unstructured{ns, input}, Plugins: acts}); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(input.Object, before.Object) {
-				t.Errorf("shared input modified:\n got %v\nwant %v", input.Object, before.Object)
-			}
+			sh.unchanged(t)
 		})
+	}
+}
+
+// sharedItem is the object the Lookup serves for an item (shared by every
+// reader, the pipeline's own item included), with its content when an
+// action first got it.
+type sharedItem struct {
+	obj, before *unstructured.Unstructured
+}
+
+// get returns the Lookup's object for item.
+func (s *sharedItem) get(t *testing.T, ctx context.Context, item *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	o, err := rigging.LookupFrom(ctx).Get(ctx, schema.GroupResource{Resource: "configmaps"}, item.GetNamespace(), item.GetName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.obj == nil {
+		s.obj, s.before = o, o.DeepCopy()
+	}
+	return o
+}
+
+// unchanged fails if the shared object was modified.
+func (s *sharedItem) unchanged(t *testing.T) {
+	t.Helper()
+	if s.obj == nil {
+		t.Fatal("no action got the shared object")
+	}
+	if !reflect.DeepEqual(s.obj.Object, s.before.Object) {
+		t.Errorf("shared input modified:\n got %v\nwant %v", s.obj.Object, s.before.Object)
 	}
 }

@@ -83,30 +83,66 @@ func (w Warning) Unwrap() error { return w.Err }
 // and the others go on; any other failure (the server gone, the context
 // ended) stops Collect with an error naming the resource.
 func (l *Lookup) Collect(ctx context.Context, opts CollectOptions) ([]*unstructured.Unstructured, []Warning, error) {
+	var out []*unstructured.Unstructured
+	warnings, err := l.collect(ctx, opts, func(_ resources.Resource, ref resources.Ref) error {
+		obj, err := l.index.Object(ref)
+		out = append(out, obj)
+		return err
+	})
+	if err != nil {
+		return nil, warnings, err
+	}
+	return out, warnings, nil
+}
+
+// CollectEncoded is Collect with the objects as their JSON, shared with
+// the Lookup (not to be modified), for backup.NewInput: a backup of the
+// cluster then holds each object once, compactly, and never all of them
+// decoded.
+func (l *Lookup) CollectEncoded(ctx context.Context, opts CollectOptions) ([]resources.Encoded, []Warning, error) {
+	var out []resources.Encoded
+	warnings, err := l.collect(ctx, opts, func(r resources.Resource, ref resources.Ref) error {
+		out = append(out, resources.Encoded{APIVersion: r.GroupVersionKind().GroupVersion().String(), Kind: r.Kind,
+			Namespace: ref.Namespace, Name: ref.Name, JSON: ref.JSON()})
+		return nil
+	})
+	if err != nil {
+		return nil, warnings, err
+	}
+	return out, warnings, nil
+}
+
+// collect reads what Collect reads and calls each with every object, in
+// Collect's order.
+func (l *Lookup) collect(ctx context.Context, opts CollectOptions, each func(resources.Resource, resources.Ref) error) ([]Warning, error) {
 	rs, err := l.BackupResources(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var (
-		out      []*unstructured.Unstructured
-		warnings []Warning
-	)
+	var warnings []Warning
 	for _, r := range rs {
 		scopes := []string{""}
 		if r.Namespaced && len(opts.Namespaces) > 0 {
 			scopes = slices.Sorted(slices.Values(opts.Namespaces))
 		}
 		for _, ns := range scopes {
-			objs, err := l.List(ctx, r.GroupResource(), ns)
+			ok, err := l.prepareList(ctx, r.GroupResource(), ns)
 			if apierrors.IsForbidden(err) {
 				warnings = append(warnings, Warning{Resource: r, Namespace: ns, Err: err})
 				continue
 			}
 			if err != nil {
-				return nil, warnings, fmt.Errorf("collect: %w", err)
+				return warnings, fmt.Errorf("collect: %w", err)
 			}
-			out = append(out, objs...)
+			if !ok {
+				continue
+			}
+			for _, ref := range l.index.Refs(r.GroupResource(), ns) {
+				if err := each(r, ref); err != nil {
+					return warnings, fmt.Errorf("collect: %s %s/%s: %w", r.GroupResource(), ref.Namespace, ref.Name, err)
+				}
+			}
 		}
 	}
-	return out, warnings, nil
+	return warnings, nil
 }

@@ -82,7 +82,9 @@ type Lookup struct {
 	dyn      dynamic.Interface
 	disc     discovery.DiscoveryInterface
 	pageSize int64
-	index    *resources.Index
+	// index holds what was read as its JSON (decoded when asked): a
+	// backup of a large cluster holds its objects compactly.
+	index *resources.JSONIndex
 
 	// discoverMu serialises discovery; mu guards the fields below it.
 	discoverMu sync.Mutex
@@ -148,7 +150,7 @@ func newLookup(dyn dynamic.Interface, disc discovery.DiscoveryInterface, opts Lo
 		dyn:      dyn,
 		disc:     disc,
 		pageSize: size,
-		index:    resources.NewIndex(resources.NewMapper()),
+		index:    resources.NewJSONIndex(resources.NewMapper(), resources.JSONIndexOptions{}),
 		absent:   map[schema.GroupResource]bool{},
 		reads:    map[scope]*read{},
 	}
@@ -350,7 +352,9 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// read lists r in namespace, page by page, into the index.
+// read lists r in namespace, page by page, into the index. Each object is
+// kept as its JSON as it comes: the decoded objects of one page at most are
+// held at once.
 func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) error {
 	var ri dynamic.ResourceInterface = l.dyn.Resource(r.GroupVersionResource())
 	where := "all namespaces"
@@ -360,44 +364,51 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string) e
 	} else if !r.Namespaced {
 		where = "the cluster"
 	}
-	objs, err := l.listAll(ctx, ri, metav1.ListOptions{})
+	var objs []resources.Encoded
+	err := l.listAll(ctx, ri, metav1.ListOptions{}, func() { objs = objs[:0] }, func(u *unstructured.Unstructured) error {
+		e, err := resources.Encode(u)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, e)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("cluster lookup: list %s in %s: %w", r.GroupResource(), where, err)
 	}
 	l.teach(r.Resource)
-	if err := l.index.Add(objs...); err != nil {
+	if err := l.index.AddEncoded(objs...); err != nil {
 		return fmt.Errorf("cluster lookup: %s in %s: %w", r.GroupResource(), where, err)
 	}
 	return nil
 }
 
-// listAll lists ri page by page (the Lookup's page size), starting again
-// when the continue token expired, up to maxListAttempts times.
-func (l *Lookup) listAll(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
+// listAll lists ri page by page (the Lookup's page size), handing each
+// object to keep as it comes, and starts again when the continue token
+// expired, up to maxListAttempts times: reset is called before each
+// attempt, as the objects kept so far are to be dropped.
+func (l *Lookup) listAll(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions, reset func(), keep func(*unstructured.Unstructured) error) error {
 	p := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		return ri.List(ctx, opts)
 	})
 	p.PageSize = l.pageSize
-	var objs []*unstructured.Unstructured
 	var err error
 	for attempt := 1; ; attempt++ {
-		objs = objs[:0]
+		reset()
 		err = p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 			u, ok := obj.(*unstructured.Unstructured)
 			if !ok {
 				return fmt.Errorf("list item of type %T", obj)
 			}
-			objs = append(objs, u)
-			return nil
+			return keep(u)
 		})
 		// A continue token the server no longer honours (410 Expired,
 		// etcd compacted past it) restarts the list: the pages read so
 		// far may no longer agree with the next ones.
 		if !apierrors.IsResourceExpired(err) || attempt == maxListAttempts {
-			break
+			return err
 		}
 	}
-	return objs, err
 }
 
 // teach makes the index's mapper map r's kind to r, as the API server does

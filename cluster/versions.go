@@ -122,7 +122,11 @@ func (l *Lookup) readVersion(ctx context.Context, s versionScope) (map[string]*u
 			ri = l.dyn.Resource(s.gvr).Namespace(s.namespace)
 			where = "namespace " + s.namespace
 		}
-		objs, err := l.listAll(ctx, ri, metav1.ListOptions{})
+		var objs []*unstructured.Unstructured
+		err := l.listAll(ctx, ri, metav1.ListOptions{}, func() { objs = objs[:0] }, func(u *unstructured.Unstructured) error {
+			objs = append(objs, u)
+			return nil
+		})
 		if err != nil {
 			rd.err = fmt.Errorf("cluster lookup: list %s in version %s in %s: %w", s.gvr.GroupResource(), s.gvr.Version, where, err)
 			return

@@ -391,7 +391,17 @@ func Load(paths ...string) ([]*unstructured.Unstructured, error) {
 
 // LoadFrom is Load with stdin read from the given reader.
 func LoadFrom(stdin io.Reader, paths ...string) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
+	return LoadWith(stdin, paths, func(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) { return obj, nil })
+}
+
+// LoadWith is LoadFrom with each object turned into what conv makes of it
+// as soon as it is decoded, by the goroutine that decoded it: a caller that
+// keeps objects in a compact form (their JSON, say) never holds the decoded
+// objects of more than a few documents at once. The results come in the
+// order LoadFrom gives the objects. An error of conv stops the loading; it
+// is returned as an *Error naming the object's source and document.
+func LoadWith[T any](stdin io.Reader, paths []string, conv func(*unstructured.Unstructured) (T, error)) ([]T, error) {
+	var out []T
 	stdinUsed := false
 	for _, p := range paths {
 		if p == Stdin {
@@ -399,7 +409,7 @@ func LoadFrom(stdin io.Reader, paths ...string) ([]*unstructured.Unstructured, e
 				return nil, errors.New(`standard input ("-") given more than once`)
 			}
 			stdinUsed = true
-			objs, err := Decode(stdin, StdinSource)
+			objs, err := decodeWith(stdin, StdinSource, conv)
 			if err != nil {
 				return nil, err
 			}
@@ -410,20 +420,60 @@ func LoadFrom(stdin io.Reader, paths ...string) ([]*unstructured.Unstructured, e
 		if err != nil {
 			return nil, err
 		}
-		if out, err = decodeFiles(out, files); err != nil {
+		if out, err = decodeFiles(out, files, conv); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// decodeFiles appends the objects of files, in order, to out. The files
-// are decoded at the same time, one per CPU (GOMAXPROCS); the error is
-// that of the first file in order that fails, as reading them one by one
-// gives.
-func decodeFiles(out []*unstructured.Unstructured, files []string) ([]*unstructured.Unstructured, error) {
+// decodeWith is Decode with conv applied to each object as it comes.
+func decodeWith[T any](r io.Reader, source string, conv func(*unstructured.Unstructured) (T, error)) ([]T, error) {
+	var out []T
+	err := eachDocument(r, source, func(v any, doc, line int) error {
+		objs, err := fromValue(v, source, doc, line)
+		if err != nil {
+			return err
+		}
+		for i, o := range objs {
+			t, err := conv(o)
+			if err != nil {
+				item := -1
+				if len(objs) > 1 || isList(v) {
+					item = i
+				}
+				return &Error{Source: source, Doc: doc, Line: line, Item: item, Err: err}
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// isList reports whether a document's value is a list of objects (whose
+// items an Error names).
+func isList(v any) bool {
+	switch v := v.(type) {
+	case []any:
+		return true
+	case map[string]any:
+		_, ok := listItems(v)
+		return ok
+	}
+	return false
+}
+
+// decodeFiles appends the objects of files, in order, to out, each turned
+// by conv. The files are decoded at the same time, one per CPU
+// (GOMAXPROCS); the error is that of the first file in order that fails, as
+// reading them one by one gives.
+func decodeFiles[T any](out []T, files []string, conv func(*unstructured.Unstructured) (T, error)) ([]T, error) {
 	type result struct {
-		objs []*unstructured.Unstructured
+		objs []T
 		err  error
 	}
 	results := make([]result, len(files))
@@ -438,17 +488,18 @@ func decodeFiles(out []*unstructured.Unstructured, files []string) ([]*unstructu
 				if i >= len(files) {
 					return
 				}
-				objs, err := decodeFile(files[i])
+				objs, err := decodeFile(files[i], conv)
 				results[i] = result{objs, err}
 			}
 		}()
 	}
 	wg.Wait()
-	for _, r := range results {
+	for i, r := range results {
 		if r.err != nil {
 			return nil, r.err
 		}
 		out = append(out, r.objs...)
+		results[i] = result{}
 	}
 	return out, nil
 }
@@ -492,11 +543,11 @@ func Files(path string) ([]string, error) {
 	return files, nil
 }
 
-func decodeFile(path string) ([]*unstructured.Unstructured, error) {
+func decodeFile[T any](path string, conv func(*unstructured.Unstructured) (T, error)) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Decode(f, path)
+	return decodeWith(f, path, conv)
 }

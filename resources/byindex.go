@@ -44,15 +44,6 @@ type derivedKey struct {
 	index string
 }
 
-// derived is a secondary index of one resource: the objects per value, in
-// the primary index's order, with and without their namespace.
-type derived struct {
-	byNamespace map[nsValue][]*unstructured.Unstructured
-	byValue     map[string][]*unstructured.Unstructured
-	// failed holds the objects fn failed on, in order, with fn's error.
-	failed []failedObject
-}
-
 type nsValue struct{ namespace, value string }
 
 type failedObject struct {
@@ -67,71 +58,12 @@ func (ix *Index) ListByIndex(ctx context.Context, gr schema.GroupResource, names
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d := ix.derivedIndex(gr, index, fn)
-	for _, f := range d.failed {
-		if namespace == "" || f.namespace == namespace {
-			return nil, f.err
-		}
-	}
-	var list []*unstructured.Unstructured
-	if namespace == "" {
-		list = d.byValue[value]
-	} else {
-		list = d.byNamespace[nsValue{namespace, value}]
-	}
-	if len(list) == 0 {
-		return nil, nil
+	d := ix.s.derivedIndex(gr, index, func(e sortedEntry[*unstructured.Unstructured]) ([]string, error) { return fn(e.v) })
+	list, err := d.lookup(namespace, value)
+	if err != nil || len(list) == 0 {
+		return nil, err
 	}
 	return slices.Clone(list), nil
-}
-
-// derivedIndex returns the secondary index named index of gr, building it
-// when Add has run since it was last built.
-func (ix *Index) derivedIndex(gr schema.GroupResource, index string, fn IndexFunc) *derived {
-	k := derivedKey{gr, index}
-	ix.mu.RLock()
-	d, ok := ix.derived[k]
-	gen := ix.gen
-	var list []indexed
-	if !ok {
-		list = slices.Clone(ix.byGR[gr])
-	}
-	ix.mu.RUnlock()
-	if ok {
-		return d
-	}
-	d = buildDerived(list, fn)
-	ix.mu.Lock()
-	// Keep it only if no Add ran meanwhile; a concurrent builder of the
-	// same index may have stored an equal one first.
-	if ix.gen == gen {
-		if ix.derived == nil {
-			ix.derived = map[derivedKey]*derived{}
-		}
-		ix.derived[k] = d
-	}
-	ix.mu.Unlock()
-	return d
-}
-
-func buildDerived(list []indexed, fn IndexFunc) *derived {
-	d := &derived{byNamespace: map[nsValue][]*unstructured.Unstructured{}, byValue: map[string][]*unstructured.Unstructured{}}
-	for _, e := range list {
-		values, err := fn(e.obj)
-		if err != nil {
-			d.failed = append(d.failed, failedObject{namespace: e.namespace, err: err})
-			continue
-		}
-		for i, v := range values {
-			if slices.Contains(values[:i], v) {
-				continue // an object is listed once per value
-			}
-			k := nsValue{e.namespace, v}
-			d.byNamespace[k] = append(d.byNamespace[k], e.obj)
-			d.byValue[v] = append(d.byValue[v], e.obj)
-		}
-	}
-	return d
 }
 
 // ListByIndexOf answers l.ListByIndex when l is an IndexedLookup, and

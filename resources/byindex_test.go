@@ -43,8 +43,10 @@ func podClaims(pod *unstructured.Unstructured) ([]string, error) {
 	return out, nil
 }
 
-func TestListByIndex(t *testing.T) {
-	ix := NewIndex(nil)
+func TestListByIndex(t *testing.T) { forEachIndex(t, testListByIndex) }
+
+func testListByIndex(t *testing.T, newIndex func() testIndex) {
+	ix := newIndex()
 	// Added out of order: results follow the index's order.
 	if err := ix.Add(
 		claimPod("b", "web-1", "data"),
@@ -142,8 +144,10 @@ func TestListByIndex(t *testing.T) {
 
 // TestListByIndexConcurrent runs lists and adds together (for -race): every
 // answer holds at least the pods added before the lists started.
-func TestListByIndexConcurrent(t *testing.T) {
-	ix := NewIndex(nil)
+func TestListByIndexConcurrent(t *testing.T) { forEachIndex(t, testListByIndexConcurrent) }
+
+func testListByIndexConcurrent(t *testing.T, newIndex func() testIndex) {
+	ix := newIndex()
 	if err := ix.Add(claimPod("a", "p0", "data")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,9 @@
 package resources
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -23,23 +20,7 @@ import (
 // nor the readers may modify them afterwards.
 type Index struct {
 	mapper *Mapper
-	mu     sync.RWMutex
-	// byGR holds, per group resource, the objects sorted by namespace and
-	// name, without duplicates.
-	byGR map[schema.GroupResource][]indexed
-	// gen counts the Adds; derived holds the secondary indexes
-	// (ListByIndex) built since the last one.
-	gen     uint64
-	derived map[derivedKey]*derived
-}
-
-type indexed struct {
-	namespace, name string
-	obj             *unstructured.Unstructured
-}
-
-func compareIndexed(a indexed, ns, name string) int {
-	return cmp.Or(cmp.Compare(a.namespace, ns), cmp.Compare(a.name, name))
+	s      sorted[*unstructured.Unstructured]
 }
 
 // NewIndex returns an empty Index that maps kinds with m (nil: a new
@@ -48,7 +29,7 @@ func NewIndex(m *Mapper) *Index {
 	if m == nil {
 		m = NewMapper()
 	}
-	return &Index{mapper: m, byGR: map[schema.GroupResource][]indexed{}}
+	return &Index{mapper: m}
 }
 
 // Mapper returns the mapper the index maps kinds with.
@@ -57,7 +38,8 @@ func (ix *Index) Mapper() *Mapper { return ix.mapper }
 // Add indexes objs. CustomResourceDefinitions among them are given to the
 // mapper first (Mapper.AddCRD), so custom resources added in the same call
 // map. An object with the group resource, namespace and name of one already
-// indexed replaces it. The namespace of a cluster-scoped object is ignored.
+// indexed replaces it (the last one of objs wins). The namespace of a
+// cluster-scoped object is ignored.
 //
 // Objects that cannot be indexed (nil, no name, an unknown kind, an invalid
 // CRD) are skipped and the others are indexed; the error joins one error per
@@ -72,11 +54,7 @@ func (ix *Index) Add(objs ...*unstructured.Unstructured) error {
 			}
 		}
 	}
-	type keyed struct {
-		gr schema.GroupResource
-		indexed
-	}
-	batch := make([]keyed, 0, len(objs))
+	batch := make([]keyed[*unstructured.Unstructured], 0, len(objs))
 	for i, obj := range objs {
 		if obj == nil {
 			errs = append(errs, fmt.Errorf("index: object %d is nil", i))
@@ -95,36 +73,14 @@ func (ix *Index) Add(objs ...*unstructured.Unstructured) error {
 		if !r.Namespaced {
 			ns = ""
 		}
-		batch = append(batch, keyed{r.GroupResource(), indexed{ns, obj.GetName(), obj}})
+		batch = append(batch, keyed[*unstructured.Unstructured]{r.GroupResource(), sortedEntry[*unstructured.Unstructured]{ns, obj.GetName(), obj}})
 	}
-
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.gen++
-	ix.derived = nil
-	for _, k := range batch {
-		list := ix.byGR[k.gr]
-		i, found := slices.BinarySearchFunc(list, k.indexed, func(a, b indexed) int { return compareIndexed(a, b.namespace, b.name) })
-		if found {
-			list[i] = k.indexed
-		} else {
-			list = slices.Insert(list, i, k.indexed)
-		}
-		ix.byGR[k.gr] = list
-	}
+	ix.s.add(batch)
 	return errors.Join(errs...)
 }
 
 // Len returns the number of objects indexed.
-func (ix *Index) Len() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	n := 0
-	for _, l := range ix.byGR {
-		n += len(l)
-	}
-	return n
-}
+func (ix *Index) Len() int { return ix.s.len() }
 
 // Get returns the object of resource gr named name in namespace ("" for a
 // cluster-scoped resource). A missing object gives an error matching
@@ -133,19 +89,17 @@ func (ix *Index) Get(ctx context.Context, gr schema.GroupResource, namespace, na
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ix.mu.RLock()
-	list := ix.byGR[gr]
-	i, found := slices.BinarySearchFunc(list, name, func(a indexed, name string) int { return compareIndexed(a, namespace, name) })
-	var obj *unstructured.Unstructured
-	if found {
-		obj = list[i].obj
-	}
-	ix.mu.RUnlock()
+	e, found := ix.s.get(gr, namespace, name)
 	if !found {
-		id := rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}
-		return nil, fmt.Errorf("%s: %w", id, rigging.ErrNotFound)
+		return nil, notFound(gr, namespace, name)
 	}
-	return obj, nil
+	return e.v, nil
+}
+
+// notFound is Get's error for a missing object.
+func notFound(gr schema.GroupResource, namespace, name string) error {
+	id := rigging.ResourceIdentifier{GroupResource: gr, Namespace: namespace, Name: name}
+	return fmt.Errorf("%s: %w", id, rigging.ErrNotFound)
 }
 
 // List returns the objects of resource gr in namespace ("" for every
@@ -155,23 +109,13 @@ func (ix *Index) List(ctx context.Context, gr schema.GroupResource, namespace st
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	list := ix.byGR[gr]
-	if namespace != "" {
-		lo, _ := slices.BinarySearchFunc(list, namespace, func(a indexed, ns string) int { return cmp.Compare(a.namespace, ns) })
-		hi := lo
-		for hi < len(list) && list[hi].namespace == namespace {
-			hi++
-		}
-		list = list[lo:hi]
-	}
+	list := ix.s.list(gr, namespace)
 	if len(list) == 0 {
 		return nil, nil
 	}
 	out := make([]*unstructured.Unstructured, len(list))
 	for i, e := range list {
-		out[i] = e.obj
+		out[i] = e.v
 	}
 	return out, nil
 }

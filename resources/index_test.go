@@ -15,9 +15,30 @@ import (
 	"github.com/rigging-dev/rigging"
 )
 
-func clusterIndex(t *testing.T) *Index {
+// testIndex is what the tests ask of Index and JSONIndex alike: the same
+// answers.
+type testIndex interface {
+	IndexedLookup
+	Add(objs ...*unstructured.Unstructured) error
+	Len() int
+}
+
+// forEachIndex runs test on an Index and on a JSONIndex.
+func forEachIndex(t *testing.T, test func(t *testing.T, newIndex func() testIndex)) {
+	for _, k := range []struct {
+		name string
+		new  func() testIndex
+	}{
+		{"Index", func() testIndex { return NewIndex(nil) }},
+		{"JSONIndex", func() testIndex { return NewJSONIndex(nil, JSONIndexOptions{}) }},
+	} {
+		t.Run(k.name, func(t *testing.T) { test(t, k.new) })
+	}
+}
+
+func clusterIndex(t *testing.T, newIndex func() testIndex) testIndex {
 	t.Helper()
-	ix := NewIndex(nil)
+	ix := newIndex()
 	objs := objectsIn(loadManifests(t, manifestsDir), "cluster-export/")
 	// Shuffle deterministically so that sorting is the index's doing, and
 	// put the custom resources before their CRD.
@@ -45,8 +66,10 @@ func keysOf(objs []*unstructured.Unstructured) []string {
 	return out
 }
 
-func TestIndexClusterExport(t *testing.T) {
-	ix := clusterIndex(t)
+func TestIndexClusterExport(t *testing.T) { forEachIndex(t, testIndexClusterExport) }
+
+func testIndexClusterExport(t *testing.T, newIndex func() testIndex) {
+	ix := clusterIndex(t, newIndex)
 	ctx := context.Background()
 	if got := ix.Len(); got != 131 {
 		t.Errorf("Len() = %d, want 131", got)
@@ -113,9 +136,11 @@ func TestIndexClusterExport(t *testing.T) {
 	}
 }
 
-func TestIndexAdd(t *testing.T) {
+func TestIndexAdd(t *testing.T) { forEachIndex(t, testIndexAdd) }
+
+func testIndexAdd(t *testing.T, newIndex func() testIndex) {
 	ctx := context.Background()
-	ix := NewIndex(nil)
+	ix := newIndex()
 	cm := func(ns, name, v string) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": name, "namespace": ns}, "data": map[string]any{"v": v}}}
@@ -127,7 +152,7 @@ func TestIndexAdd(t *testing.T) {
 	noName := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret"}}
 
 	err := ix.Add(cm("b", "x", "1"), cm("a", "y", "1"), widget, nil, noName, pv, cm("a", "x", "1"), cm("b", "x", "2"))
-	if !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), `"Widget"`) || !strings.Contains(err.Error(), "object 3 is nil") || !strings.Contains(err.Error(), "no metadata.name") {
+	if !errors.Is(err, ErrUnknownKind) || !strings.Contains(err.Error(), `"Widget"`) || !strings.Contains(err.Error(), "object 3 is nil") || !strings.Contains(err.Error(), `object 4 (apiVersion "v1" kind "Secret") has no metadata.name`) {
 		t.Errorf("Add err = %v", err)
 	}
 	list, _ := ix.List(ctx, schema.GroupResource{Resource: "configmaps"}, "")
@@ -151,8 +176,10 @@ func TestIndexAdd(t *testing.T) {
 }
 
 // TestIndexConcurrent reads while another goroutine adds (run with -race).
-func TestIndexConcurrent(t *testing.T) {
-	ix := clusterIndex(t)
+func TestIndexConcurrent(t *testing.T) { forEachIndex(t, testIndexConcurrent) }
+
+func testIndexConcurrent(t *testing.T, newIndex func() testIndex) {
+	ix := clusterIndex(t, newIndex)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	wg.Go(func() {

@@ -82,7 +82,7 @@ var Rules = []Rule{
 	{Layer: "archive", Packages: []string{"archive/..."}, Allow: []string{".", "internal/..."},
 		DenyModules: []string{prometheus, grpc, goPlugin, awsSDK, cobra, clientGo},
 		Why:         "Velero's backup layout is plain data, readable without any plugin machinery"},
-	{Layer: "resources", Packages: []string{"resources/..."}, Allow: []string{"."},
+	{Layer: "resources", Packages: []string{"resources/..."}, Allow: []string{".", "internal/ujson"},
 		DenyModules: []string{prometheus, grpc, goPlugin, awsSDK, cobra, clientGo},
 		Why:         "resource ordering and naming are data the built-ins and pipelines share"},
 	{Layer: "manifest", Packages: []string{"manifest/..."}, Allow: []string{"internal/..."},

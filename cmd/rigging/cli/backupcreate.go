@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/rigging-dev/rigging"
@@ -17,6 +16,7 @@ import (
 	"github.com/rigging-dev/rigging/backup"
 	"github.com/rigging-dev/rigging/cluster"
 	"github.com/rigging-dev/rigging/manifest"
+	"github.com/rigging-dev/rigging/resources"
 )
 
 func newBackupCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
@@ -84,17 +84,22 @@ uploaded then. A NAME already in the location is refused.`,
 			start := time.Now()
 			ctx := cmd.Context()
 			var (
-				items    []*unstructured.Unstructured
-				lookup   rigging.Lookup
-				warnings []error
+				input     *resources.JSONIndex
+				inputErrs []error
+				lookup    rigging.Lookup
+				warnings  []error
 			)
 			if len(from) > 0 {
-				if items, err = manifest.LoadFrom(cmd.InOrStdin(), from...); err != nil {
+				// Each object is kept as its JSON as soon as it is decoded:
+				// the backup never holds every object decoded.
+				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, resources.Encode)
+				if err != nil {
 					return err
 				}
+				input, inputErrs = backup.NewInput(nil, enc)
 			} else {
 				var cfg *rest.Config
-				if items, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
+				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
 					return err
 				}
 				ctx = withCluster(ctx, cfg)
@@ -121,7 +126,7 @@ uploaded then. A NAME already in the location is refused.`,
 			}
 			bar := newProgress(g, cmd.ErrOrStderr(), !noProgress, "backup "+name)
 			sum, err := backup.Run(ctx, backup.Options{
-				Name: name, Items: items, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
+				Name: name, Input: input, InputErrors: inputErrs, Lookup: lookup, Warnings: warnings, Spec: spec, Labels: labels, Features: features, Workers: workers,
 				Store: s.store, LocationName: s.loc.Name, Plugins: s.m, Logger: g.Logger,
 				Progress: func(p backup.Progress) { bar.update(p.ItemsBackedUp, p.TotalItems, p.Resource) },
 			})
@@ -186,32 +191,34 @@ func parseOrderedResources(s string) (map[string]string, error) {
 }
 
 // readCluster reads the items of a backup from the cluster cf chooses,
-// after naming it on the first line of output: the objects, the Lookup the
-// plugins see them through, a warning per resource it may not list, and
-// the cluster's client configuration. includeNS narrows the namespaced
-// lists unless it is empty or holds a pattern ("*", "perf-*": the lists
-// then read every namespace, and the backup's filters choose).
-func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) ([]*unstructured.Unstructured, rigging.Lookup, []error, *rest.Config, error) {
+// after naming it on the first line of output: the objects (as their JSON,
+// shared with the Lookup, and the errors of those the backup cannot hold),
+// the Lookup the plugins see them through, a warning per resource it may
+// not list, and the cluster's client configuration. includeNS narrows the
+// namespaced lists unless it is empty or holds a pattern ("*", "perf-*":
+// the lists then read every namespace, and the backup's filters choose).
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) (*resources.JSONIndex, []error, rigging.Lookup, []error, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Backing up the cluster of %s\n", desc)
 	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	var opts cluster.CollectOptions
 	if !slices.ContainsFunc(includeNS, func(ns string) bool { return strings.ContainsAny(ns, "*?[") }) {
 		opts.Namespaces = includeNS
 	}
-	items, ws, err := l.Collect(ctx, opts)
+	enc, ws, err := l.CollectEncoded(ctx, opts)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	warnings := make([]error, len(ws))
 	for i, w := range ws {
 		warnings[i] = w
 	}
-	return items, l, warnings, cfg, nil
+	input, inputErrs := backup.NewInput(nil, enc)
+	return input, inputErrs, l, warnings, cfg, nil
 }
