@@ -134,7 +134,15 @@ func main() {
 	flag.IntVar(&o.raised.Burst, "raised-burst", 1000, "the raised client burst given to both")
 	flag.BoolVar(&o.restore, "restore", true, "also race the restores (one per side and setting)")
 	flag.IntVar(&o.createSample, "create-sample", 2000, "objects created for the bare create bound")
+	render := flag.String("render", "", "only re-render --docs from the server_race of this benchmarks.json (no measuring)")
 	flag.Parse()
+	if *render != "" {
+		if err := rerender(*render, o.docs); err != nil {
+			fmt.Fprintln(os.Stderr, "serverrace:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o.raised.QPS = float32(qps)
 	if o.items == "" {
 		fmt.Fprintln(os.Stderr, "serverrace: --items is required (testdata/manifests/gen-large.sh's output)")
@@ -712,11 +720,38 @@ const (
 	endMarker   = "<!-- serverrace:end -->"
 )
 
+// rerender writes docs (or prints) the race saved in path's server_race.
+func rerender(path, docs string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc benchmarksFile
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if doc.ServerRace == nil {
+		return fmt.Errorf("%s: no server_race", path)
+	}
+	if docs == "" {
+		fmt.Print(doc.ServerRace.Markdown())
+		return nil
+	}
+	return writeDocs(docs, doc.ServerRace)
+}
+
+// benchmarksFile is docs/benchmarks.json: bench's report (written by
+// interop/cmd/bench, its layout kept) with the race under server_race.
+type benchmarksFile struct {
+	bench.Report
+	ServerRace *Report `json:"server_race,omitempty"`
+}
+
 // writeDocs puts the report into dir/benchmarks.json (key server_race; its
 // ratios merged into ratios) and its region of dir/BENCHMARKS.md.
 func writeDocs(dir string, rep *Report) error {
 	path := filepath.Join(dir, "benchmarks.json")
-	doc := map[string]any{}
+	var doc benchmarksFile
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &doc); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -724,15 +759,13 @@ func writeDocs(dir string, rep *Report) error {
 	} else if !os.IsNotExist(err) {
 		return err
 	}
-	doc["server_race"] = rep
-	ratios, _ := doc["ratios"].(map[string]any)
-	if ratios == nil {
-		ratios = map[string]any{}
+	doc.ServerRace = rep
+	if doc.Ratios == nil {
+		doc.Ratios = map[string]float64{}
 	}
 	for k, v := range rep.Ratios {
-		ratios[k] = v
+		doc.Ratios[k] = v
 	}
-	doc["ratios"] = ratios
 	j, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
