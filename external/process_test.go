@@ -334,3 +334,35 @@ func TestProcessStatsCoverGroup(t *testing.T) {
 		t.Errorf("group RSS %d; the plugin alone %d, its helper %d", s[0].RSS, leader, helper)
 	}
 }
+
+// TestTailSeesFailedAllocation: under a memory limit (watch), the stderr
+// lines that tell of a failed allocation are noticed, even once no longer
+// held; hclog JSON lines and other lines are not; without a limit nothing
+// is scanned.
+func TestTailSeesFailedAllocation(t *testing.T) {
+	tests := []struct {
+		line       string
+		watch      bool
+		oom, fault bool
+	}{
+		{"fatal error: runtime: out of memory", true, true, false},
+		{"runtime/cgo: malloc failed: Cannot allocate memory", true, true, false},
+		{"terminate called after throwing an instance of 'std::bad_alloc'", true, true, false},
+		{"SIGSEGV: segmentation violation", true, false, true},
+		{"[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a]", true, false, false}, // a goroutine's nil dereference
+		{`{"@level":"error","@message":"cache out of memory, evicting"}`, true, false, false},
+		{"fatal error: runtime: out of memory", false, false, false},
+		{"panic: boom", true, false, false},
+	}
+	for _, tt := range tests {
+		var tail outputTail
+		tail.watch = tt.watch
+		tail.add(tt.line)
+		for range tailLines {
+			tail.add("goroutine 1 [running]:") // the line leaves the ring
+		}
+		if oom, fault := tail.sawOutOfMemory(); oom != tt.oom || fault != tt.fault {
+			t.Errorf("%q (watch %v): oom %v fault %v, want %v %v", tt.line, tt.watch, oom, fault, tt.oom, tt.fault)
+		}
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -75,10 +74,7 @@ var (
 // steer implements the name-driven behaviours.
 func steer(ctx context.Context, item *unstructured.Unstructured) error {
 	if sig, ok := strings.CutPrefix(item.GetName(), "signal-"); ok {
-		// Go's runtime ignores a SIGSEGV sent by kill: a shell in this
-		// process's place dies of it as a crashing program would.
-		err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -s " + strings.ToUpper(sig) + " $$"}, nil)
-		return fmt.Errorf("exec /bin/sh: %w", err)
+		return dieOf(strings.ToUpper(sig))
 	}
 	if mib, ok := strings.CutPrefix(item.GetName(), "alloc-"); ok {
 		n, err := strconv.Atoi(mib)
