@@ -5,6 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/external/internal/testplugin"
@@ -78,5 +82,47 @@ func TestErrorsNamePluginOnce(t *testing.T) {
 	if _, err := st.GetObject(ctx, "b", "no/such/key"); err == nil || !strings.HasPrefix(err.Error(), "plugin "+testplugin.Store+": GetObject: no/such/key: ") ||
 		strings.Count(err.Error(), testplugin.Store) != 1 {
 		t.Errorf("GetObject error = %v", err)
+	}
+}
+
+// TestRemoteErrorAtDeadline: a call that failed at its context's deadline
+// matches context.DeadlineExceeded whatever code the plugin answered with
+// (a plugin returning its own context's error sends code Unknown, and its
+// answer may beat the host's timer); other failures keep the plugin's
+// error as it is.
+func TestRemoteErrorAtDeadline(t *testing.T) {
+	passed, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	soon, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel2()
+	later, cancel3 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel3()
+	tests := []struct {
+		name         string
+		ctx          context.Context
+		err          error
+		wantDeadline bool
+	}{
+		{"unknown, deadline passed", passed, status.Error(codes.Unknown, "put block/k: context deadline exceeded"), true},
+		{"unknown, deadline in a moment", soon, status.Error(codes.Unknown, "context deadline exceeded"), true},
+		{"deadline code", passed, status.Error(codes.DeadlineExceeded, "late"), true},
+		{"unknown, deadline far", later, status.Error(codes.Unknown, "context deadline exceeded"), false},
+		{"other error at the deadline", passed, status.Error(codes.Unknown, "disk full"), false},
+		{"no deadline", context.Background(), status.Error(codes.Unknown, "context deadline exceeded"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := remoteError(tt.ctx, tt.err)
+			if errors.Is(got, context.DeadlineExceeded) != tt.wantDeadline {
+				t.Errorf("remoteError(%v) = %v: matches DeadlineExceeded %v, want %v", tt.err, got, !tt.wantDeadline, tt.wantDeadline)
+			}
+			if got.Error() != status.Convert(tt.err).Message() {
+				t.Errorf("remoteError says %q, want the plugin's message %q", got.Error(), status.Convert(tt.err).Message())
+			}
+			var re *RemoteError
+			if !errors.As(got, &re) {
+				t.Errorf("remoteError(%v) = %#v, not a RemoteError", tt.err, got)
+			}
+		})
 	}
 }

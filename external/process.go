@@ -375,7 +375,7 @@ const exitGrace = time.Second
 // a moment before the host's own timer fires, so a DeadlineExceeded status
 // within a second of ctx's deadline counts too.
 func deadlinePassed(ctx context.Context, code codes.Code, err error) bool {
-	if code != codes.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
+	if code != codes.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) && !reportsDeadline(code, err) {
 		return false
 	}
 	if ctx.Err() != nil {
@@ -383,6 +383,33 @@ func deadlinePassed(ctx context.Context, code codes.Code, err error) bool {
 	}
 	dl, ok := ctx.Deadline()
 	return ok && time.Until(dl) < time.Second
+}
+
+// reportsDeadline reports a plugin's own answer that its context's deadline
+// passed: a handler that returns its context's error sends it as code
+// Unknown with the context's message (Velero's framework and rigging's SDK
+// alike), and that answer can arrive a moment before the host's own timer
+// fires.
+func reportsDeadline(code codes.Code, err error) bool {
+	return code == codes.Unknown && strings.HasSuffix(status.Convert(err).Message(), context.DeadlineExceeded.Error())
+}
+
+// deadlineError is the error of a call that failed at its context's
+// deadline whatever code the plugin answered with: it reads as the
+// plugin's error and matches context.DeadlineExceeded too.
+type deadlineError struct{ err error }
+
+func (e *deadlineError) Error() string   { return e.err.Error() }
+func (e *deadlineError) Unwrap() []error { return []error{e.err, context.DeadlineExceeded} }
+
+// remoteError turns the status of a failed call into its error, matching
+// context.DeadlineExceeded when the call failed at ctx's deadline.
+func remoteError(ctx context.Context, err error) error {
+	re := wire.FromStatus(err)
+	if !errors.Is(re, context.DeadlineExceeded) && deadlinePassed(ctx, status.Code(err), err) {
+		return &deadlineError{re}
+	}
+	return re
 }
 
 // stale reports whether generation gen is known to have exited, or its
@@ -594,7 +621,7 @@ func (in *supervisedInvoker) call(ctx context.Context, op string, idempotent boo
 		if restarted {
 			return unavailable(callError(op, wire.FromStatus(err), note))
 		}
-		return callError(op, wire.FromStatus(err), note)
+		return callError(op, remoteError(ctx, err), note)
 	}
 }
 
@@ -663,7 +690,7 @@ func (in *supervisedInvoker) callInit(ctx context.Context, fn func(context.Conte
 		} else if restarted {
 			return unavailable(fmt.Errorf("%w%s", wire.FromStatus(err), note))
 		}
-		return wire.FromStatus(err)
+		return remoteError(ctx, err)
 	}
 	in.mu.Lock()
 	in.init, in.initGen = fn, gen
