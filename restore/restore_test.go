@@ -176,7 +176,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, m := range missing {
 		kind := strings.SplitN(m, "/", 2)[0]
-		if !slices.Contains([]string{"Event", "Node", "VolumeAttachment", "Job", "Pod", "PersistentVolume"}, kind) {
+		// VolumeSnapshots and their contents that exist before a backup
+		// are left out of it, as Velero's backup controller leaves them.
+		if !slices.Contains([]string{"Event", "Node", "VolumeAttachment", "Job", "Pod", "PersistentVolume", "VolumeSnapshot", "VolumeSnapshotContent"}, kind) {
 			t.Errorf("%s not restored", m)
 		}
 	}
