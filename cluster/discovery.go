@@ -74,7 +74,7 @@ type apiDiscovery struct {
 // discoverAPI reads the groups (/api, /apis), then the resources of every
 // group version concurrently. A group version that does not answer is in
 // failed; a failure of /api (other than 404, as an aggregated API server
-// answers) or of /apis is an error.
+// answers) or of /apis, or the end of ctx, is an error.
 func discoverAPI(ctx context.Context, c rest.Interface) (apiDiscovery, error) {
 	var core metav1.APIVersions
 	if err := c.Get().AbsPath("/api").Do(ctx).Into(&core); err != nil && !apierrors.IsNotFound(err) {
@@ -114,6 +114,11 @@ func discoverAPI(ctx context.Context, c rest.Interface) (apiDiscovery, error) {
 		}
 	}
 	wg.Wait()
+	// A group version that failed because the question ended did not
+	// fail: no answer, rather than a group marked unavailable.
+	if err := ctx.Err(); err != nil {
+		return apiDiscovery{}, err
+	}
 	return d, nil
 }
 

@@ -146,3 +146,29 @@ func TestDiscoveryFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryCancelledQuestion: a question cancelled while discovery
+// asks the group versions leaves no group marked unavailable: the next
+// question discovers again and is answered.
+func TestDiscoveryCancelledQuestion(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, _ := c.FaultProxy(t, func(r *http.Request, _ int) (int, http.Header, string, bool) {
+		if r.URL.Path == "/apis/apps/v1" {
+			cancel() // before the server answers: the client's request ends with the context
+		}
+		return 0, nil, "", false
+	})
+	l, err := NewLookup(cfg, LookupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployments := schema.GroupResource{Group: "apps", Resource: "deployments"}
+	if _, err := l.List(ctx, deployments, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled List = %v, want context.Canceled", err)
+	}
+	if _, err := l.List(context.Background(), deployments, ""); err != nil {
+		t.Fatalf("List after a cancelled one: %v", err)
+	}
+}
