@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -84,11 +83,11 @@ func NewApplier(cfg *rest.Config, opts ApplyOptions) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster applier: %w", err)
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	rc, err := newDiscoveryClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster applier: %w", err)
 	}
-	return &Applier{dyn: dyn, rest: disc.RESTClient(), opts: opts}, nil
+	return &Applier{dyn: dyn, rest: rc, opts: opts}, nil
 }
 
 // Ping asks the API server for its version: an error (naming the server's

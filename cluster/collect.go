@@ -24,7 +24,7 @@ func (l *Lookup) BackupResources(ctx context.Context) ([]resources.Resource, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := l.discover(); err != nil {
+	if err := l.discover(ctx); err != nil {
 		return nil, err
 	}
 	l.mu.Lock()

@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/pager"
@@ -40,7 +39,7 @@ const DefaultPageSize = 500
 const maxListAttempts = 3
 
 // discoveryTimeout bounds a discovery request when the rest.Config has no
-// timeout of its own (client-go's discovery calls take no context).
+// timeout of its own, besides the context of the question that caused it.
 const discoveryTimeout = 30 * time.Second
 
 // ErrGroupUnavailable reports a resource of an API group whose discovery
@@ -80,7 +79,7 @@ type LookupOptions struct {
 // resource wait for one read.
 type Lookup struct {
 	dyn      dynamic.Interface
-	disc     discovery.DiscoveryInterface
+	disc     rest.Interface // the discovery paths
 	pageSize int64
 	// index holds what was read as its JSON (decoded when asked): a
 	// backup of a large cluster holds its objects compactly.
@@ -127,18 +126,14 @@ func NewLookup(cfg *rest.Config, opts LookupOptions) (*Lookup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster lookup: %w", err)
 	}
-	dcfg := rest.CopyConfig(cfg)
-	if dcfg.Timeout == 0 {
-		dcfg.Timeout = discoveryTimeout
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(dcfg)
+	disc, err := newDiscoveryClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster lookup: %w", err)
 	}
 	return newLookup(dyn, disc, opts), nil
 }
 
-func newLookup(dyn dynamic.Interface, disc discovery.DiscoveryInterface, opts LookupOptions) *Lookup {
+func newLookup(dyn dynamic.Interface, disc rest.Interface, opts LookupOptions) *Lookup {
 	size := opts.PageSize
 	switch {
 	case size == 0:
@@ -247,7 +242,7 @@ func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedRe
 	if !known {
 		// First question, or a resource unseen so far that a CRD created
 		// since the last discovery may serve: discover (again).
-		if err := l.discover(); err != nil {
+		if err := l.discover(ctx); err != nil {
 			return servedResource{}, false, err
 		}
 		l.mu.Lock()
@@ -273,35 +268,18 @@ func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedRe
 }
 
 // discover asks the API server for its preferred resources.
-func (l *Lookup) discover() error {
+func (l *Lookup) discover(ctx context.Context) error {
 	l.discoverMu.Lock()
 	defer l.discoverMu.Unlock()
-	lists, err := discovery.ServerPreferredResources(l.disc)
-	failed := map[string]error{}
-	var partial *discovery.ErrGroupDiscoveryFailed
-	switch {
-	case errors.As(err, &partial):
-		for gv, e := range partial.Groups {
-			failed[gv.Group] = e
-		}
-	case err != nil:
+	d, err := discoverAPI(ctx, l.disc)
+	if err != nil {
 		return fmt.Errorf("cluster lookup: discovery: %w", err)
 	}
-	served := map[schema.GroupResource]servedResource{}
-	for _, list := range lists {
-		gv, err := schema.ParseGroupVersion(list.GroupVersion)
-		if err != nil {
-			return fmt.Errorf("cluster lookup: discovery: group version %q: %w", list.GroupVersion, err)
-		}
-		for _, ar := range list.APIResources {
-			r := resources.Resource{
-				Group: gv.Group, Version: gv.Version, Kind: ar.Kind,
-				Plural: ar.Name, Singular: ar.SingularName, ShortNames: ar.ShortNames,
-				Namespaced: ar.Namespaced,
-			}
-			served[r.GroupResource()] = servedResource{Resource: r, verbs: ar.Verbs}
-		}
+	failed := map[string]error{}
+	for gv, e := range d.failed {
+		failed[gv.Group] = e
 	}
+	served := d.preferred()
 	l.mu.Lock()
 	l.served, l.failed, l.discovered = served, failed, true
 	l.mu.Unlock()

@@ -2,16 +2,13 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -56,7 +53,9 @@ func (l *Lookup) OtherVersions(ctx context.Context, gr schema.GroupResource, nam
 	if err != nil || !ok || r.Namespaced != (namespace != "") {
 		return nil, err
 	}
-	l.versions.once.Do(func() { l.versions.other, l.versions.err = l.discoverVersions() })
+	// Asked once for the Lookup's life: not ended by this question's
+	// cancellation (the discovery timeout bounds it).
+	l.versions.once.Do(func() { l.versions.other, l.versions.err = l.discoverVersions(context.WithoutCancel(ctx)) })
 	if l.versions.err != nil {
 		return nil, l.versions.err
 	}
@@ -76,30 +75,22 @@ func (l *Lookup) OtherVersions(ctx context.Context, gr schema.GroupResource, nam
 // discoverVersions asks the API server for every version it serves and
 // keeps, per resource, those it does not prefer that support the verbs a
 // backup needs.
-func (l *Lookup) discoverVersions() (map[schema.GroupResource][]string, error) {
-	_, lists, err := l.disc.ServerGroupsAndResources()
-	var partial *discovery.ErrGroupDiscoveryFailed
-	if err != nil && !errors.As(err, &partial) {
+func (l *Lookup) discoverVersions(ctx context.Context) (map[schema.GroupResource][]string, error) {
+	d, err := discoverAPI(ctx, l.disc)
+	if err != nil {
 		return nil, fmt.Errorf("cluster lookup: discovery of every version: %w", err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := map[schema.GroupResource][]string{}
-	for _, list := range lists {
-		gv, err := schema.ParseGroupVersion(list.GroupVersion)
-		if err != nil {
-			return nil, fmt.Errorf("cluster lookup: discovery: group version %q: %w", list.GroupVersion, err)
+	d.each(func(g metav1.APIGroup, version string, ar metav1.APIResource) {
+		gr := schema.GroupResource{Group: g.Name, Resource: ar.Name}
+		preferred, ok := l.served[gr]
+		if !ok || preferred.Version == version || !containsAll(ar.Verbs, backupVerbs) || slices.Contains(out[gr], version) {
+			return
 		}
-		for _, ar := range list.APIResources {
-			gr := schema.GroupResource{Group: gv.Group, Resource: ar.Name}
-			preferred, ok := l.served[gr]
-			if strings.Contains(ar.Name, "/") || !ok || preferred.Version == gv.Version || !containsAll(ar.Verbs, backupVerbs) ||
-				slices.Contains(out[gr], gv.Version) {
-				continue
-			}
-			out[gr] = append(out[gr], gv.Version)
-		}
-	}
+		out[gr] = append(out[gr], version)
+	})
 	return out, nil
 }
 

@@ -46,6 +46,13 @@ var (
 	awsSDK     = "github.com/aws/"
 	cobra      = "github.com/spf13/cobra"
 	clientGo   = "k8s.io/client-go"
+	// The heavy half of client-go: its discovery and OpenAPI clients, the
+	// typed clientsets and the scheme of every built-in API group (k8s.io/api),
+	// about half of a plugin binary (docs/DEPENDENCIES.md).
+	clientGoDiscovery  = "k8s.io/client-go/discovery"
+	clientGoOpenAPI    = "k8s.io/client-go/openapi"
+	clientGoClientsets = "k8s.io/client-go/kubernetes"
+	kubeAPI            = "k8s.io/api/"
 )
 
 // Rules are the module's layers, from the bottom up. Test-only commands live
@@ -65,8 +72,8 @@ var Rules = []Rule{
 		Why:         "the Manager sees external plugins only through its Catalog interface"},
 	{Layer: "plugin SDK", Packages: []string{"external/plugin/..."},
 		Allow:       []string{".", "registry", "cluster", "resources", "manifest", "internal/...", "external/generated/...", "external/internal/wire"},
-		DenyModules: []string{prometheus, awsSDK, cobra},
-		Why:         "a vendor's plugin binary links the SDK: no Manager, no Prometheus; the cluster's Lookup (client-go) as every Velero plugin has one"},
+		DenyModules: []string{prometheus, awsSDK, cobra, clientGoDiscovery, clientGoOpenAPI, clientGoClientsets, kubeAPI},
+		Why:         "a vendor's plugin binary links the SDK: no Manager, no Prometheus; the cluster's Lookup (client-go's REST, dynamic and config clients) as every Velero plugin has one, not its discovery, OpenAPI or typed clients"},
 	{Layer: "built-in composition", Packages: []string{"builtin/all"},
 		Allow:       []string{".", "registry", "resources", "internal/...", "builtin/...", "providers/..."},
 		DenyModules: []string{prometheus, grpc, goPlugin, cobra},
@@ -94,8 +101,8 @@ var Rules = []Rule{
 		Why:         "the pipelines drive plugins through the contract's interfaces, whatever the host"},
 	{Layer: "cluster", Packages: []string{"cluster/..."},
 		Allow:       []string{".", "resources", "manifest", "internal/..."},
-		DenyModules: []string{prometheus, grpc, goPlugin, awsSDK, cobra},
-		Why:         "the API server's side of a backup or restore is data for the pipelines: no plugin machinery"},
+		DenyModules: []string{prometheus, grpc, goPlugin, awsSDK, cobra, clientGoDiscovery, clientGoOpenAPI, clientGoClientsets, kubeAPI},
+		Why:         "the API server's side of a backup or restore is data for the pipelines: no plugin machinery; every served plugin links it, so not client-go's discovery, OpenAPI or typed clients"},
 	{Layer: "test cluster", Packages: []string{"internal/testcluster/..."},
 		Allow:       []string{".", "resources", "manifest", "cluster", "internal/..."},
 		DenyModules: []string{goPlugin, awsSDK, cobra},
