@@ -48,8 +48,13 @@ type ApplyOptions struct {
 	// ResourceTimeout bounds the wait for a created CRD to be established
 	// (default DefaultResourceTimeout).
 	ResourceTimeout time.Duration
-	// PollInterval is how often a CRD is read while waiting (default 100ms).
+	// PollInterval is how often a CRD or a terminating namespace is read
+	// while waiting (default 100ms).
 	PollInterval time.Duration
+	// TerminatingTimeout bounds the wait for a terminating namespace of the
+	// restore to be gone before it is created again (Velero's
+	// --terminating-resource-timeout; default DefaultResourceTimeout).
+	TerminatingTimeout time.Duration
 }
 
 // Applier creates the objects of a restore in a cluster through its API
@@ -75,6 +80,9 @@ func NewApplier(cfg *rest.Config, opts ApplyOptions) (*Applier, error) {
 	}
 	if opts.ResourceTimeout <= 0 {
 		opts.ResourceTimeout = DefaultResourceTimeout
+	}
+	if opts.TerminatingTimeout <= 0 {
+		opts.TerminatingTimeout = DefaultResourceTimeout
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 100 * time.Millisecond
@@ -240,28 +248,90 @@ func (a *Applier) restoreManagedFields(ctx context.Context, ri dynamic.ResourceI
 // waitEstablished polls CRD name until its Established condition is True
 // (Velero's crdAvailable).
 func (a *Applier) waitEstablished(ctx context.Context, ri dynamic.ResourceInterface, name string) (rejected, err error) {
-	ctx2, cancel := context.WithTimeout(ctx, a.opts.ResourceTimeout)
+	var crd *unstructured.Unstructured
+	timedOut, rej, err := a.poll(ctx, a.opts.ResourceTimeout, func(ctx context.Context) (bool, error) {
+		var gerr error
+		crd, gerr = ri.Get(ctx, name, metav1.GetOptions{})
+		return gerr == nil && established(crd), gerr
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("wait for CRD %s: %w", name, err)
+	case rej != nil:
+		return fmt.Errorf("error verifying the CRD %s is ready to use: %w", name, rej), nil
+	case timedOut:
+		return fmt.Errorf("the CRD %s is not available to use for custom resources after %s: %w", name, a.opts.ResourceTimeout, ErrCRDNotEstablished), nil
+	}
+	return nil, nil
+}
+
+// poll calls check every PollInterval until it reports done, for at most
+// timeout (timedOut). An error of check that is the API server's answer
+// ends the wait (rejected); another one (the server not reached), or the
+// end of ctx, is err.
+func (a *Applier) poll(ctx context.Context, timeout time.Duration, check func(context.Context) (bool, error)) (timedOut bool, rejected, err error) {
+	ctx2, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t := time.NewTicker(a.opts.PollInterval)
 	defer t.Stop()
 	for {
-		crd, gerr := ri.Get(ctx2, name, metav1.GetOptions{})
+		done, cerr := check(ctx2)
 		switch {
-		case gerr == nil && established(crd):
-			return nil, nil
-		case gerr != nil && isAPIAnswer(gerr):
-			return fmt.Errorf("error verifying the CRD %s is ready to use: %w", name, gerr), nil
-		case gerr != nil && ctx.Err() == nil && ctx2.Err() == nil:
-			return nil, fmt.Errorf("wait for CRD %s: %w", name, gerr)
+		case done:
+			return false, nil, nil
+		case cerr != nil && isAPIAnswer(cerr):
+			return false, cerr, nil
+		case cerr != nil && ctx.Err() == nil && ctx2.Err() == nil:
+			return false, nil, cerr
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for CRD %s: %w", name, ctx.Err())
+			return false, nil, ctx.Err()
 		case <-ctx2.Done():
-			return fmt.Errorf("the CRD %s is not available to use for custom resources after %s: %w", name, a.opts.ResourceTimeout, ErrCRDNotEstablished), nil
+			return true, nil, nil
 		case <-t.C:
 		}
 	}
+}
+
+// terminating reports whether namespace ns is being deleted.
+func terminating(ns *unstructured.Unstructured) bool {
+	phase, _, _ := unstructured.NestedString(ns.Object, "status", "phase")
+	return ns.GetDeletionTimestamp() != nil || phase == "Terminating"
+}
+
+// recreateNamespace waits, as Velero does, up to TerminatingTimeout for
+// the terminating namespace obj names to be gone, and creates it again.
+// Still there then, it is refused (and so is everything restored into it).
+func (a *Applier) recreateNamespace(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (action string, warnings []error, rejected, err error) {
+	name := obj.GetName()
+	timedOut, rej, err := a.poll(ctx, a.opts.TerminatingTimeout, func(ctx context.Context) (bool, error) {
+		cur, gerr := ri.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(gerr) {
+			return true, nil
+		}
+		return gerr == nil && !terminating(cur), gerr
+	})
+	switch {
+	case err != nil:
+		return "", nil, nil, fmt.Errorf("wait for terminating namespace %s: %w", name, err)
+	case rej != nil:
+		return rigging.RestoreActionFailed, nil, fmt.Errorf("error getting namespace %s: %w", name, rej), nil
+	case timedOut:
+		return rigging.RestoreActionFailed, nil, fmt.Errorf("timed out waiting for terminating namespace %s to disappear before restoring (%s)", name, a.opts.TerminatingTimeout), nil
+	}
+	body := obj.DeepCopy()
+	delete(body.Object, "status")
+	_, cerr := ri.Create(ctx, body, metav1.CreateOptions{})
+	switch {
+	case cerr == nil:
+		return rigging.RestoreActionCreated, nil, nil, nil
+	case apierrors.IsAlreadyExists(cerr):
+		// Created by someone else meanwhile: there, as Velero takes it.
+		return rigging.RestoreActionExists, nil, nil, nil
+	}
+	rej, err = split("create "+describe(obj), cerr)
+	return rigging.RestoreActionFailed, nil, rej, err
 }
 
 func established(crd *unstructured.Unstructured) bool {
@@ -286,8 +356,8 @@ func (a *Applier) existing(ctx context.Context, ri dynamic.ResourceInterface, ob
 		return "", nil, nil, fmt.Errorf("get %s: %w", describe(obj), gerr)
 	}
 	if resource == "namespaces" && obj.GetAPIVersion() == "v1" {
-		if cur.GetDeletionTimestamp() != nil {
-			return rigging.RestoreActionFailed, nil, fmt.Errorf("namespace %s is terminating: nothing can be restored into it", obj.GetName()), nil
+		if terminating(cur) {
+			return a.recreateNamespace(ctx, ri, obj)
 		}
 		return rigging.RestoreActionExists, nil, nil, nil
 	}

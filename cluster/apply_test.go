@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/rigging-dev/rigging"
@@ -154,11 +157,15 @@ func TestApplyServiceAccount(t *testing.T) {
 }
 
 // TestApplyRejected: what the API server refuses is rejected (the restore
-// goes on), naming the object; a namespace being deleted is refused.
+// goes on), naming the object; a namespace still being deleted at the
+// terminating timeout is refused.
 func TestApplyRejected(t *testing.T) {
 	c := testcluster.Get(t)
 	ctx := context.Background()
-	a := newApplier(t, c.Config(), "")
+	a, err := cluster.NewApplier(c.Config(), cluster.ApplyOptions{TerminatingTimeout: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	applyOK(t, a, obj("v1", "Namespace", "", "apply-rejected", nil), "namespaces", rigging.RestoreActionCreated, 0)
 	applyOK(t, a, obj("v1", "Namespace", "", "apply-doomed", nil), "namespaces", rigging.RestoreActionCreated, 0)
 	dyn, err := dynamic.NewForConfig(c.Config())
@@ -177,7 +184,7 @@ func TestApplyRejected(t *testing.T) {
 	}{
 		{"invalid name", configMap("apply-rejected", "Bad_Name", "v", "r"), "configmaps", `ConfigMap apply-rejected/Bad_Name`},
 		{"no such namespace", configMap("apply-none-such", "cm", "v", "r"), "configmaps", `namespaces "apply-none-such" not found`},
-		{"terminating namespace", obj("v1", "Namespace", "", "apply-doomed", nil), "namespaces", "namespace apply-doomed is terminating"},
+		{"terminating namespace", obj("v1", "Namespace", "", "apply-doomed", nil), "namespaces", "timed out waiting for terminating namespace apply-doomed to disappear before restoring"},
 		{"unknown resource", obj("example.com/v1", "Gadget", "apply-rejected", "g", nil), "gadgets", "Gadget apply-rejected/g"},
 	}
 	for _, tt := range tests {
@@ -252,5 +259,63 @@ func TestApplyServerGone(t *testing.T) {
 	b := newApplier(t, &rest.Config{Host: "http://" + addr}, "")
 	if err := b.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Ping of nothing: %v", err)
+	}
+}
+
+// TestApplyTerminatingNamespace: a namespace of the restore that is
+// terminating is waited for, as Velero waits (up to its terminating
+// resource timeout), and created again once gone (one still terminating
+// at the timeout: TestApplyRejected). The namespace is finalized (what
+// the namespace controller, absent here, does) once the applier has read
+// it terminating at least twice: it waited.
+func TestApplyTerminatingNamespace(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	kube, err := kubernetes.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	terminate := func(name string) {
+		t.Helper()
+		if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	terminate("term-gone")
+	reads := make(chan struct{}, 100)
+	cfg, _ := c.FaultProxy(t, func(r *http.Request, n int) (int, http.Header, string, bool) {
+		if r.Method == http.MethodGet && r.URL.Path == "/api/v1/namespaces/term-gone" {
+			select {
+			case reads <- struct{}{}:
+			default: // the first two are what counts
+			}
+		}
+		return 0, nil, "", false
+	})
+	a, err := cluster.NewApplier(cfg, cluster.ApplyOptions{TerminatingTimeout: time.Minute, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalized := make(chan error, 1)
+	go func() {
+		<-reads // existing's read
+		<-reads // the wait's first
+		ns, err := kube.CoreV1().Namespaces().Get(ctx, "term-gone", metav1.GetOptions{})
+		if err == nil {
+			ns.Spec.Finalizers = nil
+			_, err = kube.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
+		}
+		finalized <- err
+	}()
+	applyOK(t, a, obj("v1", "Namespace", "", "term-gone", nil), "namespaces", rigging.RestoreActionCreated, 0)
+	if err := <-finalized; err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := kube.CoreV1().Namespaces().Get(ctx, "term-gone", metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("namespace term-gone after the restore: %v, %v; want it created again", ns, err)
 	}
 }

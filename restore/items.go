@@ -623,10 +623,14 @@ func (rs *restorer) settle(p *pending) {
 		rs.written[p.k] = true
 		return
 	case rigging.RestoreActionFailed:
-		// It exists and differs (a warning said so): not restored.
+		// It exists and differs (a warning said so): not restored, but
+		// counted, as Velero counts every item it got as far as trying
+		// (its ItemsRestored is the size of its restoredItems, whatever
+		// their action).
 		p.log.Info("not restored: exists in the cluster and differs")
 		rs.skip(p.k, ReasonExistsDiffers)
 		rs.record(p.listKey, p.target, name, rigging.RestoreActionFailed)
+		rs.count(p.gr)
 		return
 	}
 	if p.gr == namespacesGR {
@@ -636,9 +640,14 @@ func (rs *restorer) settle(p *pending) {
 	}
 	rs.written[p.k] = true
 	rs.record(p.listKey, p.target, name, p.out.Action)
+	rs.count(p.gr)
+}
+
+// count adds an item of gr to the items restored and reports progress.
+func (rs *restorer) count(gr string) {
 	rs.restored++
 	if rs.opts.Progress != nil {
-		rs.opts.Progress(Progress{ItemsRestored: rs.restored, TotalItems: max(rs.total, rs.restored), Resource: p.gr})
+		rs.opts.Progress(Progress{ItemsRestored: rs.restored, TotalItems: max(rs.total, rs.restored), Resource: gr})
 	}
 }
 

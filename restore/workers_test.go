@@ -146,3 +146,53 @@ func TestOutputGoneMidRestore(t *testing.T) {
 		})
 	}
 }
+
+// existingCluster is an Output in which every object but a namespace
+// exists and differs from the backup's (policy none: left, with a
+// warning), as cluster.Applier answers; it counts the writes.
+type existingCluster struct {
+	mu                 sync.Mutex
+	writes, namespaces int
+}
+
+func (e *existingCluster) Write(_ context.Context, it restore.Item) (restore.Outcome, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.writes++
+	if it.Resource == "namespaces" {
+		e.namespaces++
+		return restore.Outcome{Action: rigging.RestoreActionCreated}, nil
+	}
+	return restore.Outcome{Action: rigging.RestoreActionFailed, Warnings: []error{fmt.Errorf("could not restore, %s %q already exists", it.Object.GetKind(), it.Object.GetName())}}, nil
+}
+
+func (e *existingCluster) Close() error { return nil }
+
+// TestExistingDiffersCounted: an object that exists and differs (policy
+// none) counts among the items restored, as Velero v1.18.3 counts every
+// item its restoreItem got as far as trying (ItemsRestored is the size of
+// its restoredItems, whatever each one's action), and is still listed as
+// not restored, with its warning.
+func TestExistingDiffersCounted(t *testing.T) {
+	m := manager.New(manager.Options{Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	store := backupOf(t, clusterExport(t), m)
+	out := &existingCluster{}
+	sum, err := restore.Run(context.Background(), restore.Options{Name: "r1", BackupName: "b1", Store: store, Output: out, Plugins: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sum.Restore.Status
+	if st.Progress.ItemsRestored != out.writes || st.Warnings != out.writes-out.namespaces {
+		t.Errorf("items restored %d, warnings %d; want %d written, one warning per object but the namespaces", st.Progress.ItemsRestored, st.Warnings, out.writes)
+	}
+	differs := 0
+	for _, nr := range sum.NotRestored {
+		if nr.Reason == restore.ReasonExistsDiffers {
+			differs += nr.Count
+		}
+	}
+	if differs != st.Warnings {
+		t.Errorf("%d listed as existing and different, want %d: %v", differs, st.Warnings, sum.NotRestored)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	"github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,6 +39,30 @@ func readJSONGzip(t *testing.T, dir, file string, v any) {
 	}
 }
 
+// backupCSIClaim seeds a CSI claim "data" in a new namespace of c, plays
+// its snapshot controller, and backs that namespace up with EnableCSI as
+// backup "snap" in a new $RIGGING_HOME, with $KUBECONFIG naming nothing:
+// the claim and that home.
+func backupCSIClaim(t *testing.T, c *testcluster.Cluster) (testcluster.CSIClaim, string) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("RIGGING_HOME", home)
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-such-kubeconfig"))
+	claim := c.SeedCSIClaim(t, "csi-"+strings.ToLower(rand.Text()[:10]), "data")
+	c.RunSnapshotController(t, testcluster.SnapshotController{Namespace: claim.Namespace, RestoreSize: 2 << 30,
+		ReadyWhen: func(vs *snapshotv1.VolumeSnapshot) bool {
+			_, annotated := vs.Annotations["velero.io/csi-volumesnapshot-handle"]
+			return annotated
+		}})
+
+	out := runOK(t, "", "backup", "create", "snap", "--kubeconfig", c.Kubeconfig(), "--include-namespaces", claim.Namespace,
+		"--features", "EnableCSI", "--no-progress")
+	if !strings.Contains(out, "Backup snap: Completed.") || !strings.Contains(out, " 0 warnings, 0 errors") {
+		t.Fatalf("backup create:\n%s\n%s", out, runOK(t, "", "backup", "logs", "snap"))
+	}
+	return claim, home
+}
+
 // TestBackupCreateCSIFromCluster: backup create of a cluster (no --from)
 // with EnableCSI snapshots a CSI claim as Velero's server does, in the
 // cluster of --kubeconfig, not of $KUBECONFIG (which names nothing here):
@@ -51,22 +76,8 @@ func readJSONGzip(t *testing.T, dir, file string, v any) {
 // ended.
 func TestBackupCreateCSIFromCluster(t *testing.T) {
 	c := testcluster.Get(t)
-	home := t.TempDir()
-	t.Setenv("RIGGING_HOME", home)
-	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-such-kubeconfig"))
-	claim := c.SeedCSIClaim(t, "csi-"+strings.ToLower(rand.Text()[:10]), "data")
+	claim, home := backupCSIClaim(t, c)
 	ns := claim.Namespace
-	c.RunSnapshotController(t, testcluster.SnapshotController{Namespace: ns, RestoreSize: 2 << 30,
-		ReadyWhen: func(vs *snapshotv1.VolumeSnapshot) bool {
-			_, annotated := vs.Annotations["velero.io/csi-volumesnapshot-handle"]
-			return annotated
-		}})
-
-	out := runOK(t, "", "backup", "create", "snap", "--kubeconfig", c.Kubeconfig(), "--include-namespaces", ns,
-		"--features", "EnableCSI", "--no-progress")
-	if !strings.Contains(out, "Backup snap: Completed.") || !strings.Contains(out, " 0 warnings, 0 errors") {
-		t.Fatalf("backup create:\n%s\n%s", out, runOK(t, "", "backup", "logs", "snap"))
-	}
 	dir := filepath.Join(home, "rigging", "backups", "snap")
 
 	var ops []map[string]any
@@ -153,6 +164,71 @@ func TestBackupCreateCSIFromCluster(t *testing.T) {
 		{"content ready", field(vscGR, "", content, "status", "readyToUse"), true},
 		{"content's backup", field(vscGR, "", content, "metadata", "labels", "velero.io/backup-name"), "snap"},
 		{"class's driver", field("volumesnapshotclasses.snapshot.storage.k8s.io", "", claim.SnapshotClass, "driver"), claim.Driver},
+	} {
+		if check.got != check.want {
+			t.Errorf("%s: %v, want %v", check.what, check.got, check.want)
+		}
+	}
+}
+
+// TestRestoreToClusterCSI (issue 12 §4): a CSI claim's backup restored
+// --to-cluster into a mapped namespace, with $KUBECONFIG naming nothing:
+// the CSI actions act on the cluster of --kubeconfig. The VolumeSnapshot is
+// re-created in the target namespace, bound to a pre-provisioned content of
+// the backed-up snapshot handle whose class the content restorer picked by
+// listing that cluster's VolumeSnapshotClasses, and the claim's dataSource
+// names that snapshot.
+func TestRestoreToClusterCSI(t *testing.T) {
+	c := testcluster.Get(t)
+	claim, _ := backupCSIClaim(t, c)
+	target := claim.Namespace + "-r"
+	out := runOK(t, "", "restore", "create", "snap-r", "--from-backup", "snap", "--to-cluster", "--kubeconfig", c.Kubeconfig(),
+		"--namespace-mappings", claim.Namespace+":"+target, "--features", "EnableCSI", "--no-progress")
+	if !strings.Contains(out, "Restore snap-r of backup snap: Completed.") {
+		t.Fatalf("restore create:\n%s\n%s", out, runOK(t, "", "restore", "logs", "snap-r"))
+	}
+
+	snaps, err := versioned.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := snaps.SnapshotV1().VolumeSnapshots(target).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("VolumeSnapshots in %s: %v, %v; want 1", target, list, err)
+	}
+	vs := list.Items[0]
+	contentName := ""
+	if vs.Spec.Source.VolumeSnapshotContentName != nil {
+		contentName = *vs.Spec.Source.VolumeSnapshotContentName
+	}
+	content, err := snaps.SnapshotV1().VolumeSnapshotContents().Get(t.Context(), contentName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("VolumeSnapshotContent of %s/%s: %v", target, vs.Name, err)
+	}
+	class, handle := "", ""
+	if content.Spec.VolumeSnapshotClassName != nil {
+		class = *content.Spec.VolumeSnapshotClassName
+	}
+	if content.Spec.Source.SnapshotHandle != nil {
+		handle = *content.Spec.Source.SnapshotHandle
+	}
+	pvc, err := dynamicClient(t, c).Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")).Namespace(target).
+		Get(t.Context(), claim.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, _, _ := unstructured.NestedStringMap(pvc.Object, "spec", "dataSource")
+	dataSource := ds["apiGroup"] + "/" + ds["kind"] + "/" + ds["name"]
+	for _, check := range []struct {
+		what      string
+		got, want any
+	}{
+		{"content's class (the target cluster's, listed)", class, claim.SnapshotClass},
+		{"content's snapshot", content.Spec.VolumeSnapshotRef.Namespace + "/" + content.Spec.VolumeSnapshotRef.Name, target + "/" + vs.Name},
+		{"content's deletion policy", content.Spec.DeletionPolicy, snapshotv1.VolumeSnapshotContentRetain},
+		{"content's driver", content.Spec.Driver, claim.Driver},
+		{"content's handle set", handle != "", true},
+		{"claim's dataSource", dataSource, "snapshot.storage.k8s.io/VolumeSnapshot/" + vs.Name},
 	} {
 		if check.got != check.want {
 			t.Errorf("%s: %v, want %v", check.what, check.got, check.want)

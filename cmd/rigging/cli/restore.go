@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -127,9 +128,13 @@ location, as Velero writes them.`,
 			if toCluster {
 				// The API server answers before anything is written to
 				// the store.
-				if out, lookup, err = connectRestoreTarget(ctx, cmd, &cf, existingPolicy); err != nil {
+				var cfg *rest.Config
+				if out, lookup, cfg, err = connectRestoreTarget(ctx, cmd, &cf, existingPolicy); err != nil {
 					return err
 				}
+				// The built-in actions (CSI's) act on the target cluster,
+				// not on whatever $KUBECONFIG names.
+				ctx = withCluster(ctx, cfg)
 			}
 			s, err := openSession(ctx, g, lf)
 			if err != nil {
@@ -215,26 +220,26 @@ location, as Velero writes them.`,
 
 // connectRestoreTarget connects to the cluster cf chooses, names it on the
 // first line of output and checks that its API server answers: the Output
-// that creates the objects there and the Lookup the actions see it
-// through.
-func connectRestoreTarget(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, policy string) (restore.Output, rigging.Lookup, error) {
+// that creates the objects there, the Lookup the actions see it through
+// and its config, for withCluster.
+func connectRestoreTarget(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, policy string) (restore.Output, rigging.Lookup, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Restoring into the cluster of %s\n", desc)
 	a, err := cluster.NewApplier(cfg, cluster.ApplyOptions{ExistingResourcePolicy: policy})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := a.Ping(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return restore.NewClusterOutput(a), l, nil
+	return restore.NewClusterOutput(a), l, cfg, nil
 }
 
 // printNotRestored writes what the restore left out of the backup: one
