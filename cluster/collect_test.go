@@ -17,7 +17,8 @@ import (
 )
 
 // TestBackupResources: Velero's choice of resources: preferred versions,
-// only what supports list, create, get and delete, no subresources.
+// only what supports list, create, get and delete, no subresources, and
+// events once (as the core group's, not events.k8s.io's).
 func TestBackupResources(t *testing.T) {
 	c := testcluster.Get(t)
 	l, err := cluster.NewLookup(c.Config(), cluster.LookupOptions{})
@@ -41,6 +42,8 @@ func TestBackupResources(t *testing.T) {
 		{schema.GroupResource{Group: "policy", Resource: "poddisruptionbudgets"}, "v1"},
 		{schema.GroupResource{Group: "batch", Resource: "cronjobs"}, "v1"},
 		{schema.GroupResource{Group: "snapshot.storage.k8s.io", Resource: "volumesnapshots"}, "v1"},
+		{schema.GroupResource{Resource: "events"}, "v1"},
+		{schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, ""}, // cohabits with events, backed up once
 		{schema.GroupResource{Resource: "pods/status"}, ""},
 		{schema.GroupResource{Resource: "bindings"}, ""},                                          // create only
 		{schema.GroupResource{Resource: "componentstatuses"}, ""},                                 // no create or delete
