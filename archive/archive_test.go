@@ -380,3 +380,52 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// wordyStore reports a missing object as Velero's AWS plugin does over
+// gRPC: a plain error that names S3's NoSuchKey but wraps no sentinel.
+type wordyStore struct{ rigging.ObjectStore }
+
+func (w wordyStore) GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	if ok, err := w.ObjectExists(ctx, bucket, key); err != nil || !ok {
+		return nil, errors.New("rpc error: code = Unknown desc = operation error S3: GetObject, StatusCode: 404, NoSuchKey")
+	}
+	return w.ObjectStore.GetObject(ctx, bucket, key)
+}
+
+// TestStoreMissingObjectInWords: a store whose GetObject reports a missing
+// key only in words still gives rigging.ErrNotFound (and
+// ErrBackupNotFound) for it, so an optional sidecar Velero did not write
+// (NAME-csi-volumesnapshots.json.gz without snapshots) reads as absent;
+// any other failure stays a failure.
+func TestStoreMissingObjectInWords(t *testing.T) {
+	ctx := context.Background()
+	mem := archivetest.NewMemStore()
+	s := archive.NewStore(wordyStore{mem}, "bkt", "")
+	b := &rigging.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Status: rigging.BackupStatus{Phase: rigging.BackupPhaseCompleted}}
+	must(t, s.PutBackupMetadata(ctx, b))
+
+	var v []any
+	err := s.ReadBackupJSON(ctx, "b", archive.BackupCSIVolumeSnapshots, &v)
+	if !errors.Is(err, rigging.ErrNotFound) || !strings.Contains(err.Error(), "NoSuchKey") {
+		t.Errorf("ReadBackupJSON of a missing sidecar = %v, want rigging.ErrNotFound with the store's words", err)
+	}
+	if _, err := s.GetBackup(ctx, "gone"); !errors.Is(err, archive.ErrBackupNotFound) {
+		t.Errorf("GetBackup(gone) = %v, want ErrBackupNotFound", err)
+	}
+	if _, err := s.GetBackup(ctx, "b"); err != nil {
+		t.Errorf("GetBackup(b) = %v", err)
+	}
+	// A present object whose read fails is not "not found".
+	must(t, s.PutBytes(ctx, s.Layout.BackupKey("b", archive.BackupResults), []byte("x")))
+	broken := archive.NewStore(brokenGet{mem}, "bkt", "")
+	if err := broken.ReadBackupJSON(ctx, "b", archive.BackupResults, &v); err == nil || errors.Is(err, rigging.ErrNotFound) {
+		t.Errorf("ReadBackupJSON with a failing GetObject = %v, want an error other than rigging.ErrNotFound", err)
+	}
+}
+
+// brokenGet fails every GetObject.
+type brokenGet struct{ rigging.ObjectStore }
+
+func (brokenGet) GetObject(context.Context, string, string) (io.ReadCloser, error) {
+	return nil, errors.New("connection reset")
+}

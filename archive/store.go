@@ -375,12 +375,23 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	return errors.Join(errs...)
 }
 
+// open opens key of the store's bucket for reading; the caller closes it.
+// A missing object gives an error matching rigging.ErrNotFound even from a
+// store whose GetObject says so only in words (a Velero plugin such as
+// velero-plugin-for-aws reports S3's NoSuchKey as a plain error over gRPC):
+// when GetObject fails with any other error, ObjectExists decides, as
+// Velero's persistence asks ObjectExists before reading an optional file.
 func (s *Store) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := s.Objects.GetObject(ctx, s.Bucket, key)
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", s.where(key), err)
+	if err == nil {
+		return rc, nil
 	}
-	return rc, nil
+	if !errors.Is(err, rigging.ErrNotFound) && ctx.Err() == nil {
+		if ok, xerr := s.Objects.ObjectExists(ctx, s.Bucket, key); xerr == nil && !ok {
+			return nil, fmt.Errorf("get %s: %w (%w)", s.where(key), &notFound{"object not found"}, err)
+		}
+	}
+	return nil, fmt.Errorf("get %s: %w", s.where(key), err)
 }
 
 // where names a key for messages: "bucket/key".

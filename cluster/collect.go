@@ -8,9 +8,24 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rigging-dev/rigging/resources"
 )
+
+// cohabiting are the resources served under two groups as one set of
+// objects, which Velero backs up once (cohabitatingResources in its
+// pkg/backup/backup.go): the first of the pair in its discovery order is
+// kept, and that is the core group before events.k8s.io and any group
+// before extensions (its discovery helper sorts extensions last). Each
+// entry maps the left-out group resource to the one kept in its place.
+var cohabiting = map[schema.GroupResource]schema.GroupResource{
+	{Group: "events.k8s.io", Resource: "events"}:       {Resource: "events"},
+	{Group: "extensions", Resource: "deployments"}:     {Group: "apps", Resource: "deployments"},
+	{Group: "extensions", Resource: "daemonsets"}:      {Group: "apps", Resource: "daemonsets"},
+	{Group: "extensions", Resource: "replicasets"}:     {Group: "apps", Resource: "replicasets"},
+	{Group: "extensions", Resource: "networkpolicies"}: {Group: "networking.k8s.io", Resource: "networkpolicies"},
+}
 
 // backupVerbs are the verbs a resource must support for Velero to back it
 // up (its discovery helper filters on them).
@@ -19,7 +34,9 @@ var backupVerbs = []string{"list", "create", "get", "delete"}
 // BackupResources returns the resources a backup of the cluster reads, as
 // Velero's discovery helper chooses them: each group's preferred version,
 // no subresources, only resources that support list, create, get and
-// delete. They are sorted by group, then plural.
+// delete, and of a resource served under two groups (events and
+// events.events.k8s.io) only the one Velero keeps. They are sorted by
+// group, then plural.
 func (l *Lookup) BackupResources(ctx context.Context) ([]resources.Resource, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -30,12 +47,18 @@ func (l *Lookup) BackupResources(ctx context.Context) ([]resources.Resource, err
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []resources.Resource
+	kept := map[schema.GroupResource]bool{}
 	for _, r := range l.served {
 		if !containsAll(r.verbs, backupVerbs) {
 			continue
 		}
 		out = append(out, r.Resource)
+		kept[r.GroupResource()] = true
 	}
+	out = slices.DeleteFunc(out, func(r resources.Resource) bool {
+		instead, ok := cohabiting[r.GroupResource()]
+		return ok && kept[instead]
+	})
 	slices.SortFunc(out, func(a, b resources.Resource) int {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Plural, b.Plural))
 	})

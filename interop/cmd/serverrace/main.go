@@ -2,8 +2,9 @@
 // one test API server (internal/testcluster) seeded with gen-large.sh's
 // objects, on one bucket type (versitygw through the real
 // velero-plugin-for-aws for both; rigging's compiled-in AWS provider as a
-// third row), in interleaved rounds, at Velero's default client QPS/burst
-// (20/30) and at one raised pair given to both:
+// third row), in interleaved rounds, at each side's default client
+// QPS/burst (no flag passed: 100/100 for both, Velero v1.18.3's server
+// defaults and rigging's) and at one raised pair given to both:
 //
 //   - backup: the Velero server from Backup creation to Completed (its own
 //     status timestamps) against `rigging backup create`'s wall time; items/s
@@ -55,13 +56,45 @@ import (
 	"github.com/rigging-dev/rigging/manifest"
 )
 
-// Limits is a client QPS/burst pair given to both sides.
+// Limits is a client QPS/burst pair given to both sides. With Defaults
+// neither side is given a pair and each runs at its own default, which
+// QPS and Burst then record.
 type Limits struct {
-	QPS   float32 `json:"qps"`
-	Burst int     `json:"burst"`
+	QPS      float32 `json:"qps"`
+	Burst    int     `json:"burst"`
+	Defaults bool    `json:"defaults,omitempty"`
 }
 
-func (l Limits) String() string { return fmt.Sprintf("QPS %g / burst %d", l.QPS, l.Burst) }
+// defaults is the setting that passes no limits: Velero v1.18.3's server
+// defaults (defaultClientQPS and defaultClientBurst in its
+// pkg/cmd/server/config/config.go) and rigging's --client-qps and
+// --client-burst defaults, both 100/100.
+var defaults = Limits{QPS: 100, Burst: 100, Defaults: true}
+
+func (l Limits) String() string {
+	if l.Defaults {
+		return fmt.Sprintf("defaults (QPS %g / burst %d)", l.QPS, l.Burst)
+	}
+	return fmt.Sprintf("QPS %g / burst %d", l.QPS, l.Burst)
+}
+
+// flags are rigging's --client-qps and --client-burst for l: none for the
+// defaults.
+func (l Limits) flags() []string {
+	if l.Defaults {
+		return nil
+	}
+	return []string{"--client-qps", strconv.FormatFloat(float64(l.QPS), 'f', -1, 32), "--client-burst", strconv.Itoa(l.Burst)}
+}
+
+// server is l as veleroserver.Config's ClientQPS and ClientBurst: zero for
+// the defaults (the server's own).
+func (l Limits) server() (float32, int) {
+	if l.Defaults {
+		return 0, 0
+	}
+	return l.QPS, l.Burst
+}
 
 // Row names.
 const (
@@ -261,7 +294,7 @@ func run(ctx context.Context, o options) (rep *Report, err error) {
 	if rep.Bounds, err = r.bounds(ctx); err != nil {
 		return nil, err
 	}
-	for _, l := range []Limits{{20, 30}, o.raised} {
+	for _, l := range []Limits{defaults, o.raised} {
 		s, err := r.setting(ctx, l)
 		if err != nil {
 			return nil, err
@@ -359,8 +392,9 @@ func (r *race) name(prefix string) string {
 // them.
 func (r *race) setting(ctx context.Context, l Limits) (*Setting, error) {
 	logf("%s: starting the Velero server", l)
+	qps, burst := l.server()
 	srv, err := veleroserver.Start(ctx, veleroserver.Config{Velero: r.velero, AWSPlugin: r.aws,
-		Kubeconfig: r.cluster.Kubeconfig(), REST: r.rest, S3: r.s3, ClientQPS: l.QPS, ClientBurst: l.Burst})
+		Kubeconfig: r.cluster.Kubeconfig(), REST: r.rest, S3: r.s3, ClientQPS: qps, ClientBurst: burst})
 	if err != nil {
 		return nil, err
 	}
@@ -541,8 +575,8 @@ func (r *race) runRigging(ctx context.Context, srv *veleroserver.Server, args []
 
 func (r *race) riggingBackup(ctx context.Context, srv *veleroserver.Server, l Limits, name string, builtin bool) (Sample, error) {
 	args := append(r.riggingArgs(srv, builtin), "backup", "create", name, "--no-progress", "--snapshot-volumes=false",
-		"--kubeconfig", r.cluster.Kubeconfig(), "--include-namespaces", strings.Join(r.namespaces, ","),
-		"--client-qps", strconv.FormatFloat(float64(l.QPS), 'f', -1, 32), "--client-burst", strconv.Itoa(l.Burst))
+		"--kubeconfig", r.cluster.Kubeconfig(), "--include-namespaces", strings.Join(r.namespaces, ","))
+	args = append(args, l.flags()...)
 	d, rss, _, err := r.runRigging(ctx, srv, args)
 	if err != nil {
 		return Sample{}, err
@@ -580,8 +614,8 @@ func (r *race) riggingRestore(ctx context.Context, srv *veleroserver.Server, l L
 		pairs = append(pairs, ns+":"+ns+"-"+name)
 	}
 	args := append(r.riggingArgs(srv, false), "restore", "create", name, "--from-backup", backup, "--to-cluster",
-		"--kubeconfig", r.cluster.Kubeconfig(), "--namespace-mappings", strings.Join(pairs, ","),
-		"--client-qps", strconv.FormatFloat(float64(l.QPS), 'f', -1, 32), "--client-burst", strconv.Itoa(l.Burst))
+		"--kubeconfig", r.cluster.Kubeconfig(), "--namespace-mappings", strings.Join(pairs, ","))
+	args = append(args, l.flags()...)
 	d, rss, _, err := r.runRigging(ctx, srv, args)
 	if err != nil {
 		return Sample{}, err

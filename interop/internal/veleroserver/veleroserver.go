@@ -133,7 +133,9 @@ type Config struct {
 	// S3 is the bucket of the location (created by the caller).
 	S3 S3
 	// ClientQPS and ClientBurst are the server's --client-qps and
-	// --client-burst. Zero keeps Velero's defaults (20 and 30).
+	// --client-burst. Zero keeps Velero v1.18.3's defaults (100
+	// and 100: defaultClientQPS and defaultClientBurst in its
+	// pkg/cmd/server/config/config.go).
 	ClientQPS   float32
 	ClientBurst int
 	// SyncPeriod is --backup-sync-period. Default 5s.
