@@ -90,6 +90,9 @@ type Lookup struct {
 	served     map[schema.GroupResource]servedResource
 	failed     map[string]error // API group -> why its discovery failed
 	discovered bool
+	// started numbers the discovery runs in the order they start;
+	// succeeded is the number of the latest run that succeeded.
+	started, succeeded uint64
 	// absent holds the resources found missing by a discovery run after
 	// they were first asked for: not asked again.
 	absent map[schema.GroupResource]bool
@@ -241,11 +244,12 @@ func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedRe
 	l.mu.Lock()
 	r, ok := l.served[gr]
 	known := l.discovered && (ok || l.absent[gr])
+	seen := l.succeeded
 	l.mu.Unlock()
 	if !known {
 		// First question, or a resource unseen so far that a CRD created
 		// since the last discovery may serve: discover (again).
-		if err := l.discover(); err != nil {
+		if err := l.discoverAfter(seen); err != nil {
 			return servedResource{}, false, err
 		}
 		l.mu.Lock()
@@ -270,10 +274,31 @@ func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedRe
 	return r, true, nil
 }
 
-// discover asks the API server for its preferred resources.
+// discover asks the API server for its preferred resources, always: it
+// waits for a discovery in progress, then makes its own.
 func (l *Lookup) discover() error {
+	l.mu.Lock()
+	seen := l.started
+	l.mu.Unlock()
+	return l.discoverAfter(seen)
+}
+
+// discoverAfter asks the API server for its preferred resources unless a
+// discovery numbered above seen succeeded meanwhile: resolve passes the
+// number of the latest successful one when it looked, so that workers
+// whose first questions come together, or while a discovery is in
+// progress, share that discovery instead of each making one.
+func (l *Lookup) discoverAfter(seen uint64) error {
 	l.discoverMu.Lock()
 	defer l.discoverMu.Unlock()
+	l.mu.Lock()
+	if l.succeeded > seen {
+		l.mu.Unlock()
+		return nil
+	}
+	l.started++
+	run := l.started
+	l.mu.Unlock()
 	lists, err := discovery.ServerPreferredResources(l.disc)
 	failed := map[string]error{}
 	var partial *discovery.ErrGroupDiscoveryFailed
@@ -301,7 +326,7 @@ func (l *Lookup) discover() error {
 		}
 	}
 	l.mu.Lock()
-	l.served, l.failed, l.discovered = served, failed, true
+	l.served, l.failed, l.discovered, l.succeeded = served, failed, true, run
 	l.mu.Unlock()
 	return nil
 }
