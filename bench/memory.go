@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -104,28 +106,43 @@ func MeasureMemory(ctx context.Context, binary string, sets []MemorySet, runs in
 // syscall.Rusage.
 var ErrNoRusage = errors.New("no rusage for the child process")
 
-// PeakRSS runs cmd to completion in a process group of its own, killed
-// with it when ctx ends, and returns its peak resident set size in KiB
-// (getrusage's ru_maxrss, which Linux reports in KiB). A command that
-// fails is an error carrying the end of its standard error.
+// EnvRSSLauncher set to 1 makes ServeIfChild the launcher of PeakRSS: it
+// runs its arguments as a command, writes the command's ru_maxrss to
+// standard output and exits with the command's status.
+const EnvRSSLauncher = "RIGGING_BENCH_RSS_LAUNCHER"
+
+// PeakRSS runs cmd to completion and returns its peak resident set size in
+// KiB (getrusage's ru_maxrss, which Linux reports in KiB), killed with its
+// process group when ctx ends. The command is started by a launcher, this
+// executable run afresh (its main must call ServeIfChild): Linux counts in
+// a process's ru_maxrss the peak of the memory it was started from (Go
+// starts children with vfork, so that of this process), and the launcher's
+// is small where this process may hold gigabytes. A command that fails is
+// an error carrying the end of its standard error.
 func PeakRSS(ctx context.Context, cmd *exec.Cmd) (int64, error) {
-	var stderr tail
-	if cmd.Stderr == nil {
-		cmd.Stderr = &stderr
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	l := exec.Command(self, append([]string{cmd.Path}, cmd.Args[1:]...)...)
+	l.Env = append(append([]string{}, cmd.Environ()...), EnvRSSLauncher+"=1")
+	l.Dir = cmd.Dir
+	var stdout bytes.Buffer
+	var stderr tail
+	l.Stdout, l.Stderr = &stdout, &stderr
+	l.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := l.Start(); err != nil {
 		return 0, err
 	}
 	done := make(chan struct{})
 	go func() {
 		select {
 		case <-ctx.Done():
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			syscall.Kill(-l.Process.Pid, syscall.SIGKILL)
 		case <-done:
 		}
 	}()
-	err := cmd.Wait()
+	err = l.Wait()
 	close(done)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -133,11 +150,39 @@ func PeakRSS(ctx context.Context, cmd *exec.Cmd) (int64, error) {
 		}
 		return 0, fmt.Errorf("%s: %w: %s", cmd.Path, err, strings.TrimSpace(string(stderr)))
 	}
+	kib, err := strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: launcher's answer %q: %w", cmd.Path, stdout.String(), err)
+	}
+	return kib, nil
+}
+
+// launch is the launcher of PeakRSS: it runs args, the command's standard
+// error its own, and returns the exit status to end with.
+func launch(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "rss launcher: no command")
+		return 2
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, EnvRSSLauncher+"=") })
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rss launcher:", err)
+		return 2
+	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return 0, ErrNoRusage
+		fmt.Fprintln(os.Stderr, "rss launcher:", ErrNoRusage)
+		return 2
 	}
-	return ru.Maxrss, nil
+	fmt.Println(ru.Maxrss)
+	return 0
 }
 
 // tail keeps the last 4 KiB written to it.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -43,6 +44,24 @@ func TestPeakRSS(t *testing.T) {
 				t.Fatalf("peak RSS %d KiB, want > 0", kib)
 			}
 		})
+	}
+}
+
+// TestPeakRSSNotTheParents: a small command's peak RSS is its own, not the
+// peak of the process measuring it (Linux counts the memory a vforked
+// child starts from in its ru_maxrss).
+func TestPeakRSSNotTheParents(t *testing.T) {
+	big := make([]byte, 256<<20)
+	for i := 0; i < len(big); i += 4096 {
+		big[i] = 1
+	}
+	kib, err := bench.PeakRSS(context.Background(), exec.Command("sh", "-c", "exit 0"))
+	runtime.KeepAlive(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kib > 160<<10 { // the launcher (this binary, under -race: about 80 MiB) is the floor
+		t.Errorf("peak RSS of sh -c 'exit 0' = %d KiB, want under 160 MiB (this process holds 256 MiB)", kib)
 	}
 }
 
