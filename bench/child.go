@@ -35,6 +35,9 @@ const EnvLookup = "RIGGING_BENCH_LOOKUP"
 // EnvPlugins=1) when a plugin host started it. A test binary's TestMain or
 // a benchmark program's main calls it first and exits when it returns true.
 func ServeIfChild() bool {
+	if os.Getenv(EnvRSSLauncher) == "1" {
+		os.Exit(launch(os.Args[1:]))
+	}
 	if dir := os.Getenv(EnvFloor); dir != "" {
 		if err := ServeFloor(dir, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -21,6 +21,8 @@ type Report struct {
 	Missing map[string]string `json:"missing,omitempty"`
 	// Command is the command line that produced the report.
 	Command string `json:"command,omitempty"`
+	// Memory holds the peak RSS rows (MeasureMemory), when measured.
+	Memory []MemoryRow `json:"memory,omitempty"`
 }
 
 // Machine describes where a report was measured.

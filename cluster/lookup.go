@@ -91,6 +91,9 @@ type Lookup struct {
 	served     map[schema.GroupResource]servedResource
 	failed     map[string]error // API group -> why its discovery failed
 	discovered bool
+	// started numbers the discovery runs in the order they start;
+	// succeeded is the number of the latest run that succeeded.
+	started, succeeded uint64
 	// absent holds the resources found missing by a discovery run after
 	// they were first asked for: not asked again.
 	absent map[schema.GroupResource]bool
@@ -238,11 +241,12 @@ func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedRe
 	l.mu.Lock()
 	r, ok := l.served[gr]
 	known := l.discovered && (ok || l.absent[gr])
+	seen := l.succeeded
 	l.mu.Unlock()
 	if !known {
 		// First question, or a resource unseen so far that a CRD created
 		// since the last discovery may serve: discover (again).
-		if err := l.discover(ctx); err != nil {
+		if err := l.discoverAfter(ctx, seen); err != nil {
 			return servedResource{}, false, err
 		}
 		l.mu.Lock()
@@ -267,10 +271,31 @@ func (l *Lookup) resolve(ctx context.Context, gr schema.GroupResource) (servedRe
 	return r, true, nil
 }
 
-// discover asks the API server for its preferred resources.
+// discover asks the API server for its preferred resources, always: it
+// waits for a discovery in progress, then makes its own.
 func (l *Lookup) discover(ctx context.Context) error {
+	l.mu.Lock()
+	seen := l.started
+	l.mu.Unlock()
+	return l.discoverAfter(ctx, seen)
+}
+
+// discoverAfter asks the API server for its preferred resources unless a
+// discovery numbered above seen succeeded meanwhile: resolve passes the
+// number of the latest successful one when it looked, so that workers
+// whose first questions come together, or while a discovery is in
+// progress, share that discovery instead of each making one.
+func (l *Lookup) discoverAfter(ctx context.Context, seen uint64) error {
 	l.discoverMu.Lock()
 	defer l.discoverMu.Unlock()
+	l.mu.Lock()
+	if l.succeeded > seen {
+		l.mu.Unlock()
+		return nil
+	}
+	l.started++
+	run := l.started
+	l.mu.Unlock()
 	d, err := discoverAPI(ctx, l.disc)
 	if err != nil {
 		return fmt.Errorf("cluster lookup: discovery: %w", err)
@@ -281,7 +306,7 @@ func (l *Lookup) discover(ctx context.Context) error {
 	}
 	served := d.preferred()
 	l.mu.Lock()
-	l.served, l.failed, l.discovered = served, failed, true
+	l.served, l.failed, l.discovered, l.succeeded = served, failed, true, run
 	l.mu.Unlock()
 	return nil
 }

@@ -368,6 +368,57 @@ func TestLookupReadsOnce(t *testing.T) {
 	}
 }
 
+// TestLookupConcurrentFirstQuestions: on a new Lookup, workers asking at
+// once about the same resource (Get, List, ListByIndex) wait for one
+// discovery and one read: together they send as many requests as one
+// List alone on another new Lookup.
+func TestLookupConcurrentFirstQuestions(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	newLookup := func() (*cluster.Lookup, *requestCounter) {
+		cfg, rc := countingConfig(c)
+		l, err := cluster.NewLookup(cfg, cluster.LookupOptions{PageSize: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, rc
+	}
+	one, rcOne := newLookup()
+	pods, err := one.List(ctx, grPods, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rcOne.total.Load()
+
+	questions := []func(l *cluster.Lookup) error{
+		func(l *cluster.Lookup) error { _, err := l.List(ctx, grPods, "shop"); return err },
+		func(l *cluster.Lookup) error { _, err := l.Get(ctx, grPods, "shop", pods[0].GetName()); return err },
+		func(l *cluster.Lookup) error {
+			_, err := l.ListByIndex(ctx, grPods, "shop", "by-node", byNode, "x")
+			return err
+		},
+	}
+	const workers = 8
+	for round := range 3 {
+		l, rc := newLookup()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() {
+				<-start
+				if err := questions[i%len(questions)](l); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := rc.total.Load(); n != want {
+			t.Errorf("round %d: %d workers' first questions about pods of shop sent %d requests, want %d (one discovery, one read)", round, workers, n, want)
+		}
+	}
+}
+
 // TestLookupErrors: a question the API server refuses is an error naming
 // the resource and namespace (never an empty answer), and is asked again
 // next time; a resource nobody serves holds nothing; a cancelled context

@@ -58,6 +58,9 @@ func run() error {
 		output, docs, items, velo string
 		objectMiB                 int64
 		groups, render            string
+		rigging                   string
+		rssDirs                   []string
+		rssRuns                   int
 	)
 	flag.StringVar(&output, "o", "text", "output: text (Markdown) or json")
 	flag.StringVar(&docs, "docs", "", "write benchmarks.json, bench-per-call.svg and BENCHMARKS.md's generated region into this directory")
@@ -67,10 +70,19 @@ func run() error {
 	flag.IntVar(&cfg.Calls, "calls", 1000, "Execute calls per case and round")
 	flag.Int64Var(&objectMiB, "object-mib", 256, "MiB per PutObject/GetObject")
 	flag.StringVar(&groups, "groups", "", "comma-separated groups to run (default all: "+strings.Join(bench.Groups, ",")+")")
+	flag.StringVar(&rigging, "rigging", "", "the rigging binary whose peak RSS --rss measures")
+	flag.Func("rss", "manifests (gen-large.sh's output) whose backup by --rigging is measured for peak RSS; repeatable", func(v string) error {
+		rssDirs = append(rssDirs, v)
+		return nil
+	})
+	flag.IntVar(&rssRuns, "rss-runs", 3, "child processes per --rss set (the median is reported)")
 	flag.StringVar(&render, "render", "", "only re-render --docs from this benchmarks.json (no measuring)")
 	flag.Parse()
 	if render != "" {
 		return rerender(render, docs)
+	}
+	if len(rssDirs) > 0 && rigging == "" {
+		return fmt.Errorf("--rss needs --rigging (the rigging binary)")
 	}
 	if velo == "" {
 		return fmt.Errorf("--velero-child is required (go build -o bin/velerochild ./cmd/bench/velerochild)")
@@ -186,6 +198,9 @@ func run() error {
 		return err
 	}
 	rep.Command = "interop/cmd/bench " + strings.Join(os.Args[1:], " ")
+	if rep.Memory, err = memory(ctx, rigging, rssDirs, rssRuns); err != nil {
+		return err
+	}
 	if docs != "" {
 		if err := bench.WriteDocs(docs, rep); err != nil {
 			return err
@@ -198,6 +213,23 @@ func run() error {
 	}
 	fmt.Print(rep.Markdown())
 	return nil
+}
+
+// memory measures the peak RSS of rigging backing up each of dirs.
+func memory(ctx context.Context, rigging string, dirs []string, runs int) ([]bench.MemoryRow, error) {
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	fmt.Fprintln(os.Stderr, "bench: memory")
+	var sets []bench.MemorySet
+	for _, d := range dirs {
+		items, err := manifest.Load(d)
+		if err != nil {
+			return nil, fmt.Errorf("--rss %s: %w", d, err)
+		}
+		sets = append(sets, bench.MemorySet{Dir: d, Items: len(items)})
+	}
+	return bench.MeasureMemory(ctx, rigging, sets, runs)
 }
 
 // rerender rewrites the docs from a saved report, recomputing the ratios.
