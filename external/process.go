@@ -416,7 +416,9 @@ func remoteError(ctx context.Context, err error) error {
 // connection is not ready and the process does not answer a health check.
 func (p *process) stale(cc *grpc.ClientConn, gen uint64) bool {
 	p.mu.Lock()
-	exited := gen == p.gen && p.client != nil && p.client.Exited()
+	// The runner learns of the exit first (its Wait returns), go-plugin's
+	// client a moment later, in its own goroutine.
+	exited := gen == p.gen && (p.client != nil && p.client.Exited() || p.run != nil && p.run.hasExited())
 	p.mu.Unlock()
 	if exited {
 		return true

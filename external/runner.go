@@ -182,6 +182,17 @@ func (r *groupRunner) Kill(context.Context) error {
 // kill is Kill for context.AfterFunc.
 func (r *groupRunner) kill() { _ = r.Kill(context.Background()) }
 
+// hasExited reports whether the process has exited and been reaped,
+// without waiting.
+func (r *groupRunner) hasExited() bool {
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wait waits until the process has exited and been reaped.
 func (r *groupRunner) Wait(context.Context) error {
 	<-r.exited
