@@ -235,7 +235,7 @@ func TestHostileItemNames(t *testing.T) {
 		hostile.Entry{Name: "resources/configmaps/namespaces/ns/d.json", Body: obj("ns", "fine")},
 	))
 	out, err := l.restoreTo(t, "r", "names", archive.Limits{})
-	if err == nil || !strings.Contains(err.Error(), `".."`) {
+	if err == nil || !strings.Contains(err.Error(), `".."`) && !strings.Contains(err.Error(), `"../../../../escaped"`) {
 		t.Errorf("restore of items named to escape: err = %v, want a refusal naming the item", err)
 	}
 	t.Logf("restore: %v", err)
