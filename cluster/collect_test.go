@@ -4,7 +4,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"net/http"
+	"reflect"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,5 +119,112 @@ func TestCollect(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no warning names pods in monitoring: %v", warnings)
+	}
+}
+
+// collectNamespaces are the namespaces of cluster-export the scope tests
+// back up.
+var collectNamespaces = []string{"kube-system", "monitoring", "shop"}
+
+// namespacedPlurals returns the namespaced resources a backup reads, by
+// plural.
+func namespacedPlurals(t *testing.T, l *cluster.Lookup) map[string]bool {
+	t.Helper()
+	rs, err := l.BackupResources(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, r := range rs {
+		if r.Namespaced {
+			out[r.Plural] = true
+		}
+	}
+	return out
+}
+
+// TestCollectListScopes: listing each namespaced resource once for all
+// namespaces hands over the same objects, byte for byte and in the same
+// order, as listing it once per included namespace, with one list per
+// resource instead of one per resource and namespace; the Lookup's count
+// of its requests is what reached the API server.
+func TestCollectListScopes(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	collect := func(scope cluster.ListScope) ([]resources.Encoded, cluster.RequestCounts, int64) {
+		cfg, rc := countingConfig(c)
+		l, err := cluster.NewLookup(cfg, cluster.LookupOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, warnings, err := l.CollectEncoded(ctx, cluster.CollectOptions{Namespaces: collectNamespaces, Lists: scope})
+		if err != nil || len(warnings) > 0 {
+			t.Fatalf("CollectEncoded (scope %d): %v %v", scope, warnings, err)
+		}
+		return objs, l.Requests(), rc.total.Load()
+	}
+	each, eachReqs, eachSeen := collect(cluster.ListEachNamespace)
+	all, allReqs, allSeen := collect(cluster.ListAllNamespaces)
+	if len(each) == 0 || len(each) != len(all) {
+		t.Fatalf("%d objects listed per namespace, %d for all namespaces", len(each), len(all))
+	}
+	for i := range each {
+		if !reflect.DeepEqual(each[i], all[i]) {
+			t.Fatalf("object %d: per namespace %s %s/%s, for all namespaces %s %s/%s (or their JSON differs)", i,
+				each[i].Kind, each[i].Namespace, each[i].Name, all[i].Kind, all[i].Namespace, all[i].Name)
+		}
+	}
+	if int64(eachReqs.Total()) != eachSeen || int64(allReqs.Total()) != allSeen {
+		t.Errorf("Requests counted %d and %d, the API server saw %d and %d", eachReqs.Total(), allReqs.Total(), eachSeen, allSeen)
+	}
+	pods := cluster.RequestKind{Verb: "list", Resource: grPods}
+	if eachReqs[pods] != len(collectNamespaces) || allReqs[pods] != 1 {
+		t.Errorf("pods listed %d times per namespace, %d times for all, want %d and 1", eachReqs[pods], allReqs[pods], len(collectNamespaces))
+	}
+	if saved := eachReqs.ByVerb()["list"] - allReqs.ByVerb()["list"]; saved <= 0 {
+		t.Errorf("lists per namespace %d, for all namespaces %d", eachReqs.ByVerb()["list"], allReqs.ByVerb()["list"])
+	}
+}
+
+// TestCollectAllNamespacesRefused: where the credentials may not list a
+// resource in all namespaces (403), Collect lists it in each included
+// namespace instead: the same objects, no warning.
+func TestCollectAllNamespacesRefused(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	ref, err := cluster.NewLookup(c.Config(), cluster.LookupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, warnings, err := ref.CollectEncoded(ctx, cluster.CollectOptions{Namespaces: collectNamespaces, Lists: cluster.ListEachNamespace})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("reference: %v %v", warnings, err)
+	}
+	namespaced := namespacedPlurals(t, ref)
+	var refused atomic.Int64
+	cfg, _ := c.FaultProxy(t, func(r *http.Request, _ int) (int, http.Header, string, bool) {
+		segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		wide := r.Method == http.MethodGet && !slices.Contains(segs, "namespaces") && namespaced[segs[len(segs)-1]] && len(segs) >= 3
+		if wide {
+			refused.Add(1)
+		}
+		return 403, nil, testcluster.Status(403, "Forbidden", "cannot list in all namespaces"), wide
+	})
+	l, err := cluster.NewLookup(cfg, cluster.LookupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, warnings, err := l.CollectEncoded(ctx, cluster.CollectOptions{Namespaces: collectNamespaces, Lists: cluster.ListAllNamespaces})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("CollectEncoded: %v %v", warnings, err)
+	}
+	if refused.Load() < int64(len(namespaced)) {
+		t.Errorf("%d lists of all namespaces refused, want one per namespaced resource (%d)", refused.Load(), len(namespaced))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after refusals %d objects, per namespace %d (or they differ)", len(got), len(want))
+	}
+	if n := l.Requests()[cluster.RequestKind{Verb: "list", Resource: grPods}]; n != 1+len(collectNamespaces) {
+		t.Errorf("pods listed %d times, want one refused list of all namespaces then one per namespace (%d)", n, 1+len(collectNamespaces))
 	}
 }

@@ -45,17 +45,25 @@ var discoveryCodecs = func() serializer.CodecFactory {
 // discoveryBurst unless cfg sets them.
 func newDiscoveryClient(cfg *rest.Config) (*rest.RESTClient, error) {
 	c := rest.CopyConfig(cfg)
-	c.APIPath = ""
-	c.GroupVersion = nil
-	c.ContentType = runtime.ContentTypeJSON
-	c.AcceptContentTypes = runtime.ContentTypeJSON
-	c.NegotiatedSerializer = discoveryCodecs.WithoutConversion()
 	if c.Timeout == 0 {
 		c.Timeout = discoveryTimeout
 	}
 	if c.Burst == 0 {
 		c.Burst = discoveryBurst
 	}
+	return newRawClient(c)
+}
+
+// newRawClient returns a REST client of cfg for paths given whole, which
+// answers JSON and decodes the API server's Status errors; unlike
+// newDiscoveryClient it keeps cfg's timeout and limits.
+func newRawClient(cfg *rest.Config) (*rest.RESTClient, error) {
+	c := rest.CopyConfig(cfg)
+	c.APIPath = ""
+	c.GroupVersion = nil
+	c.ContentType = runtime.ContentTypeJSON
+	c.AcceptContentTypes = runtime.ContentTypeJSON
+	c.NegotiatedSerializer = discoveryCodecs.WithoutConversion()
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +35,7 @@ func newBackupCreateCommand(g *globalFlags, lf *locationFlags) *cobra.Command {
 		snapshotVolumes                          bool
 		workers                                  int
 		cf                                       clusterFlags
+		lists                                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME [--from PATH...]",
@@ -81,6 +84,10 @@ uploaded then. A NAME already in the location is refused.`,
 			if workers < 0 {
 				return usageErrorf("--workers %d: the number of item blocks processed at once must be at least 1 (0: one per CPU)", workers)
 			}
+			scope, ok := listScopes[lists]
+			if !ok {
+				return usageErrorf("--namespaced-lists %q: want auto, per-namespace or all-namespaces", lists)
+			}
 			start := time.Now()
 			ctx := cmd.Context()
 			var (
@@ -99,7 +106,7 @@ uploaded then. A NAME already in the location is refused.`,
 				input, inputErrs = backup.NewInput(nil, enc)
 			} else {
 				var cfg *rest.Config
-				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS); err != nil {
+				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS, scope); err != nil {
 					return err
 				}
 				ctx = withCluster(ctx, cfg)
@@ -145,6 +152,9 @@ uploaded then. A NAME already in the location is refused.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "Backup %s: %s. %d items, %d warnings, %d errors, %s uploaded in %s (%.0f items/s; reading the input %s, the backup %s).\n",
 				name, st.Phase, st.Progress.ItemsBackedUp, st.Warnings, st.Errors, humanBytes(sum.Bytes), total.Round(time.Millisecond), rate,
 				read.Round(time.Millisecond), sum.Duration.Round(time.Millisecond))
+			if cl, ok := lookup.(*cluster.Lookup); ok {
+				reportRequests(cmd.OutOrStdout(), g.Logger, cl.Requests())
+			}
 			if st.Errors+st.Warnings > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "Run 'rigging backup describe %s' for the warnings and errors, 'rigging backup logs %s' for the log.\n", name, name)
 			}
@@ -166,9 +176,19 @@ uploaded then. A NAME already in the location is refused.`,
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
 	f.StringSliceVar(&features, "features", nil, "Velero feature flags, as its server's --features (EnableCSI runs the velero.io/csi-* actions, which need a cluster; EnableAPIGroupVersions backs up a cluster's items in every version its API server serves)")
 	f.IntVar(&workers, "workers", 0, "item blocks processed at once (0: one per CPU, GOMAXPROCS); Velero's --item-block-worker-count. The backup is the same whatever the number")
+	f.StringVar(&lists, "namespaced-lists", "auto", "how a backup of the cluster lists namespaced resources when --include-namespaces names several: per-namespace (as Velero), all-namespaces (once for all, keeping the included ones' objects; per namespace where that is refused), or auto (all-namespaces when the included namespaces are at least two and half of the cluster's). The backup is the same whichever way")
 	f.BoolVar(&snapshotVolumes, "snapshot-volumes", true, "take volume snapshots (with --features EnableCSI, through the CSI actions)")
 	_ = cmd.MarkFlagFilename("from", "yaml", "yml", "json")
 	return cmd
+}
+
+// reportRequests prints the API requests a backup of a cluster sent,
+// counted by verb, and logs each verb and resource's count at debug level.
+func reportRequests(w io.Writer, log *slog.Logger, counts cluster.RequestCounts) {
+	fmt.Fprintf(w, "API requests: %s.\n", counts)
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		log.Debug("API requests by verb and resource", "total", counts.Total(), "requests", counts.Detail())
+	}
 }
 
 // parseOrderedResources reads Velero's --ordered-resources syntax.
@@ -190,14 +210,20 @@ func parseOrderedResources(s string) (map[string]string, error) {
 	return out, nil
 }
 
+// listScopes are the values of --namespaced-lists.
+var listScopes = map[string]cluster.ListScope{
+	"auto": cluster.ListAuto, "per-namespace": cluster.ListEachNamespace, "all-namespaces": cluster.ListAllNamespaces,
+}
+
 // readCluster reads the items of a backup from the cluster cf chooses,
 // after naming it on the first line of output: the objects (as their JSON,
 // shared with the Lookup, and the errors of those the backup cannot hold),
 // the Lookup the plugins see them through, a warning per resource it may
 // not list, and the cluster's client configuration. includeNS narrows the
 // namespaced lists unless it is empty or holds a pattern ("*", "perf-*":
-// the lists then read every namespace, and the backup's filters choose).
-func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string) (*resources.JSONIndex, []error, rigging.Lookup, []error, *rest.Config, error) {
+// the lists then read every namespace, and the backup's filters choose);
+// scope says how the namespaced resources of several are listed.
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string, scope cluster.ListScope) (*resources.JSONIndex, []error, rigging.Lookup, []error, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
@@ -207,7 +233,7 @@ func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, incl
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
-	var opts cluster.CollectOptions
+	opts := cluster.CollectOptions{Lists: scope}
 	if !slices.ContainsFunc(includeNS, func(ns string) bool { return strings.ContainsAny(ns, "*?[") }) {
 		opts.Namespaces = includeNS
 	}

@@ -1,14 +1,20 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -267,5 +273,109 @@ func TestBackupCreateFromClusterNamespacePattern(t *testing.T) {
 	}
 	if !strings.Contains(pattern, "shop/redis") {
 		t.Errorf("backup of sh?p,sho* lacks shop's objects:\n%s", pattern)
+	}
+}
+
+// backupFiles returns what backup name of the filesystem location under
+// home holds, each file by its name with the backup's name taken out: the
+// entries of its tarball, and its gzipped sidecars decompressed. Left
+// out: velero-backup.json and the log, which carry the backup's times.
+func backupFiles(t *testing.T, home, name string) map[string][]byte {
+	t.Helper()
+	dir := filepath.Join(home, "rigging", "backups", name)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	gunzip := func(path string) io.Reader {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return zr
+	}
+	for _, e := range entries {
+		file := e.Name()
+		switch {
+		case file == "velero-backup.json" || file == name+"-logs.gz":
+		case file == name+".tar.gz":
+			tr := tar.NewReader(gunzip(filepath.Join(dir, file)))
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				data, err := io.ReadAll(tr)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", file, h.Name, err)
+				}
+				out["tar:"+h.Name] = data
+			}
+		case strings.HasSuffix(file, ".gz"):
+			data, err := io.ReadAll(gunzip(filepath.Join(dir, file)))
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			out[strings.TrimPrefix(file, name)] = data
+		default:
+			t.Errorf("unexpected file %s in backup %s", file, name)
+		}
+	}
+	return out
+}
+
+// TestBackupCreateNamespacedLists: whether the namespaced resources of
+// several included namespaces are listed once per namespace or once for
+// all, the backup is the same, its tarball's entries and sidecars byte for
+// byte; the summary says how many API requests each sent, fewer for all
+// namespaces at once. An unknown --namespaced-lists is a usage error.
+func TestBackupCreateNamespacedLists(t *testing.T) {
+	c := testcluster.Get(t)
+	home := t.TempDir()
+	t.Setenv("RIGGING_HOME", home)
+	requests := regexp.MustCompile(`(?m)^API requests: (\d+) \(.*list (\d+)`)
+	lists := map[string]int{}
+	var want map[string][]byte
+	for _, scope := range []string{"per-namespace", "all-namespaces", "auto"} {
+		out := runOK(t, "", "backup", "create", scope, "--kubeconfig", c.Kubeconfig(), "--include-namespaces", "shop,monitoring,kube-system",
+			"--namespaced-lists", scope, "--no-progress")
+		m := requests.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("%s: no API requests line in\n%s", scope, out)
+		}
+		lists[scope], _ = strconv.Atoi(m[2])
+		got := backupFiles(t, home, scope)
+		if want == nil {
+			want = got
+			if len(want) < 50 {
+				t.Fatalf("backup %s holds %d files", scope, len(want))
+			}
+			continue
+		}
+		for name, data := range want {
+			if !bytes.Equal(got[name], data) {
+				t.Errorf("backup %s: %s differs from backup per-namespace's", scope, name)
+			}
+		}
+		for name := range got {
+			if _, ok := want[name]; !ok {
+				t.Errorf("backup %s: %s is not in backup per-namespace", scope, name)
+			}
+		}
+	}
+	if lists["all-namespaces"] >= lists["per-namespace"] {
+		t.Errorf("lists: %v, want fewer for all-namespaces", lists)
+	}
+	if _, errs, code := run(t, "", "backup", "create", "bad", "--kubeconfig", c.Kubeconfig(), "--namespaced-lists", "some"); code != ExitUsage || !strings.Contains(errs, "--namespaced-lists") {
+		t.Errorf("--namespaced-lists some: exit %d, stderr %s", code, errs)
 	}
 }
