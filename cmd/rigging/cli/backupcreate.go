@@ -51,8 +51,10 @@ config; --context), named on the first line of output. Its API server is
 only read: every resource Velero backs up (each group's preferred version,
 resources that support list, create, get and delete), listed in pages of
 --page-size (alias --client-page-size), in the included namespaces only when
---include-namespaces names them. The plugins see the cluster through the
-same reads. A resource the credentials may not list is a warning naming it.
+--include-namespaces names them (when they are most of the cluster's, each
+resource once for all namespaces: --namespaced-lists). The plugins see the
+cluster through the same reads. A resource the credentials may not list is
+a warning naming it. The summary counts the API requests sent.
 
 Velero's filters select the items; ItemBlockActions and BackupItemActions
 (built-in and external) run on them as Velero runs them, their additional
