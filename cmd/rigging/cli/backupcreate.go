@@ -66,8 +66,8 @@ $TMPDIR (removed from the directory as soon as it is created: nothing is
 left behind, however the command ends) and read back when its block comes;
 memory holds about 1 KiB per object. Unless the environment sets GOGC or
 GOMEMLIMIT, the Go collector runs at GOGC=400 from the start of the read,
-and once the objects are counted under a soft memory limit of 16 MiB +
-2.5 KiB per object (or the lower limit already set: 90% of the cgroup's
+and once the objects are counted under a soft memory limit of 64 MiB +
+2 KiB per object (or the lower limit already set: 90% of the cgroup's
 memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
 		Example: `  rigging backup create demo --from testdata/manifests/cluster-export
   rigging backup create shop --context prod --include-namespaces shop

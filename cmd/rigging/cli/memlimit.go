@@ -80,8 +80,8 @@ func setDefaultMemoryLimit() {
 // object over the process's baseline.
 const (
 	backupGCPercent     = 400
-	backupMemoryBase    = 16 << 20
-	backupMemoryPerItem = 5 << 9 // 2.5 KiB
+	backupMemoryBase    = 64 << 20
+	backupMemoryPerItem = 2 << 10
 )
 
 // backupGCTarget returns the GOGC and the soft memory limit that a backup

@@ -65,8 +65,8 @@ func TestBackupGCTarget(t *testing.T) {
 		wantLimit int64
 		wantOK    bool
 	}{
-		{"100 000 items", nil, 100000, unlimited, 16<<20 + 100000*2560, true},
-		{"one item", nil, 1, unlimited, 16<<20 + 2560, true},
+		{"100 000 items", nil, 100000, unlimited, 64<<20 + 100000*2048, true},
+		{"one item", nil, 1, unlimited, 64<<20 + 2048, true},
 		{"not counted yet: the limit in force", nil, -1, unlimited, unlimited, true},
 		{"not counted yet under a cgroup", nil, -1, 100 << 20, 100 << 20, true},
 		{"the cgroup's lower limit stays", nil, 100000, 100 << 20, 100 << 20, true},
