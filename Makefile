@@ -103,12 +103,15 @@ BENCH_TMP   := $(or $(TMPDIR),/tmp)/rigging-bench-items-$(BENCH_ITEMS)
 # 10 000 and 100 000 at the full size, the smoke size alone otherwise.
 BENCH_RSS_ITEMS ?= $(if $(filter 10000,$(BENCH_ITEMS)),10000 100000,$(BENCH_ITEMS))
 BENCH_RSS_DIRS  := $(foreach n,$(BENCH_RSS_ITEMS),$(or $(TMPDIR),/tmp)/rigging-bench-items-$(n))
+# The same sets backed up from the test API server (seeded once with the
+# largest, minutes at 100 000), 1 and 2 workers; BENCH_RSS_CLUSTER= skips.
+BENCH_RSS_CLUSTER ?= --rss-cluster --rss-cluster-workers 1,2
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) $(BENCH_PKGS) ./bench/...
 	@test -d $(BENCH_TMP) || bash testdata/manifests/gen-large.sh -n $(BENCH_ITEMS) -s 20 $(BENCH_TMP) >/dev/null
 	@for n in $(BENCH_RSS_ITEMS); do d=$(or $(TMPDIR),/tmp)/rigging-bench-items-$$n; test -d $$d || bash testdata/manifests/gen-large.sh -n $$n -s 20 $$d >/dev/null; done
 	cd interop && $(GO) build -o ../bin/bench ./cmd/bench && $(GO) build -o ../bin/velerochild ./cmd/bench/velerochild
-	bin/bench --velero-child bin/velerochild --items $(BENCH_TMP) --rigging $(BIN) $(foreach d,$(BENCH_RSS_DIRS),--rss $(d)) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(BENCH_FLAGS)
+	bin/bench --velero-child bin/velerochild --items $(BENCH_TMP) --rigging $(BIN) $(foreach d,$(BENCH_RSS_DIRS),--rss $(d)) $(BENCH_RSS_CLUSTER) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(BENCH_FLAGS)
 	cd interop && $(GO) build -o ../bin/serverrace ./cmd/serverrace
 	eval "$$(bash .ci/s3.sh)" && bin/serverrace --items $(BENCH_TMP) $(if $(BENCH_DOCS),--docs $(BENCH_DOCS)) $(RACE_FLAGS)
 

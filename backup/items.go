@@ -353,7 +353,11 @@ func (r *blockRun) backupItem(ctx context.Context, it item, mustInclude, finaliz
 	}
 	var data []byte
 	if obj == it.obj && it.ref.Size() > 0 {
-		data = it.ref.JSON() // the input as it was read: no action changed it
+		// The input as it was read: no action changed it.
+		if data, err = r.bk.index.JSON(it.ref); err != nil {
+			delete(r.claimed, k)
+			return false, fmt.Errorf("read %s: %w", k, err)
+		}
 	} else if data, err = ujson.Marshal(obj.Object); err != nil { // encoding/json's bytes
 		delete(r.claimed, k)
 		return false, fmt.Errorf("encode %s: %w", k, err)

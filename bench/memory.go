@@ -21,13 +21,16 @@ type MemorySet struct {
 }
 
 // MemoryRow is the peak resident set size of `rigging backup create`
-// backing up one set from manifests into the filesystem store: the median
-// over Runs child processes, against the median of the same command on a
-// one-item set (the baseline: the binary, its built-ins, one item).
+// backing up one set into the filesystem store, from manifests or from
+// the test API server: the median over Runs child processes, against the
+// median of the same command on a one-item input (the baseline: the
+// binary, its built-ins, one item; from the cluster, the server's own
+// objects).
 type MemoryRow struct {
-	Name        string  `json:"name"`   // "rss-manifests-<items>"
-	Source      string  `json:"source"` // where the items came from: "manifests"
+	Name        string  `json:"name"`   // "rss-manifests-<items>", "rss-cluster-<items>-w<workers>"
+	Source      string  `json:"source"` // where the items came from: "manifests" or "cluster"
 	Items       int     `json:"items"`
+	Workers     int     `json:"workers,omitempty"` // --workers (0: the default)
 	Runs        int     `json:"runs"`
 	PeakRSSKiB  int64   `json:"peak_rss_kib"`
 	BaselineKiB int64   `json:"baseline_kib"`
@@ -43,43 +46,19 @@ const baselineManifest = `{"apiVersion":"v1","kind":"Namespace","metadata":{"nam
 // returns one row per set. Every backup goes to a new filesystem store in
 // a temporary directory, removed before MeasureMemory returns.
 func MeasureMemory(ctx context.Context, binary string, sets []MemorySet, runs int) ([]MemoryRow, error) {
-	if runs <= 0 {
-		runs = 1
-	}
-	work, err := os.MkdirTemp("", "rigging-bench-rss-")
+	r, err := newRSSRunner(binary, runs)
 	if err != nil {
-		return nil, fmt.Errorf("memory: %w", err)
+		return nil, err
 	}
-	defer os.RemoveAll(work)
-	base := filepath.Join(work, "baseline")
+	defer r.close()
+	base := filepath.Join(r.work, "baseline")
 	if err := os.Mkdir(base, 0o755); err != nil {
 		return nil, fmt.Errorf("memory: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(base, "ns.json"), []byte(baselineManifest), 0o644); err != nil {
 		return nil, fmt.Errorf("memory: %w", err)
 	}
-	seq := 0
-	median := func(dir string) (int64, []string, error) {
-		var rss []int64
-		var args []string
-		for range runs {
-			seq++
-			store := filepath.Join(work, fmt.Sprintf("store-%d", seq))
-			args = []string{"backup", "--config", "root=" + store, "--log-level", "warn",
-				"create", fmt.Sprintf("rss-%d", seq), "--from", dir}
-			kib, err := PeakRSS(ctx, exec.Command(binary, args...))
-			if err != nil {
-				return 0, nil, fmt.Errorf("memory: backup of %s: %w", dir, err)
-			}
-			rss = append(rss, kib)
-			if err := os.RemoveAll(store); err != nil {
-				return 0, nil, fmt.Errorf("memory: %w", err)
-			}
-		}
-		slices.Sort(rss)
-		return rss[len(rss)/2], args, nil
-	}
-	baseline, _, err := median(base)
+	baseline, _, err := r.median(ctx, nil, "--from", base)
 	if err != nil {
 		return nil, err
 	}
@@ -88,18 +67,72 @@ func MeasureMemory(ctx context.Context, binary string, sets []MemorySet, runs in
 		if s.Items < 2 {
 			return nil, fmt.Errorf("memory: %s: %d items, want at least 2", s.Dir, s.Items)
 		}
-		peak, args, err := median(s.Dir)
+		peak, args, err := r.median(ctx, nil, "--from", s.Dir)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, MemoryRow{
-			Name: fmt.Sprintf("rss-manifests-%d", s.Items), Source: "manifests", Items: s.Items, Runs: runs,
-			PeakRSSKiB: peak, BaselineKiB: baseline,
-			KiBPerItem: float64(peak-baseline) / float64(s.Items-1),
-			Command:    "rigging " + strings.Join(args, " "),
-		})
+		rows = append(rows, r.row(fmt.Sprintf("rss-manifests-%d", s.Items), "manifests", s.Items, 0, peak, baseline, args))
 	}
 	return rows, nil
+}
+
+// rssRunner measures the median peak RSS of backups by one binary, each
+// into a new store under work.
+type rssRunner struct {
+	binary string
+	runs   int
+	work   string
+	seq    int
+}
+
+func newRSSRunner(binary string, runs int) (*rssRunner, error) {
+	if runs <= 0 {
+		runs = 1
+	}
+	work, err := os.MkdirTemp("", "rigging-bench-rss-")
+	if err != nil {
+		return nil, fmt.Errorf("memory: %w", err)
+	}
+	return &rssRunner{binary: binary, runs: runs, work: work}, nil
+}
+
+// close removes the stores.
+func (r *rssRunner) close() { os.RemoveAll(r.work) }
+
+// median runs `backup create NAME create...` r.runs times with env added
+// to the environment and returns the median peak RSS and the arguments of
+// the last run.
+func (r *rssRunner) median(ctx context.Context, env []string, create ...string) (int64, []string, error) {
+	var rss []int64
+	var args []string
+	for range r.runs {
+		r.seq++
+		store := filepath.Join(r.work, fmt.Sprintf("store-%d", r.seq))
+		args = append([]string{"backup", "--config", "root=" + store, "--log-level", "warn",
+			"create", fmt.Sprintf("rss-%d", r.seq), "--no-progress"}, create...)
+		cmd := exec.Command(r.binary, args...)
+		cmd.Env = append(os.Environ(), env...)
+		kib, err := PeakRSS(ctx, cmd)
+		if err != nil {
+			return 0, nil, fmt.Errorf("memory: backup %s: %w", strings.Join(create, " "), err)
+		}
+		rss = append(rss, kib)
+		if err := os.RemoveAll(store); err != nil {
+			return 0, nil, fmt.Errorf("memory: %w", err)
+		}
+	}
+	slices.Sort(rss)
+	return rss[len(rss)/2], args, nil
+}
+
+// row is one MemoryRow of items backed up with a peak of peak KiB.
+func (r *rssRunner) row(name, source string, items, workers int, peak, baseline int64, args []string) MemoryRow {
+	return MemoryRow{
+		Name: name, Source: source, Items: items, Workers: workers, Runs: r.runs,
+		PeakRSSKiB: peak, BaselineKiB: baseline,
+		KiBPerItem: float64(peak-baseline) / float64(items-1),
+		Command:    "rigging " + strings.Join(args, " "),
+	}
 }
 
 // ErrNoRusage reports a platform whose exited processes carry no

@@ -114,11 +114,20 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n")
 	}
 	if len(r.Memory) > 0 {
-		b.WriteString("### Peak RSS of `rigging backup create` (child process, median of runs; baseline: a one-item set)\n\n| case | items | peak RSS | baseline | KiB/item over baseline | runs |\n|---|---|---|---|---|---|\n")
+		b.WriteString("### Peak RSS of `rigging backup create` (child process, median of runs; baseline: a one-item set, from the cluster the server's own objects)\n\n| case | items | peak RSS | baseline | KiB/item over baseline | runs |\n|---|---|---|---|---|---|\n")
+		last := map[string]string{} // source: the command of its last row
+		var sources []string
 		for _, x := range r.Memory {
 			fmt.Fprintf(&b, "| `%s` | %d | %d KiB | %d KiB | %.2f | %d |\n", x.Name, x.Items, x.PeakRSSKiB, x.BaselineKiB, x.KiBPerItem, x.Runs)
+			if _, ok := last[x.Source]; !ok {
+				sources = append(sources, x.Source)
+			}
+			last[x.Source] = x.Command
 		}
-		fmt.Fprintf(&b, "\nCommand (per run): `%s`\n\n", r.Memory[len(r.Memory)-1].Command)
+		b.WriteString("\n")
+		for _, src := range sources {
+			fmt.Fprintf(&b, "Command (per run, %s): `%s`\n\n", src, last[src])
+		}
 	}
 	b.WriteString("### Targets (ratios of this run)\n\n| # | key | what | value | target | met |\n|---|---|---|---|---|---|\n")
 	for _, t := range Targets {

@@ -23,7 +23,8 @@ type testIndex interface {
 	Len() int
 }
 
-// forEachIndex runs test on an Index and on a JSONIndex.
+// forEachIndex runs test on an Index and on a JSONIndex, in memory and
+// spooled.
 func forEachIndex(t *testing.T, test func(t *testing.T, newIndex func() testIndex)) {
 	for _, k := range []struct {
 		name string
@@ -31,6 +32,14 @@ func forEachIndex(t *testing.T, test func(t *testing.T, newIndex func() testInde
 	}{
 		{"Index", func() testIndex { return NewIndex(nil) }},
 		{"JSONIndex", func() testIndex { return NewJSONIndex(nil, JSONIndexOptions{}) }},
+		{"JSONIndexSpooled", func() testIndex {
+			sp, err := NewSpool(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sp.Close() })
+			return NewJSONIndex(nil, JSONIndexOptions{Spool: sp})
+		}},
 	} {
 		t.Run(k.name, func(t *testing.T) { test(t, k.new) })
 	}

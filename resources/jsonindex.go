@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -17,9 +18,29 @@ import (
 
 // Encoded is an object held as its JSON encoding (encoding/json's bytes,
 // as ujson.Marshal writes them), with the fields an index reads from it.
+// One made by Spool.Encode has its JSON in the spool and JSON nil.
 type Encoded struct {
 	APIVersion, Kind, Namespace, Name string
 	JSON                              []byte
+
+	spooled blob   // where the JSON is in spool
+	spool   *Spool // nil: the JSON is JSON
+}
+
+// bytes returns the object's JSON (read from its spool: a new copy).
+func (o Encoded) bytes() ([]byte, error) {
+	if o.spool == nil {
+		return o.JSON, nil
+	}
+	return o.spool.read(o.spooled)
+}
+
+// value returns where the object's JSON is, as an index holds it.
+func (o Encoded) value() blob {
+	if o.spool == nil {
+		return blob{data: o.JSON}
+	}
+	return o.spooled
 }
 
 // Encode returns obj as an Encoded. obj is not retained.
@@ -76,7 +97,10 @@ type JSONIndex struct {
 	// defaultNamespace, when set, is the namespace of a namespaced object
 	// added without one.
 	defaultNamespace string
-	s                sorted[[]byte]
+	s                sorted[blob]
+	// spool holds the JSON of the objects added spooled (set by the first
+	// one, never changed).
+	spool atomic.Pointer[Spool]
 
 	mu        sync.Mutex
 	defaulted int
@@ -84,7 +108,7 @@ type JSONIndex struct {
 	namespaces map[string]string
 
 	cacheMu sync.Mutex
-	cache   map[*byte]*unstructured.Unstructured
+	cache   map[blobKey]decoded
 	// lists caches List's answers (an action may list the same resource
 	// for every item: the service accounts' bindings), lists holding
 	// listed objects in all.
@@ -113,6 +137,10 @@ type JSONIndexOptions struct {
 	// without a namespace (into its JSON too), as kubectl apply does with
 	// its default namespace; Defaulted counts them.
 	DefaultNamespace string
+	// Spool, when not nil, holds the JSON of the objects Add encodes, and
+	// is the one spool of the objects AddEncoded is given spooled. It must
+	// stay open while the index is used; the caller closes it.
+	Spool *Spool
 }
 
 // NewJSONIndex returns an empty JSONIndex that maps kinds with m (nil: a
@@ -121,16 +149,20 @@ func NewJSONIndex(m *Mapper, opts JSONIndexOptions) *JSONIndex {
 	if m == nil {
 		m = NewMapper()
 	}
-	return &JSONIndex{mapper: m, defaultNamespace: opts.DefaultNamespace,
-		namespaces: map[string]string{}, cache: map[*byte]*unstructured.Unstructured{},
+	ix := &JSONIndex{mapper: m, defaultNamespace: opts.DefaultNamespace,
+		namespaces: map[string]string{}, cache: map[blobKey]decoded{},
 		lists: map[listKey][]*unstructured.Unstructured{}}
+	ix.spool.Store(opts.Spool)
+	return ix
 }
 
 // Mapper returns the mapper the index maps kinds with.
 func (ix *JSONIndex) Mapper() *Mapper { return ix.mapper }
 
 // Add encodes and indexes objs, as Index.Add indexes them (the same
-// replacement, the same errors); the index keeps none of them.
+// replacement, the same errors); the index keeps none of them. With a
+// spool (JSONIndexOptions.Spool, or the one of objects AddEncoded was
+// given), their JSON goes to it.
 func (ix *JSONIndex) Add(objs ...*unstructured.Unstructured) error {
 	enc := make([]Encoded, 0, len(objs))
 	var errs []error
@@ -143,7 +175,11 @@ func (ix *JSONIndex) Add(objs ...*unstructured.Unstructured) error {
 			errs = append(errs, fmt.Errorf("index: object %d (apiVersion %q kind %q) has no metadata.name", i, obj.GetAPIVersion(), obj.GetKind()))
 			continue
 		}
-		e, err := Encode(obj)
+		encode := Encode
+		if sp := ix.spool.Load(); sp != nil {
+			encode = sp.Encode
+		}
+		e, err := encode(obj)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("index: %w", err))
 			continue
@@ -154,7 +190,10 @@ func (ix *JSONIndex) Add(objs ...*unstructured.Unstructured) error {
 }
 
 // AddEncoded indexes objs, which it keeps (their JSON is not copied; the
-// caller must not modify it). As Index.Add: the CustomResourceDefinitions
+// caller must not modify it). Objects made by Spool.Encode stay in their
+// spool, which must be the same for every spooled object of the index
+// (another one's objects are refused) and stay open while the index is
+// used. As Index.Add: the CustomResourceDefinitions
 // among them are given to the mapper first, an object with the resource,
 // namespace and name of one indexed before replaces it (the last one of
 // objs wins), the namespace of a cluster-scoped object is ignored, and the
@@ -165,7 +204,11 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 	var errs []error
 	for _, o := range objs {
 		if o.Kind == "CustomResourceDefinition" && schema.FromAPIVersionAndKind(o.APIVersion, o.Kind).Group == crdGroup {
-			crd, err := decodeObject(o.JSON)
+			data, err := o.bytes()
+			var crd *unstructured.Unstructured
+			if err == nil {
+				crd, err = decodeObject(data)
+			}
 			if err == nil {
 				err = ix.mapper.AddCRD(crd)
 			}
@@ -174,9 +217,13 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 			}
 		}
 	}
-	batch := make([]keyed[[]byte], 0, len(objs))
+	batch := make([]keyed[blob], 0, len(objs))
 	defaulted := 0
 	for i, o := range objs {
+		if o.spool != nil && !ix.spool.CompareAndSwap(nil, o.spool) && ix.spool.Load() != o.spool {
+			errs = append(errs, fmt.Errorf("index: object %q: %w", o.Name, errOtherSpool))
+			continue
+		}
 		if o.Name == "" {
 			errs = append(errs, fmt.Errorf("index: object %d (apiVersion %q kind %q) has no metadata.name", i, o.APIVersion, o.Kind))
 			continue
@@ -186,15 +233,25 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 			errs = append(errs, fmt.Errorf("index: %w", err))
 			continue
 		}
-		ns, data := o.Namespace, o.JSON
+		ns, v := o.Namespace, o.value()
 		switch {
 		case !r.Namespaced:
 			ns = ""
 		case ns == "" && ix.defaultNamespace != "":
-			obj, err := decodeObject(data)
+			data, err := o.bytes()
+			var obj *unstructured.Unstructured
+			if err == nil {
+				obj, err = decodeObject(data)
+			}
 			if err == nil {
 				obj.SetNamespace(ix.defaultNamespace)
 				data, err = ujson.Marshal(obj.Object)
+			}
+			if err == nil {
+				v = blob{data: data}
+				if o.spool != nil { // kept where the others are
+					v, err = o.spool.put(data)
+				}
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("index: object %q: %w", o.Name, err))
@@ -203,7 +260,7 @@ func (ix *JSONIndex) AddEncoded(objs ...Encoded) error {
 			ns = ix.defaultNamespace
 			defaulted++
 		}
-		batch = append(batch, keyed[[]byte]{r.GroupResource(), sortedEntry[[]byte]{ns, o.Name, data}})
+		batch = append(batch, keyed[blob]{r.GroupResource(), sortedEntry[blob]{ns, o.Name, v}})
 	}
 	ix.mu.Lock()
 	ix.defaulted += defaulted
@@ -233,14 +290,19 @@ func (ix *JSONIndex) Defaulted() int {
 // Len returns the number of objects indexed.
 func (ix *JSONIndex) Len() int { return ix.s.len() }
 
+// errOtherSpool refuses an object spooled in another spool than the
+// index's.
+var errOtherSpool = errors.New("spooled in another spool than the index's objects")
+
 // Ref is one indexed object, named without decoding it.
 type Ref struct {
 	Namespace, Name string
-	data            []byte
+	data            blob
+	spool           *Spool
 }
 
 // Size returns the length of the object's JSON.
-func (r Ref) Size() int { return len(r.data) }
+func (r Ref) Size() int { return r.data.size() }
 
 // Refs returns the objects of resource gr in namespace ("" for every
 // namespace), sorted by namespace, then name, as List orders them, without
@@ -249,7 +311,7 @@ func (ix *JSONIndex) Refs(gr schema.GroupResource, namespace string) []Ref {
 	list := ix.s.list(gr, namespace)
 	out := make([]Ref, len(list))
 	for i, e := range list {
-		out[i] = Ref{Namespace: e.namespace, Name: e.name, data: e.v}
+		out[i] = ix.ref(e)
 	}
 	return out
 }
@@ -258,7 +320,15 @@ func (ix *JSONIndex) Refs(gr schema.GroupResource, namespace string) []Ref {
 // cluster-scoped resource), as Get finds it, without decoding it.
 func (ix *JSONIndex) Ref(gr schema.GroupResource, namespace, name string) (Ref, bool) {
 	e, found := ix.s.get(gr, namespace, name)
-	return Ref{Namespace: e.namespace, Name: e.name, data: e.v}, found
+	return ix.ref(e), found
+}
+
+func (ix *JSONIndex) ref(e sortedEntry[blob]) Ref {
+	r := Ref{Namespace: e.namespace, Name: e.name, data: e.v}
+	if e.v.data == nil {
+		r.spool = ix.spool.Load()
+	}
+	return r
 }
 
 // Object returns the object r names, decoded (or from the cache of
@@ -268,19 +338,51 @@ func (ix *JSONIndex) Object(r Ref) (*unstructured.Unstructured, error) {
 }
 
 // JSON returns the object's JSON, as it was added (with the default
-// namespace put in); it must not be modified.
-func (r Ref) JSON() []byte { return r.data }
+// namespace put in); it must not be modified. It is nil for an object kept
+// in a spool (Spool.Encode): ReadJSON reads either.
+func (r Ref) JSON() []byte { return r.data.data }
 
-func (ix *JSONIndex) decode(data []byte) (*unstructured.Unstructured, error) {
-	if len(data) == 0 {
+// ReadJSON returns the object's JSON, as JSON does, read from the spool
+// for an object kept in one (a new copy each call); a spool that cannot
+// be read (closed: ErrSpoolClosed) is an error.
+func (r Ref) ReadJSON() ([]byte, error) { return r.data.bytes(r.spool) }
+
+// JSON returns r's JSON, as r.ReadJSON does, from the JSON of the recently
+// decoded objects when it is there (no read of the spool); it must not be
+// modified.
+func (ix *JSONIndex) JSON(r Ref) ([]byte, error) {
+	if r.data.size() > 0 {
+		ix.cacheMu.Lock()
+		d, ok := ix.cache[r.data.key()]
+		ix.cacheMu.Unlock()
+		if ok {
+			return d.data, nil
+		}
+	}
+	return r.ReadJSON()
+}
+
+// decoded is an object of the cache of recently decoded objects, with the
+// JSON it was decoded from.
+type decoded struct {
+	obj  *unstructured.Unstructured
+	data []byte
+}
+
+func (ix *JSONIndex) decode(b blob) (*unstructured.Unstructured, error) {
+	if b.size() == 0 {
 		return nil, errors.New("index: empty object")
 	}
-	key := &data[0]
+	key := b.key()
 	ix.cacheMu.Lock()
-	obj, ok := ix.cache[key]
+	d, ok := ix.cache[key]
 	ix.cacheMu.Unlock()
 	if ok {
-		return obj, nil
+		return d.obj, nil
+	}
+	data, err := b.bytes(ix.spool.Load())
+	if err != nil {
+		return nil, err
 	}
 	obj, err := decodeObject(data)
 	if err != nil {
@@ -297,7 +399,7 @@ func (ix *JSONIndex) decode(data []byte) (*unstructured.Unstructured, error) {
 			}
 		}
 	}
-	ix.cache[key] = obj
+	ix.cache[key] = decoded{obj, data}
 	ix.cacheMu.Unlock()
 	return obj, nil
 }
@@ -357,7 +459,7 @@ func (ix *JSONIndex) List(ctx context.Context, gr schema.GroupResource, namespac
 	return slices.Clone(out), nil
 }
 
-func (ix *JSONIndex) decodeAll(list []sortedEntry[[]byte]) ([]*unstructured.Unstructured, error) {
+func (ix *JSONIndex) decodeAll(list []sortedEntry[blob]) ([]*unstructured.Unstructured, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
@@ -381,7 +483,7 @@ func (ix *JSONIndex) ListByIndex(ctx context.Context, gr schema.GroupResource, n
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d := ix.s.derivedIndex(gr, index, func(e sortedEntry[[]byte]) ([]string, error) {
+	d := ix.s.derivedIndex(gr, index, func(e sortedEntry[blob]) ([]string, error) {
 		obj, err := ix.decode(e.v)
 		if err != nil {
 			return nil, err
@@ -392,7 +494,7 @@ func (ix *JSONIndex) ListByIndex(ctx context.Context, gr schema.GroupResource, n
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sortedEntry[[]byte], len(list))
+	out := make([]sortedEntry[blob], len(list))
 	for i, data := range list {
 		out[i].v = data
 	}

@@ -64,7 +64,16 @@ A plugin failure on one item is recorded and the backup ends PartiallyFailed.
 A plugin whose process dies during a call is restarted and the call made
 once more; if that fails the same way, the whole backup fails, unlisted.
 A malformed manifest is an error naming the file and document; nothing is
-uploaded then. A NAME already in the location is refused.`,
+uploaded then. A NAME already in the location is refused.
+
+Memory: with --from, each object's JSON is kept in a temporary file of
+$TMPDIR (removed from the directory as soon as it is created: nothing is
+left behind, however the command ends) and read back when its block comes;
+memory holds about 1 KiB per object. Unless the environment sets GOGC or
+GOMEMLIMIT, the Go collector runs at GOGC=400 from the start of the read,
+and once the objects are counted under a soft memory limit of 64 MiB +
+2 KiB per object (or the lower limit already set: 90% of the cgroup's
+memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
 		Example: `  rigging backup create demo --from testdata/manifests/cluster-export
   rigging backup create shop --context prod --include-namespaces shop
   kubectl get all -A -o yaml | rigging backup create nightly --from - --exclude-namespaces kube-system
@@ -99,13 +108,22 @@ uploaded then. A NAME already in the location is refused.`,
 				warnings  []error
 			)
 			if len(from) > 0 {
-				// Each object is kept as its JSON as soon as it is decoded:
-				// the backup never holds every object decoded.
-				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, resources.Encode)
+				// Each object is kept as its JSON as soon as it is decoded,
+				// in a spool (a temporary file with no name, gone however
+				// the process ends): the backup holds neither the decoded
+				// objects nor their JSON.
+				sp, err := resources.NewSpool("")
+				if err != nil {
+					return err
+				}
+				defer sp.Close()
+				setBackupGCTarget(-1)
+				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, sp.Encode)
 				if err != nil {
 					return err
 				}
 				input, inputErrs = backup.NewInput(nil, enc)
+				setBackupGCTarget(input.Len())
 			} else {
 				var cfg *rest.Config
 				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS, scope); err != nil {

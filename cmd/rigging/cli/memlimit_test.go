@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io/fs"
+	"math"
 	"testing"
 )
 
@@ -49,6 +50,34 @@ func TestDefaultMemoryLimit(t *testing.T) {
 			}
 			if got := defaultMemoryLimit(getenv, readFile); got != tc.want {
 				t.Errorf("limit %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBackupGCTarget(t *testing.T) {
+	const unlimited = math.MaxInt64
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		items     int
+		current   int64
+		wantLimit int64
+		wantOK    bool
+	}{
+		{"100 000 items", nil, 100000, unlimited, 64<<20 + 100000*2048, true},
+		{"one item", nil, 1, unlimited, 64<<20 + 2048, true},
+		{"not counted yet: the limit in force", nil, -1, unlimited, unlimited, true},
+		{"not counted yet under a cgroup", nil, -1, 100 << 20, 100 << 20, true},
+		{"the cgroup's lower limit stays", nil, 100000, 100 << 20, 100 << 20, true},
+		{"GOGC set", map[string]string{"GOGC": "50"}, 100000, unlimited, 0, false},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, 100000, unlimited, 0, false},
+		{"GOGC off", map[string]string{"GOGC": "off"}, 100000, unlimited, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pct, limit, ok := backupGCTarget(func(k string) string { return tc.env[k] }, tc.items, tc.current)
+			if ok != tc.wantOK || limit != tc.wantLimit || (ok && pct != backupGCPercent) {
+				t.Errorf("backupGCTarget = %d, %d, %v; want %d, %d, %v", pct, limit, ok, backupGCPercent, tc.wantLimit, tc.wantOK)
 			}
 		})
 	}

@@ -61,6 +61,8 @@ func run() error {
 		rigging                   string
 		rssDirs                   []string
 		rssRuns                   int
+		rssCluster                bool
+		rssWorkers                []int
 	)
 	flag.StringVar(&output, "o", "text", "output: text (Markdown) or json")
 	flag.StringVar(&docs, "docs", "", "write benchmarks.json, bench-per-call.svg and BENCHMARKS.md's generated region into this directory")
@@ -76,6 +78,17 @@ func run() error {
 		return nil
 	})
 	flag.IntVar(&rssRuns, "rss-runs", 3, "child processes per --rss set (the median is reported)")
+	flag.BoolVar(&rssCluster, "rss-cluster", false, "also measure the --rss sets backed up from the test API server ($RIGGING_TESTCLUSTER_BIN, else bin/testcluster), seeded once with their union")
+	flag.Func("rss-cluster-workers", "--workers of the --rss-cluster backups, comma-separated (default 1,2)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q: want a number of workers (0: the default)", f)
+			}
+			rssWorkers = append(rssWorkers, n)
+		}
+		return nil
+	})
 	flag.StringVar(&render, "render", "", "only re-render --docs from this benchmarks.json (no measuring)")
 	flag.Parse()
 	if render != "" {
@@ -198,7 +211,10 @@ func run() error {
 		return err
 	}
 	rep.Command = "interop/cmd/bench " + strings.Join(os.Args[1:], " ")
-	if rep.Memory, err = memory(ctx, rigging, rssDirs, rssRuns); err != nil {
+	if len(rssWorkers) == 0 {
+		rssWorkers = []int{1, 2}
+	}
+	if rep.Memory, err = memory(ctx, rigging, rssDirs, rssRuns, rssCluster, rssWorkers); err != nil {
 		return err
 	}
 	if docs != "" {
@@ -215,8 +231,10 @@ func run() error {
 	return nil
 }
 
-// memory measures the peak RSS of rigging backing up each of dirs.
-func memory(ctx context.Context, rigging string, dirs []string, runs int) ([]bench.MemoryRow, error) {
+// memory measures the peak RSS of rigging backing up each of dirs, from
+// the manifests, then, with cluster, from the test API server with each
+// of workers.
+func memory(ctx context.Context, rigging string, dirs []string, runs int, cluster bool, workers []int) ([]bench.MemoryRow, error) {
 	if len(dirs) == 0 {
 		return nil, nil
 	}
@@ -229,7 +247,13 @@ func memory(ctx context.Context, rigging string, dirs []string, runs int) ([]ben
 		}
 		sets = append(sets, bench.MemorySet{Dir: d, Items: len(items)})
 	}
-	return bench.MeasureMemory(ctx, rigging, sets, runs)
+	rows, err := bench.MeasureMemory(ctx, rigging, sets, runs)
+	if err != nil || !cluster {
+		return rows, err
+	}
+	fmt.Fprintln(os.Stderr, "bench: memory from the test API server (seeding takes minutes)")
+	more, err := bench.MeasureClusterMemory(ctx, rigging, sets, workers, runs)
+	return append(rows, more...), err
 }
 
 // rerender rewrites the docs from a saved report, recomputing the ratios.
