@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -35,6 +36,27 @@ const (
 // CustomResourceDefinition to be established (Velero's --resource-timeout
 // default).
 const DefaultResourceTimeout = 10 * time.Minute
+
+// DefaultWorkers is the number of Applies to run at once (a restore's
+// workers) for a client limited to qps requests a second (rest.Config's
+// QPS: 0 is client-go's default, rest.DefaultQPS; negative, no limit):
+// qps/25, at least 4, at most 64, 64 without a limit. A create is network-bound: it waits for the API server
+// and etcd's commit, not for a CPU of this machine, so the workers are
+// enough to keep qps creates a second in flight when each takes up to
+// 40 ms (25 a second per worker), whatever the number of CPUs. Past the
+// API server's own bound more workers only queue there.
+func DefaultWorkers(qps float32) int {
+	switch {
+	case qps < 0:
+		return maxWorkers
+	case qps == 0:
+		qps = rest.DefaultQPS
+	}
+	return min(maxWorkers, max(4, int(math.Ceil(float64(qps)/25))))
+}
+
+// maxWorkers bounds DefaultWorkers.
+const maxWorkers = 64
 
 // ErrCRDNotEstablished reports a created CustomResourceDefinition whose
 // Established condition did not become True within the resource timeout.

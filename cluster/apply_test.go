@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -318,4 +319,53 @@ func TestApplyTerminatingNamespace(t *testing.T) {
 	if ns, err := kube.CoreV1().Namespaces().Get(ctx, "term-gone", metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
 		t.Errorf("namespace term-gone after the restore: %v, %v; want it created again", ns, err)
 	}
+}
+
+// TestApplyRequests: a new object costs one request, the create; one that
+// exists, the create and a get (then a patch under update when it
+// differs); a namespace that exists, the create and a get. Counted by a
+// RequestCounter on the Applier's config.
+func TestApplyRequests(t *testing.T) {
+	c := testcluster.Get(t)
+	var counter cluster.RequestCounter
+	cfg := rest.CopyConfig(c.Config())
+	cfg.Wrap(counter.Wrap)
+	none, update := newApplier(t, cfg, cluster.PolicyNone), newApplier(t, cfg, cluster.PolicyUpdate)
+	for _, tc := range []struct {
+		name     string
+		a        *cluster.Applier
+		o        *unstructured.Unstructured
+		resource string
+		want     string
+	}{
+		{"new namespace", none, obj("v1", "Namespace", "", "requests-test", nil), "namespaces", "[{create 1}]"},
+		{"existing namespace", none, obj("v1", "Namespace", "", "requests-test", nil), "namespaces", "[{create 1} {get 1}]"},
+		{"new object", none, configMap("requests-test", "cm", "v1", "r1"), "configmaps", "[{create 1}]"},
+		{"existing, same", none, configMap("requests-test", "cm", "v1", "r2"), "configmaps", "[{create 1} {get 1}]"},
+		{"existing, differs, none", none, configMap("requests-test", "cm", "v2", "r3"), "configmaps", "[{create 1} {get 1}]"},
+		{"existing, differs, update", update, configMap("requests-test", "cm", "v2", "r4"), "configmaps", "[{create 1} {get 1} {patch 1}]"},
+	} {
+		before := counter.Counts()
+		if _, _, rej, err := tc.a.Apply(context.Background(), tc.o, tc.resource); err != nil || rej != nil {
+			t.Fatalf("%s: rejected %v, err %v", tc.name, rej, err)
+		}
+		if got := fmt.Sprint(diffCounts(before, counter.Counts())); got != tc.want {
+			t.Errorf("%s: requests %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// diffCounts is after minus before, verbs without requests left out.
+func diffCounts(before, after []cluster.VerbCount) []cluster.VerbCount {
+	was := map[string]int{}
+	for _, v := range before {
+		was[v.Verb] = v.Requests
+	}
+	var out []cluster.VerbCount
+	for _, v := range after {
+		if n := v.Requests - was[v.Verb]; n > 0 {
+			out = append(out, cluster.VerbCount{Verb: v.Verb, Requests: n})
+		}
+	}
+	return out
 }

@@ -21,7 +21,8 @@ const benchObjects = 200
 
 // BenchmarkRestoreWorkers restores a backup of 200 ConfigMaps into the test
 // API server, each iteration into a new namespace (every object a create),
-// with 1, 2 and 4 workers; restore_workers_speedup is the time with 1
+// with 1, 2, 4 and 20 workers (4 and 20: cluster.DefaultWorkers at
+// --client-qps 100 and 500); restore_workers_speedup is the time with 1
 // worker over the time with 2. The client has no rate limit (as
 // --client-qps and --client-burst raised far above the rate reached), so
 // the bound is the API server and etcd on the machine's cores, which the
@@ -47,7 +48,7 @@ func BenchmarkRestoreWorkers(b *testing.B) {
 		b.Fatal(err)
 	}
 	run := 0
-	for _, workers := range []int{1, 2, 4} {
+	for _, workers := range []int{1, 2, cluster.DefaultWorkers(100), cluster.DefaultWorkers(500)} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			for b.Loop() {
 				run++

@@ -66,8 +66,9 @@ type restorer struct {
 	ops           []*operation
 	restored      int
 	total         int
-	workers       int        // concurrent Output writes within a tier
-	batch         []*pending // the tier's objects prepared and not yet written
+	workers       int              // concurrent Output writes within a tier
+	batch         []*pending       // the tier's objects prepared and not yet written
+	inBatch       map[itemKey]bool // the keys of batch
 }
 
 // pending is an object prepared for the output: written with the others
@@ -93,6 +94,7 @@ func newRestorer(ctx context.Context, opts Options, r *rigging.Restore, b *riggi
 		opts: opts, restore: r, backup: b, contents: c, log: rlog, user: user, mapper: m,
 		restoredItems: map[itemKey]bool{}, namespacesOut: map[string]bool{}, resourceList: archive.ResourceList{},
 		written: map[itemKey]bool{}, skipReasons: map[itemKey]string{}, provision: map[string]bool{},
+		inBatch: map[itemKey]bool{},
 	}
 	rs.workers = opts.Workers
 	if rs.workers <= 0 {
@@ -413,7 +415,8 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		rs.skip(k, ReasonFailed)
 		return nil
 	}
-	if !rs.keepStatus(gr, fromBackup.GetAnnotations()) {
+	keepStatus := rs.keepStatus(gr, fromBackup.GetAnnotations())
+	if !keepStatus {
 		unstructured.RemoveNestedField(obj.Object, "status")
 	}
 	res := rs.resourceOf(gr, ns != "")
@@ -447,9 +450,11 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 			rs.addOperation(a, out.OperationID, gr, target, name)
 		}
 		mustIncludeAdd := obj.GetAnnotations()[rigging.AnnotationRestoreMustIncludeAdditionalItems] == "true"
-		if len(out.AdditionalItems) > 0 {
+		if rs.writesAdditional(out.AdditionalItems) {
 			// What the tier prepared so far exists before the additional
-			// items, as in a sequential restore.
+			// items, as in a sequential restore. Additional items restored
+			// already (a pod's claims, a claim's volume: the usual case)
+			// write nothing, and the batch goes on.
 			if err := rs.flush(ctx); err != nil {
 				return err
 			}
@@ -462,6 +467,12 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 		if out.WaitForAdditionalItems && len(out.AdditionalItems) > 0 {
 			rs.waitAdditional(ctx, a, out, log)
 		}
+	}
+	if !keepStatus {
+		// An action that returns a typed object gives it back with an
+		// empty status ("status": {}): not restored, it would cost a
+		// status update per object.
+		unstructured.RemoveNestedField(obj.Object, "status")
 	}
 	if gr == persistentVolumeClaimsGR {
 		if err := rs.prepareClaim(obj); err != nil {
@@ -489,9 +500,26 @@ func (rs *restorer) restoreItem(ctx context.Context, obj *unstructured.Unstructu
 	p := &pending{k: k, obj: obj, gr: gr, target: target, listKey: listKey, log: log}
 	if top {
 		rs.batch = append(rs.batch, p)
+		rs.inBatch[k] = true
 		return nil
 	}
 	return rs.writeNow(ctx, p)
+}
+
+// writesAdditional reports whether the batch must be written before ids
+// are restored: one of them is not restored (or skipped) already, and may
+// be written now, or is in the batch, not written yet (an action waiting
+// for it must find it). It depends only on what was prepared before,
+// never on the writes in flight, so the batches, and with them the log
+// and results, are the same whatever the number of workers.
+func (rs *restorer) writesAdditional(ids []rigging.ResourceIdentifier) bool {
+	for _, id := range ids {
+		k := itemKey{id.GroupResource.String(), id.Namespace, id.Name}
+		if !rs.restoredItems[k] || rs.inBatch[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // restoreAdditional restores an item an action named, from the backup.
@@ -569,18 +597,23 @@ func (rs *restorer) flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	clear(rs.inBatch)
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	order := batch
+	if rs.workers > 1 {
+		order = acrossNamespaces(batch)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(rs.workers, len(batch)) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(batch) || wctx.Err() != nil {
+				if i >= len(order) || wctx.Err() != nil {
 					return
 				}
-				p := batch[i]
+				p := order[i]
 				rs.writeOne(wctx, p)
 				if p.err != nil {
 					cancel(p.err)
@@ -601,6 +634,40 @@ func (rs *restorer) flush(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// acrossNamespaces returns batch in the order its writes start: one
+// object of each target namespace in turn (in the order the namespaces
+// first appear), each namespace's objects in batch order, so that the
+// writes in flight at once are spread over the namespaces: an API server
+// creates the objects of one namespace partly one after the other (the
+// test API server created 218 pods a second with 16 client workers in one
+// namespace, 371 over 16 namespaces). Only the writes' order changes; they
+// are settled in batch order.
+func acrossNamespaces(batch []*pending) []*pending {
+	var groups [][]*pending
+	index := map[string]int{}
+	for _, p := range batch {
+		i, ok := index[p.target]
+		if !ok {
+			i = len(groups)
+			index[p.target] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], p)
+	}
+	if len(groups) < 2 {
+		return batch
+	}
+	out := make([]*pending, 0, len(batch))
+	for round := 0; len(out) < len(batch); round++ {
+		for _, g := range groups {
+			if round < len(g) {
+				out = append(out, g[round])
+			}
+		}
+	}
+	return out
 }
 
 // settle records what the output did with p: log lines, warnings and

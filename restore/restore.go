@@ -93,7 +93,9 @@ type Options struct {
 	// cluster's (a *cluster.Lookup).
 	Lookup rigging.Lookup
 	// Workers is the number of objects of one tier (one resource) written
-	// at once; 0 means GOMAXPROCS. A tier is written before the next one
+	// at once; 0 means GOMAXPROCS. Writes into a cluster wait on the
+	// network, not on a CPU: cluster.DefaultWorkers gives a number for a
+	// client's QPS (the CLI's default). A tier is written before the next one
 	// starts, and the log, results and resource list are the same
 	// whatever the number. A SequentialOutput is written by one.
 	Workers int

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rigging-dev/rigging"
 	"github.com/rigging-dev/rigging/archive"
@@ -194,5 +197,98 @@ func TestExistingDiffersCounted(t *testing.T) {
 	}
 	if differs != st.Warnings {
 		t.Errorf("%d listed as existing and different, want %d: %v", differs, st.Warnings, sum.NotRestored)
+	}
+}
+
+// barrierCluster is a concurrent Output whose writes of resource wait
+// until n of them are in flight at once, then all go through; a write that
+// waits longer than patience records that they never were, and lets
+// every write through.
+type barrierCluster struct {
+	resource string
+	n        int
+	patience time.Duration
+	mu       sync.Mutex
+	inFlight int
+	release  chan struct{}
+	released bool
+	timedOut bool
+}
+
+func (b *barrierCluster) Write(ctx context.Context, it restore.Item) (restore.Outcome, error) {
+	if it.Resource != b.resource {
+		return restore.Outcome{Action: rigging.RestoreActionCreated}, nil
+	}
+	b.mu.Lock()
+	b.inFlight++
+	if b.inFlight == b.n {
+		b.open()
+	}
+	b.mu.Unlock()
+	t := time.NewTimer(b.patience)
+	defer t.Stop()
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return restore.Outcome{}, ctx.Err()
+	case <-t.C:
+		b.mu.Lock()
+		b.timedOut = true
+		b.open()
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	b.inFlight--
+	b.mu.Unlock()
+	return restore.Outcome{Action: rigging.RestoreActionCreated}, nil
+}
+
+// open lets every write through, once; b.mu is held.
+func (b *barrierCluster) open() {
+	if !b.released {
+		b.released = true
+		close(b.release)
+	}
+}
+
+func (b *barrierCluster) Close() error { return nil }
+
+// TestPodsWithClaimsWrittenTogether: pods whose claims were restored in
+// their own tier are written by several workers at once, although an
+// action (velero.io/add-pvc-from-pod) names the claims as additional
+// items: only an additional item still to write makes the tier's batch be
+// written first. (Before, every such pod was written alone.)
+func TestPodsWithClaimsWrittenTogether(t *testing.T) {
+	m := manager.New(manager.Options{Logger: slog.New(slog.DiscardHandler)})
+	defer m.Close()
+	const pods = 8
+	var items []*unstructured.Unstructured
+	for i := range pods {
+		claim := fmt.Sprintf("data-%d", i)
+		items = append(items,
+			&unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+				"metadata": map[string]any{"name": claim, "namespace": "app"},
+				"spec":     map[string]any{"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}}},
+			&unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod",
+				"metadata": map[string]any{"name": fmt.Sprintf("web-%d", i), "namespace": "app"},
+				"spec": map[string]any{
+					"containers": []any{map[string]any{"name": "web", "image": "nginx"}},
+					"volumes":    []any{map[string]any{"name": "data", "persistentVolumeClaim": map[string]any{"claimName": claim}}},
+				}}})
+	}
+	store := backupOf(t, items, m)
+	out := &barrierCluster{resource: "pods", n: 4, patience: 30 * time.Second, release: make(chan struct{})}
+	sum, err := restore.Run(context.Background(), restore.Options{Name: "r1", BackupName: "b1", Store: store, Output: out, Plugins: m, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.timedOut {
+		t.Errorf("the pods were never written 4 at once with 4 workers")
+	}
+	if got := sum.Restore.Status.Progress.ItemsRestored; got != 2*pods+1 {
+		t.Errorf("%d items restored, want %d", got, 2*pods+1)
+	}
+	if files := restoreFiles(t, store, "r1"); !strings.Contains(files, `msg="skipping item: already restored" restore=velero/r1 resource=persistentvolumeclaims`) {
+		t.Errorf("the pods' claims were not named as additional items:\n%s", files)
 	}
 }

@@ -73,8 +73,9 @@ choose (--kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the
 in-cluster config; --context), named on the first line of output; nothing
 is written into a cluster without it. CRDs are created first and waited for
 until established; namespaces are created (moved by --namespace-mappings);
-then each resource in Velero's order, --workers objects at once, one
-resource finishing before the next starts. An object that exists already
+then each resource in Velero's order, --workers objects at once (by
+default --client-qps/25, between 4 and 64: a create waits on the API
+server, not on a CPU), one resource finishing before the next starts. An object that exists already
 is skipped when it is the backup's version, and otherwise left with a
 warning (--existing-resource-policy none, the default) or patched to the
 backup's version (update). Status is restored, through the status
@@ -110,7 +111,7 @@ location, as Velero writes them.`,
 				return usageErrorf("--existing-resource-policy %q: want none or update", existingPolicy)
 			}
 			if workers < 0 {
-				return usageErrorf("--workers %d: the number of objects written at once must be at least 1 (0: one per CPU)", workers)
+				return usageErrorf("--workers %d: the number of objects written at once must be at least 1 (0: the default)", workers)
 			}
 			nsMap, err := parseMappings(mappings)
 			if err != nil {
@@ -122,15 +123,20 @@ location, as Velero writes them.`,
 			}
 			ctx := cmd.Context()
 			var (
-				out    restore.Output
-				lookup rigging.Lookup
+				out      restore.Output
+				lookup   rigging.Lookup
+				requests cluster.RequestCounter
 			)
 			if toCluster {
 				// The API server answers before anything is written to
 				// the store.
 				var cfg *rest.Config
-				if out, lookup, cfg, err = connectRestoreTarget(ctx, cmd, &cf, existingPolicy); err != nil {
+				if out, lookup, cfg, err = connectRestoreTarget(ctx, cmd, &cf, existingPolicy, &requests); err != nil {
 					return err
+				}
+				if workers == 0 {
+					// Creates wait on the network, not on a CPU.
+					workers = cluster.DefaultWorkers(cf.qps)
 				}
 				// The built-in actions (CSI's) act on the target cluster,
 				// not on whatever $KUBECONFIG names.
@@ -176,6 +182,9 @@ location, as Velero writes them.`,
 			opts.Progress = func(p restore.Progress) { bar.update(p.ItemsRestored, p.TotalItems, p.Resource) }
 			sum, err := restore.Run(ctx, opts)
 			bar.done()
+			if toCluster {
+				logRequests(g, name, workers, &requests, sum)
+			}
 			if err != nil {
 				return err
 			}
@@ -207,7 +216,7 @@ location, as Velero writes them.`,
 	f.StringVar(&existingPolicy, "existing-resource-policy", "", "an existing object that differs from the backup's: none (a warning, the default) or update (patched to the backup's version)")
 	f.StringSliceVar(&statusInclude, "status-include-resources", nil, "resources whose status is restored (through the status subresource), as Velero's restore --status-include-resources")
 	f.StringSliceVar(&statusExclude, "status-exclude-resources", nil, "resources whose status is not restored")
-	f.IntVar(&workers, "workers", 0, "objects of one resource written at once (0: one per CPU, GOMAXPROCS); the restore is the same whatever the number")
+	f.IntVar(&workers, "workers", 0, "objects of one resource written at once; the restore is the same whatever the number. 0: with --to-cluster, --client-qps/25, at least 4 and at most 64 (creates wait on the API server, not on a CPU); with --to, one per CPU (GOMAXPROCS)")
 	ff.register(cmd)
 	f.StringVar(&mappings, "namespace-mappings", "", "namespace renames as src1:dst1,src2:dst2")
 	f.StringVar(&priorities, "restore-resource-priorities", "", `restore order: comma-separated resources, a lone "-" between the high and the low list (default: Velero's)`)
@@ -221,12 +230,14 @@ location, as Velero writes them.`,
 // connectRestoreTarget connects to the cluster cf chooses, names it on the
 // first line of output and checks that its API server answers: the Output
 // that creates the objects there, the Lookup the actions see it through
-// and its config, for withCluster.
-func connectRestoreTarget(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, policy string) (restore.Output, rigging.Lookup, *rest.Config, error) {
+// and its config, for withCluster. Every request of their clients is
+// counted in requests.
+func connectRestoreTarget(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, policy string, requests *cluster.RequestCounter) (restore.Output, rigging.Lookup, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	cfg.Wrap(requests.Wrap)
 	fmt.Fprintf(cmd.OutOrStdout(), "Restoring into the cluster of %s\n", desc)
 	a, err := cluster.NewApplier(cfg, cluster.ApplyOptions{ExistingResourcePolicy: policy})
 	if err != nil {
@@ -240,6 +251,27 @@ func connectRestoreTarget(ctx context.Context, cmd *cobra.Command, cf *clusterFl
 		return nil, nil, nil, err
 	}
 	return restore.NewClusterOutput(a), l, cfg, nil
+}
+
+// logRequests logs, at debug level, the requests the restore sent to the
+// API server by verb, and per object restored (sum nil: the restore
+// failed, none counted).
+func logRequests(g *globalFlags, name string, workers int, requests *cluster.RequestCounter, sum *restore.Summary) {
+	restored := 0
+	if sum != nil && sum.Restore.Status.Progress != nil {
+		restored = sum.Restore.Status.Progress.ItemsRestored
+	}
+	args := []any{"restore", name, "workers", workers, "items", restored}
+	total := 0
+	for _, v := range requests.Counts() {
+		args = append(args, v.Verb, v.Requests)
+		total += v.Requests
+	}
+	args = append(args, "total", total)
+	if restored > 0 {
+		args = append(args, "per item", fmt.Sprintf("%.2f", float64(total)/float64(restored)))
+	}
+	g.Logger.Debug("API requests", args...)
 }
 
 // printNotRestored writes what the restore left out of the backup: one

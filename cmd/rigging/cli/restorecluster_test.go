@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -207,10 +208,16 @@ func TestRestoreToClusterRoundTrip(t *testing.T) {
 	mapping := []string{"--namespace-mappings", "shop:rt-shop,monitoring:rt-mon"}
 	want := dryRun(t, "rt-dry", "rt", mapping...)
 
-	out, errs, code := run(t, "", append([]string{"restore", "create", "rt-live", "--from-backup", "rt", "--to-cluster", "--no-progress", "--workers", "3",
+	out, errs, code := run(t, "", append([]string{"--log-level", "debug", "restore", "create", "rt-live", "--from-backup", "rt", "--to-cluster", "--no-progress", "--workers", "3",
 		"--status-include-resources", "persistentvolumeclaims"}, mapping...)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	// The requests by verb, at debug level: creates, patches (the
+	// managedFields of objects backed up from a cluster), status updates
+	// (the claims').
+	if !regexp.MustCompile(`msg="API requests" restore=rt-live workers=3 items=\d+ create=\d+ .*patch=\d+ update=\d+ total=\d+ "per item"=\d+\.\d\d`).MatchString(errs) {
+		t.Errorf("no API requests line at debug level:\n%s", errs)
 	}
 	first, _, _ := strings.Cut(out, "\n")
 	if w := "Restoring into the cluster of context testcluster, server " + c.Config().Host; first != w {
