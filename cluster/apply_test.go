@@ -3,8 +3,10 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,17 +357,21 @@ func TestApplyRequests(t *testing.T) {
 	}
 }
 
-// diffCounts is after minus before, verbs without requests left out.
-func diffCounts(before, after []cluster.VerbCount) []cluster.VerbCount {
-	was := map[string]int{}
-	for _, v := range before {
-		was[v.Verb] = v.Requests
-	}
-	var out []cluster.VerbCount
-	for _, v := range after {
-		if n := v.Requests - was[v.Verb]; n > 0 {
-			out = append(out, cluster.VerbCount{Verb: v.Verb, Requests: n})
+// diffCounts is after minus before by verb, verbs without requests left
+// out, sorted: "[{create 1} {get 1}]".
+func diffCounts(before, after cluster.RequestCounts) []verbCount {
+	was, now := before.ByVerb(), after.ByVerb()
+	var out []verbCount
+	for _, verb := range slices.Sorted(maps.Keys(now)) {
+		if n := now[verb] - was[verb]; n > 0 {
+			out = append(out, verbCount{verb, n})
 		}
 	}
 	return out
+}
+
+// verbCount is the requests of one verb.
+type verbCount struct {
+	verb string
+	n    int
 }

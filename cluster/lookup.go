@@ -106,7 +106,7 @@ type Lookup struct {
 	// versions serves OtherVersions.
 	versions versions
 	// requests counts what was sent (nil: not counted).
-	requests *requestCounter
+	requests *RequestCounter
 }
 
 // servedResource is a resource as discovery reports it.
@@ -132,9 +132,9 @@ type read struct {
 // NewLookup returns a Lookup that reads the API server of cfg. It makes no
 // request until it is asked a question.
 func NewLookup(cfg *rest.Config, opts LookupOptions) (*Lookup, error) {
-	counter := newRequestCounter()
+	counter := &RequestCounter{}
 	cfg = rest.CopyConfig(cfg)
-	cfg.Wrap(counter.wrap)
+	cfg.Wrap(counter.Wrap)
 	disc, err := newDiscoveryClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster lookup: %w", err)
@@ -171,7 +171,7 @@ func (l *Lookup) Requests() RequestCounts {
 	if l.requests == nil {
 		return RequestCounts{}
 	}
-	return l.requests.snapshot()
+	return l.requests.Counts()
 }
 
 func newLookup(dyn dynamic.Interface, disc rest.Interface, opts LookupOptions) *Lookup {

@@ -68,37 +68,44 @@ func (c RequestCounts) Detail() []string {
 	return out
 }
 
-// requestCounter is an http.RoundTripper wrapper (rest.Config.Wrap) that
-// counts the requests passing through it by kind.
-type requestCounter struct {
+// RequestCounter counts the requests a client sends to an API server, by
+// kind. Wrap a rest.Config with it (cfg.Wrap(c.Wrap)) before its clients
+// are made: every client of that config is counted, each attempt of a
+// retried request too, client-side rate-limit waits not. It is safe for
+// concurrent use; the zero value is ready.
+type RequestCounter struct {
 	mu     sync.Mutex
 	counts RequestCounts
 }
 
-func newRequestCounter() *requestCounter {
-	return &requestCounter{counts: RequestCounts{}}
-}
-
-// wrap is a rest.Config WrapTransport.
-func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+// Wrap returns rt counting each request it sends; it is a rest.Config
+// WrapTransport.
+func (c *RequestCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
 	return countingTransport{c: c, next: rt}
 }
 
-// snapshot returns a copy of the counts so far.
-func (c *requestCounter) snapshot() RequestCounts {
+// Counts returns a copy of the counts so far.
+func (c *RequestCounter) Counts() RequestCounts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps.Clone(c.counts)
+	out := maps.Clone(c.counts)
+	if out == nil {
+		out = RequestCounts{}
+	}
+	return out
 }
 
 type countingTransport struct {
-	c    *requestCounter
+	c    *RequestCounter
 	next http.RoundTripper
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	k := kindOf(req.Method, req.URL.Path, req.URL.Query().Get("watch"))
 	t.c.mu.Lock()
+	if t.c.counts == nil {
+		t.c.counts = RequestCounts{}
+	}
 	t.c.counts[k]++
 	t.c.mu.Unlock()
 	return t.next.RoundTrip(req)

@@ -44,8 +44,8 @@ func TestKindOf(t *testing.T) {
 // transport it wraps, by kind; the total, the sum per verb and the lines
 // of the debug log follow from the counts.
 func TestRequestCounts(t *testing.T) {
-	c := newRequestCounter()
-	rt := c.wrap(roundTripperFunc(func(*http.Request) (*http.Response, error) { return &http.Response{StatusCode: 200}, nil }))
+	var c RequestCounter
+	rt := c.Wrap(roundTripperFunc(func(*http.Request) (*http.Response, error) { return &http.Response{StatusCode: 200}, nil }))
 	for _, path := range []string{"/api/v1", "/apis", "/api/v1/pods", "/api/v1/namespaces/a/pods", "/api/v1/namespaces/a/pods/p", "/apis/apps/v1/deployments"} {
 		req, err := http.NewRequest(http.MethodGet, "https://example.invalid"+path, nil)
 		if err != nil {
@@ -55,7 +55,7 @@ func TestRequestCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	counts := c.snapshot()
+	counts := c.Counts()
 	if got := counts.Total(); got != 6 {
 		t.Errorf("Total = %d, want 6", got)
 	}
@@ -75,7 +75,7 @@ func TestRequestCounts(t *testing.T) {
 	}
 	// A snapshot is a copy: later requests do not change it.
 	counts[RequestKind{Verb: "list"}] = 100
-	if c.snapshot().Total() != 6 {
+	if c.Counts().Total() != 6 {
 		t.Error("changing a snapshot changed the counter")
 	}
 }

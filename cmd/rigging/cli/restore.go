@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -262,11 +264,12 @@ func logRequests(g *globalFlags, name string, workers int, requests *cluster.Req
 		restored = sum.Restore.Status.Progress.ItemsRestored
 	}
 	args := []any{"restore", name, "workers", workers, "items", restored}
-	total := 0
-	for _, v := range requests.Counts() {
-		args = append(args, v.Verb, v.Requests)
-		total += v.Requests
+	counts := requests.Counts()
+	byVerb := counts.ByVerb()
+	for _, verb := range slices.Sorted(maps.Keys(byVerb)) {
+		args = append(args, verb, byVerb[verb])
 	}
+	total := counts.Total()
 	args = append(args, "total", total)
 	if restored > 0 {
 		args = append(args, "per item", fmt.Sprintf("%.2f", float64(total)/float64(restored)))
