@@ -71,7 +71,8 @@ is kept in a temporary file of $TMPDIR (removed from the directory as soon
 as it is created: nothing is left behind, however the command ends) and
 read back when its block comes or a plugin asks for it;
 memory holds about 1 KiB per object. Unless the environment sets GOGC or
-GOMEMLIMIT, the Go collector runs at GOGC=400 from the start of the read,
+GOMEMLIMIT, the Go collector runs at GOGC=400 (with --from from the start
+of the read; from a cluster, whose lists make garbage, once they are done)
 and once the objects are counted under a soft memory limit of 64 MiB +
 2 KiB per object (or the lower limit already set: 90% of the cgroup's
 memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
@@ -117,8 +118,12 @@ memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
 				return err
 			}
 			defer sp.Close()
-			setBackupGCTarget(-1)
 			if len(from) > 0 {
+				// The manifests' objects leave the heap as they are read:
+				// Go's default collects too often for so small a heap. A
+				// cluster's lists make garbage (each page's body and its
+				// decoding) at the default's pace.
+				setBackupGCTarget(-1)
 				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, sp.Encode)
 				if err != nil {
 					return err
