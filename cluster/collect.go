@@ -151,12 +151,12 @@ func (l *Lookup) Collect(ctx context.Context, opts CollectOptions) ([]*unstructu
 // CollectEncoded is Collect with the objects as their JSON, shared with
 // the Lookup (not to be modified), for backup.NewInput: a backup of the
 // cluster then holds each object once, compactly, and never all of them
-// decoded.
+// decoded. With a spool (LookupOptions.Spool) each Encoded is the object's
+// place in it, as Spool.Encode makes them, and its JSON field nil.
 func (l *Lookup) CollectEncoded(ctx context.Context, opts CollectOptions) ([]resources.Encoded, []Warning, error) {
 	var out []resources.Encoded
 	warnings, err := l.collect(ctx, opts, func(r resources.Resource, ref resources.Ref) error {
-		out = append(out, resources.Encoded{APIVersion: r.GroupVersionKind().GroupVersion().String(), Kind: r.Kind,
-			Namespace: ref.Namespace, Name: ref.Name, JSON: ref.JSON()})
+		out = append(out, ref.Encoded(r.GroupVersionKind().GroupVersion().String(), r.Kind))
 		return nil
 	})
 	if err != nil {

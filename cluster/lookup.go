@@ -60,6 +60,14 @@ type LookupOptions struct {
 	// continue of the list API). 0 means DefaultPageSize; a negative value
 	// lists each resource in one request.
 	PageSize int64
+	// Spool, when not nil, holds the JSON of every object the Lookup
+	// lists, written as each page is decoded: the Lookup then keeps only
+	// each object's place in it (and CollectEncoded hands out those
+	// places), not its JSON. It must stay open while the Lookup and what
+	// CollectEncoded returned are used; the caller closes it. A failed
+	// write or read of the spool is an error naming the resource, and
+	// ErrSpoolClosed once it is closed. Fetch does not use it.
+	Spool *resources.Spool
 }
 
 // Lookup is a rigging.Lookup (and a resources.IndexedLookup) backed by an
@@ -87,8 +95,10 @@ type Lookup struct {
 	lister   rest.Interface // the lists of read, answered as raw JSON
 	pageSize int64
 	// index holds what was read as its JSON (decoded when asked): a
-	// backup of a large cluster holds its objects compactly.
+	// backup of a large cluster holds its objects compactly, in memory or
+	// in spool (LookupOptions.Spool; nil: in memory).
 	index *resources.JSONIndex
+	spool *resources.Spool
 
 	// discoverMu serialises discovery; mu guards the fields below it.
 	discoverMu sync.Mutex
@@ -186,7 +196,8 @@ func newLookup(dyn dynamic.Interface, disc rest.Interface, opts LookupOptions) *
 		dyn:      dyn,
 		disc:     disc,
 		pageSize: size,
-		index:    resources.NewJSONIndex(resources.NewMapper(), resources.JSONIndexOptions{}),
+		index:    resources.NewJSONIndex(resources.NewMapper(), resources.JSONIndexOptions{Spool: opts.Spool}),
+		spool:    opts.Spool,
 		absent:   map[schema.GroupResource]bool{},
 		reads:    map[scope]*read{},
 	}
@@ -453,8 +464,8 @@ func (l *Lookup) readNamespaces(ctx context.Context, gr schema.GroupResource, na
 // read lists r in namespace ("" for all), page by page, into the index,
 // keeping of a list of all namespaces only the objects whose namespace
 // only accepts (all of them when only is nil). Each object is kept as its
-// JSON as it comes: the decoded objects of one page at most are held at
-// once.
+// JSON as it comes (in the Lookup's spool when it has one): the decoded
+// objects of one page at most are held at once.
 func (l *Lookup) read(ctx context.Context, r servedResource, namespace string, only func(namespace string) bool) error {
 	where := "all namespaces"
 	if r.Namespaced && namespace != "" {
@@ -463,12 +474,16 @@ func (l *Lookup) read(ctx context.Context, r servedResource, namespace string, o
 		where = "the cluster"
 		namespace = ""
 	}
+	encode := resources.Encode
+	if l.spool != nil {
+		encode = l.spool.Encode
+	}
 	var objs []resources.Encoded
 	err := l.listRaw(ctx, r.GroupVersionResource(), namespace, func() { objs = objs[:0] }, func(u *unstructured.Unstructured) error {
 		if only != nil && !only(u.GetNamespace()) {
 			return nil
 		}
-		e, err := resources.Encode(u)
+		e, err := encode(u)
 		if err != nil {
 			return err
 		}

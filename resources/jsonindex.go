@@ -342,6 +342,18 @@ func (ix *JSONIndex) Object(r Ref) (*unstructured.Unstructured, error) {
 // in a spool (Spool.Encode): ReadJSON reads either.
 func (r Ref) JSON() []byte { return r.data.data }
 
+// Encoded returns the object as an Encoded of apiVersion and kind (the
+// index's resource's) for another JSONIndex's AddEncoded: it shares the
+// object's JSON (not to be modified) or, for an object kept in a spool, its
+// place there (JSON nil; the spool must stay open while it is used).
+func (r Ref) Encoded(apiVersion, kind string) Encoded {
+	e := Encoded{APIVersion: apiVersion, Kind: kind, Namespace: r.Namespace, Name: r.Name, JSON: r.data.data}
+	if r.data.data == nil && r.spool != nil {
+		e.spooled, e.spool = r.data, r.spool
+	}
+	return e
+}
+
 // ReadJSON returns the object's JSON, as JSON does, read from the spool
 // for an object kept in one (a new copy each call); a spool that cannot
 // be read (closed: ErrSpoolClosed) is an error.

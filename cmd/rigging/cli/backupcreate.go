@@ -66,11 +66,13 @@ once more; if that fails the same way, the whole backup fails, unlisted.
 A malformed manifest is an error naming the file and document; nothing is
 uploaded then. A NAME already in the location is refused.
 
-Memory: with --from, each object's JSON is kept in a temporary file of
-$TMPDIR (removed from the directory as soon as it is created: nothing is
-left behind, however the command ends) and read back when its block comes;
+Memory: each object's JSON (read from --from, or listed from the cluster)
+is kept in a temporary file of $TMPDIR (removed from the directory as soon
+as it is created: nothing is left behind, however the command ends) and
+read back when its block comes or a plugin asks for it;
 memory holds about 1 KiB per object. Unless the environment sets GOGC or
-GOMEMLIMIT, the Go collector runs at GOGC=400 from the start of the read,
+GOMEMLIMIT, the Go collector runs at GOGC=400 (with --from from the start
+of the read; from a cluster, whose lists make garbage, once they are done)
 and once the objects are counted under a soft memory limit of 64 MiB +
 2 KiB per object (or the lower limit already set: 90% of the cgroup's
 memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
@@ -107,30 +109,34 @@ memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
 				lookup    rigging.Lookup
 				warnings  []error
 			)
+			// Each object is kept as its JSON as soon as it is decoded (a
+			// manifest's, or a page of a list's), in a spool (a temporary
+			// file with no name, gone however the process ends): the
+			// backup holds neither the decoded objects nor their JSON.
+			sp, err := resources.NewSpool("")
+			if err != nil {
+				return err
+			}
+			defer sp.Close()
 			if len(from) > 0 {
-				// Each object is kept as its JSON as soon as it is decoded,
-				// in a spool (a temporary file with no name, gone however
-				// the process ends): the backup holds neither the decoded
-				// objects nor their JSON.
-				sp, err := resources.NewSpool("")
-				if err != nil {
-					return err
-				}
-				defer sp.Close()
+				// The manifests' objects leave the heap as they are read:
+				// Go's default collects too often for so small a heap. A
+				// cluster's lists make garbage (each page's body and its
+				// decoding) at the default's pace.
 				setBackupGCTarget(-1)
 				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, sp.Encode)
 				if err != nil {
 					return err
 				}
 				input, inputErrs = backup.NewInput(nil, enc)
-				setBackupGCTarget(input.Len())
 			} else {
 				var cfg *rest.Config
-				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS, scope); err != nil {
+				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS, scope, sp); err != nil {
 					return err
 				}
 				ctx = withCluster(ctx, cfg)
 			}
+			setBackupGCTarget(input.Len())
 			read := time.Since(start)
 			s, err := openSession(ctx, g, lf)
 			if err != nil {
@@ -242,14 +248,18 @@ var listScopes = map[string]cluster.ListScope{
 // not list, and the cluster's client configuration. includeNS narrows the
 // namespaced lists unless it is empty or holds a pattern ("*", "perf-*":
 // the lists then read every namespace, and the backup's filters choose);
-// scope says how the namespaced resources of several are listed.
-func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string, scope cluster.ListScope) (*resources.JSONIndex, []error, rigging.Lookup, []error, *rest.Config, error) {
+// scope says how the namespaced resources of several are listed. The
+// objects' JSON goes to sp (nil: kept in memory), which must stay open
+// while the input and the Lookup are used.
+func readCluster(ctx context.Context, cmd *cobra.Command, cf *clusterFlags, includeNS []string, scope cluster.ListScope, sp *resources.Spool) (*resources.JSONIndex, []error, rigging.Lookup, []error, *rest.Config, error) {
 	cfg, desc, err := cf.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Backing up the cluster of %s\n", desc)
-	l, err := cluster.NewLookup(cfg, cf.lookupOptions())
+	lo := cf.lookupOptions()
+	lo.Spool = sp
+	l, err := cluster.NewLookup(cfg, lo)
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}

@@ -68,8 +68,10 @@ func setDefaultMemoryLimit() {
 	}
 }
 
-// The garbage collector's target while `backup create --from` reads and
-// backs up its input (backupGCTarget). The input's objects are in a spool,
+// The garbage collector's target while `backup create` reads (with
+// --from; from a cluster, only once the lists are done: they make garbage,
+// each page's body and its decoding, that a fivefold growth lets pile up)
+// and backs up its input (backupGCTarget). The input's objects are in a spool,
 // outside the heap: what stays in it per object (the index's entry, the
 // pipeline's item, the resource list's name) is about 1 KiB, and a few
 // hundred bytes while the manifests are read, so small that Go's default
@@ -80,7 +82,10 @@ func setDefaultMemoryLimit() {
 // and keeps the peak of 100 000 generated objects at 2.5 KiB per object
 // over the process's baseline (docs/BENCHMARKS.md). The base keeps the
 // limit clear of a small backup's live heap: 16 MiB made the collector run
-// near-continuously at 10 000 objects.
+// near-continuously at 10 000 objects. From a cluster, whose Lookup
+// caches decoded objects besides the input's, the live heap during a
+// backup of 10 000 objects is 40-55 MB: the limit binds there too, at a
+// CPU cost (docs/BENCHMARKS.md, "a backup of a cluster spooled").
 const (
 	backupGCPercent     = 400
 	backupMemoryBase    = 64 << 20
