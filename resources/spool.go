@@ -2,6 +2,7 @@ package resources
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +26,11 @@ var ErrSpoolClosed = errors.New("spool: closed")
 // included; its blocks are freed when Close runs or the process exits.
 // Where an open file cannot be removed, Close removes it.
 //
+// A Spool made with a memory allowance (SetMemory) keeps the first objects
+// in memory, up to that many bytes of JSON, and writes only the rest to
+// the file: a small input stays as fast as one held in memory, a large
+// one costs that allowance and no more.
+//
 // A Spool is safe for concurrent use: Encode, reads and Close may run at
 // once from any goroutines.
 type Spool struct {
@@ -40,6 +46,9 @@ type Spool struct {
 	size, flushed int64
 	closed        bool
 	err           error // the first write error: every later write fails with it
+	// memLeft is the memory allowance not used yet, inMemory the bytes of
+	// JSON kept in memory.
+	memLeft, inMemory int64
 }
 
 // spoolBuffer is the write buffer of a Spool: objects are written to the
@@ -79,7 +88,32 @@ func (s *Spool) Encode(obj *unstructured.Unstructured) (Encoded, error) {
 	return e, nil
 }
 
-// Size returns the bytes written to the spool so far.
+// SetMemory lets the spool keep objects in memory, up to n bytes of JSON
+// in all, before it writes any to its file; objects are kept in memory
+// while they fit in what is left of n. Call it before the first Encode.
+func (s *Spool) SetMemory(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.memLeft = n
+}
+
+// InMemory returns the bytes of JSON the spool keeps in memory (at most
+// its SetMemory allowance).
+func (s *Spool) InMemory() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inMemory
+}
+
+// Spilled reports whether the spool has written any object to its file:
+// the objects did not all fit in its memory allowance.
+func (s *Spool) Spilled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size > 0
+}
+
+// Size returns the bytes written to the spool's file so far.
 func (s *Spool) Size() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -95,6 +129,12 @@ func (s *Spool) put(data []byte) (blob, error) {
 	}
 	if s.err != nil {
 		return blob{}, s.err
+	}
+	if n := int64(len(data)); n > 0 && n <= s.memLeft && s.size == 0 {
+		// Kept in memory (a copy: data may be part of a larger buffer).
+		s.memLeft -= n
+		s.inMemory += n
+		return blob{data: bytes.Clone(data)}, nil
 	}
 	if _, err := s.w.Write(data); err != nil {
 		s.err = fmt.Errorf("spool: write: %w", err)
@@ -112,6 +152,10 @@ func (s *Spool) read(b blob) ([]byte, error) {
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrSpoolClosed
+	}
+	if b.data != nil {
+		s.mu.Unlock()
+		return bytes.Clone(b.data), nil
 	}
 	if end > s.flushed {
 		if err := s.w.Flush(); err != nil {

@@ -111,8 +111,9 @@ memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
 			)
 			// Each object is kept as its JSON as soon as it is decoded (a
 			// manifest's, or a page of a list's), in a spool (a temporary
-			// file with no name, gone however the process ends): the
-			// backup holds neither the decoded objects nor their JSON.
+			// file with no name, gone however the process ends; from a
+			// cluster, once backupSpoolMemory of it is held): the backup
+			// holds neither the decoded objects nor their JSON.
 			sp, err := resources.NewSpool("")
 			if err != nil {
 				return err
@@ -123,20 +124,27 @@ memory limit when there is one). Set GOGC or GOMEMLIMIT to choose instead.`,
 				// Go's default collects too often for so small a heap. A
 				// cluster's lists make garbage (each page's body and its
 				// decoding) at the default's pace.
-				setBackupGCTarget(-1)
+				setBackupGCTarget(-1, 0)
 				enc, err := manifest.LoadWith(cmd.InOrStdin(), from, sp.Encode)
 				if err != nil {
 					return err
 				}
 				input, inputErrs = backup.NewInput(nil, enc)
 			} else {
+				// The first objects stay in memory: a cluster of some ten
+				// thousand objects is backed up as fast as with no spool.
+				sp.SetMemory(backupSpoolMemory)
 				var cfg *rest.Config
 				if input, inputErrs, lookup, warnings, cfg, err = readCluster(ctx, cmd, &cf, ff.includeNS, scope, sp); err != nil {
 					return err
 				}
 				ctx = withCluster(ctx, cfg)
 			}
-			setBackupGCTarget(input.Len())
+			if sp.Spilled() {
+				setBackupGCTarget(input.Len(), sp.InMemory())
+			} else {
+				clearBackupGCTarget()
+			}
 			read := time.Since(start)
 			s, err := openSession(ctx, g, lf)
 			if err != nil {

@@ -113,10 +113,37 @@ func backupGCTarget(getenv func(string) string, items int, current int64) (gcPer
 }
 
 // setBackupGCTarget applies backupGCTarget to the running process (items
-// < 0: before the input is read).
-func setBackupGCTarget(items int) {
-	if pct, limit, ok := backupGCTarget(os.Getenv, items, debug.SetMemoryLimit(-1)); ok {
+// < 0: before the input is read), the limit raised by held, the bytes of
+// the objects' JSON the spool keeps in the heap.
+func setBackupGCTarget(items int, held int64) {
+	cur := debug.SetMemoryLimit(-1)
+	if pct, limit, ok := backupGCTarget(os.Getenv, items, cur); ok {
+		if limit != cur {
+			limit += held
+		}
 		debug.SetMemoryLimit(limit)
 		debug.SetGCPercent(pct)
 	}
 }
+
+// clearBackupGCTarget puts Go's default collection pace back (GOGC 100)
+// where setBackupGCTarget(-1, 0) changed it: for an input whose objects
+// all stayed in the heap (the spool's memory allowance, backupSpoolMemory,
+// or none at all), the default is what keeps its peak low at no CPU cost.
+func clearBackupGCTarget() {
+	if _, _, ok := backupGCTarget(os.Getenv, -1, 0); ok {
+		debug.SetGCPercent(100)
+	}
+}
+
+// backupSpoolMemory is the JSON the spool of `backup create` from a
+// cluster keeps in the heap before it writes to its file
+// (resources.Spool.SetMemory): 10 000 generated objects as a cluster
+// serves them fit, and their backup is then as fast as with no spool (the
+// spool and its GC target cost 25-30% of its wall time, docs/BENCHMARKS.md);
+// at 100 000 objects it is 0.5 KiB per object. A backup whose objects all
+// fit keeps Go's default collection pace; one that spills gets the GC
+// target above. With --from the objects leave the heap from the first (the
+// GC target from the start of the read would let a heap of held objects
+// grow fivefold).
+const backupSpoolMemory = 48 << 20
