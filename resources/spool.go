@@ -120,7 +120,9 @@ func (s *Spool) Size() int64 {
 	return s.size
 }
 
-// put appends data and returns where it is.
+// put appends data and returns where it is: in memory while the
+// allowance lasts (data itself, which the caller gives up: every caller
+// passes a slice it has just encoded), else in the file.
 func (s *Spool) put(data []byte) (blob, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,10 +133,9 @@ func (s *Spool) put(data []byte) (blob, error) {
 		return blob{}, s.err
 	}
 	if n := int64(len(data)); n > 0 && n <= s.memLeft && s.size == 0 {
-		// Kept in memory (a copy: data may be part of a larger buffer).
 		s.memLeft -= n
 		s.inMemory += n
-		return blob{data: bytes.Clone(data)}, nil
+		return blob{data: data}, nil
 	}
 	if _, err := s.w.Write(data); err != nil {
 		s.err = fmt.Errorf("spool: write: %w", err)
